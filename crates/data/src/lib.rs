@@ -1,0 +1,31 @@
+//! Datasets and batching for GAN training.
+//!
+//! A [`Dataset`] hands out items as `[C, H, W]` floats (images normalised to `[-1, 1]`) with
+//! an optional class label. Shipped datasets:
+//! - [`IdxDataset`]: MNIST and Fashion-MNIST from IDX files, gzipped or not; [`locate`] finds
+//!   them (explicit directory, `$GANFORGE_DATA`, system and cache directories) or downloads
+//!   them with SHA-256 verification;
+//! - [`ImageFolder`]: PNG/JPEG files, class sub-folders as labels, resized and centre-cropped;
+//! - [`ToyDataset`]: 2-D mixtures of Gaussians (ring of 8, 5x5 grid) as `[2, 1, 1]` points.
+//!
+//! [`BatchLoader`] shuffles with a seed per epoch and assembles batches on a background thread,
+//! so the training loop never waits for data; its [`LoaderPosition`] is all a checkpoint needs
+//! to resume the exact same sequence of batches.
+
+mod dataset;
+mod download;
+mod error;
+mod idx;
+mod image_folder;
+mod loader;
+mod locate;
+mod toy;
+
+pub use dataset::Dataset;
+pub use download::{RemoteFile, download_files};
+pub use error::DataError;
+pub use idx::{IdxDataset, IdxKind, Split, write_idx_fixture};
+pub use image_folder::{ColorMode, ImageFolder};
+pub use loader::{BatchLoader, HostBatch, LoaderPosition};
+pub use locate::{DataSource, LocateOptions, cache_dir, locate};
+pub use toy::{ToyDataset, ToyDistribution};

@@ -1,0 +1,202 @@
+//! `dcgan-mnist`: the 28x28 DCGAN of the TensorFlow DCGAN tutorial, as in the reference.
+//!
+//! Generator: `z -> Linear(w*s*s, no bias) -> BN1d -> LReLU -> [w, s, s] -> ConvT(w -> w/2,
+//! k5 s1 p2) BN LReLU -> ConvT(w/2 -> w/4, k5 s2 p2 op1) BN LReLU -> ConvT(w/4 -> C, k5 s2 p2
+//! op1) -> tanh`, where `s = image_size / 4` and `w = width` (256 in the reference).
+//! Discriminator: `Conv(C -> w, k5 s2 p2) LReLU -> Conv(w -> 2w, k5 s2 p2) LReLU -> flatten ->
+//! Linear(2w*s*s -> 1)`, `w = width` (64 in the reference).
+
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::nn::{BatchNorm, LeakyRelu, LeakyReluConfig, Linear};
+use burn::prelude::*;
+
+use crate::error::{ModelError, positive};
+use crate::init::WeightInit;
+
+fn leaky() -> LeakyRelu {
+    LeakyReluConfig::new().with_negative_slope(0.2).init()
+}
+
+fn check_image_size(image_size: usize) -> Result<usize, ModelError> {
+    if image_size == 0 || image_size % 4 != 0 {
+        return Err(ModelError::InvalidSize {
+            field: "image_size",
+            value: image_size,
+            reason: "dcgan-mnist upsamples twice by 2, so the image size must be a positive \
+                     multiple of 4 (28 for MNIST)"
+                .into(),
+        });
+    }
+    Ok(image_size / 4)
+}
+
+/// Configuration of [`DcganMnistGenerator`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct DcganMnistGeneratorConfig {
+    /// Size of the noise vector (100 in the reference).
+    pub latent_dim: usize,
+    /// Channels of the first feature map (256 in the reference); halved twice, so it must be a
+    /// multiple of 4.
+    pub width: usize,
+    /// Image channels (1 for MNIST).
+    pub channels: usize,
+    /// Image side, a multiple of 4 (28 for MNIST).
+    pub image_size: usize,
+}
+
+impl DcganMnistGeneratorConfig {
+    /// The reference generator for 1x28x28 images.
+    pub fn mnist() -> Self {
+        Self {
+            latent_dim: 100,
+            width: 256,
+            channels: 1,
+            image_size: 28,
+        }
+    }
+
+    /// Builds the generator; rejects an image size that is not a multiple of 4.
+    pub fn init(
+        &self,
+        device: &Device,
+        init: &mut WeightInit,
+    ) -> Result<DcganMnistGenerator, ModelError> {
+        positive("latent_dim", self.latent_dim)?;
+        positive("channels", self.channels)?;
+        let side = check_image_size(self.image_size)?;
+        if self.width < 4 || self.width % 4 != 0 {
+            return Err(ModelError::InvalidSize {
+                field: "g_width",
+                value: self.width,
+                reason: "is halved twice, so it must be a positive multiple of 4".into(),
+            });
+        }
+        let w = self.width;
+        let features = w * side * side;
+        Ok(DcganMnistGenerator {
+            project: init.linear(self.latent_dim, features, false, device),
+            project_norm: init.batch_norm(features, device),
+            up1: init.conv_transpose2d([w, w / 2], 5, 1, 2, 0, device),
+            norm1: init.batch_norm(w / 2, device),
+            up2: init.conv_transpose2d([w / 2, w / 4], 5, 2, 2, 1, device),
+            norm2: init.batch_norm(w / 4, device),
+            up3: init.conv_transpose2d([w / 4, self.channels], 5, 2, 2, 1, device),
+            activation: leaky(),
+            start: [w, side, side],
+        })
+    }
+}
+
+/// The 28x28 DCGAN generator.
+#[derive(Module, Debug)]
+pub struct DcganMnistGenerator {
+    project: Linear,
+    project_norm: BatchNorm,
+    up1: ConvTranspose2d,
+    norm1: BatchNorm,
+    up2: ConvTranspose2d,
+    norm2: BatchNorm,
+    up3: ConvTranspose2d,
+    activation: LeakyRelu,
+    start: [usize; 3],
+}
+
+impl DcganMnistGenerator {
+    /// `[B, latent] -> [B, C, 4s, 4s]` in `[-1, 1]`.
+    pub fn forward(&self, z: Tensor<2>) -> Tensor<4> {
+        let batch = z.dims()[0];
+        let [w, s, _] = self.start;
+        let x = self.project.forward(z); // [B, w*s*s]
+        let x = self.activation.forward(self.project_norm.forward(x));
+        let x: Tensor<4> = x.reshape([batch, w, s, s]); // [B, w, s, s]
+        let x = self.activation.forward(self.norm1.forward(self.up1.forward(x))); // [B, w/2, s, s]
+        let x = self.activation.forward(self.norm2.forward(self.up2.forward(x))); // [B, w/4, 2s, 2s]
+        self.up3.forward(x).tanh() // [B, C, 4s, 4s]
+    }
+}
+
+/// Configuration of [`DcganMnistDiscriminator`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct DcganMnistDiscriminatorConfig {
+    /// Channels of the first convolution (64 in the reference); the second has twice as many.
+    pub width: usize,
+    /// Image channels.
+    pub channels: usize,
+    /// Image side, a multiple of 4.
+    pub image_size: usize,
+}
+
+impl DcganMnistDiscriminatorConfig {
+    /// The reference discriminator for 1x28x28 images.
+    pub fn mnist() -> Self {
+        Self {
+            width: 64,
+            channels: 1,
+            image_size: 28,
+        }
+    }
+
+    /// Builds the discriminator; rejects an image size that is not a multiple of 4.
+    pub fn init(
+        &self,
+        device: &Device,
+        init: &mut WeightInit,
+    ) -> Result<DcganMnistDiscriminator, ModelError> {
+        positive("d_width", self.width)?;
+        positive("channels", self.channels)?;
+        let side = check_image_size(self.image_size)?;
+        let w = self.width;
+        Ok(DcganMnistDiscriminator {
+            conv1: init.conv2d([self.channels, w], 5, 2, 2, true, device),
+            conv2: init.conv2d([w, 2 * w], 5, 2, 2, true, device),
+            out: init.linear(2 * w * side * side, 1, true, device),
+            activation: leaky(),
+        })
+    }
+}
+
+/// The 28x28 DCGAN discriminator.
+#[derive(Module, Debug)]
+pub struct DcganMnistDiscriminator {
+    conv1: Conv2d,
+    conv2: Conv2d,
+    out: Linear,
+    activation: LeakyRelu,
+}
+
+impl DcganMnistDiscriminator {
+    /// `[B, C, 4s, 4s] -> [B, 1]` logits.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let x = self.activation.forward(self.conv1.forward(x)); // [B, w, 2s, 2s]
+        let x = self.activation.forward(self.conv2.forward(x)); // [B, 2w, s, s]
+        self.out.forward(x.flatten(1, 3)) // [B, 1]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_match_the_reference() {
+        let device = Device::flex();
+        let mut init = WeightInit::new(1);
+        let g = DcganMnistGeneratorConfig::mnist().init(&device, &mut init).unwrap();
+        let d = DcganMnistDiscriminatorConfig::mnist().init(&device, &mut init).unwrap();
+        let x = g.forward(Tensor::zeros([2, 100], &device));
+        assert_eq!(x.dims(), [2, 1, 28, 28]);
+        assert_eq!(d.forward(x).dims(), [2, 1]);
+        assert_eq!(g.project.weight.dims(), [100, 12544]);
+        assert!(g.project.bias.is_none());
+        assert_eq!(d.out.weight.dims(), [6272, 1]);
+    }
+
+    #[test]
+    fn rejects_image_size_not_multiple_of_four() {
+        let device = Device::flex();
+        let mut cfg = DcganMnistGeneratorConfig::mnist();
+        cfg.image_size = 30;
+        let err = cfg.init(&device, &mut WeightInit::new(0)).unwrap_err();
+        assert!(err.to_string().contains("image_size = 30"), "{err}");
+    }
+}

@@ -1,0 +1,30 @@
+//! Generators and discriminators for GANs, as burn modules.
+//!
+//! Every architecture comes as a `<Arch>GeneratorConfig` / `<Arch>DiscriminatorConfig` pair
+//! whose `init` checks the shapes and builds the module with the reference initialisation
+//! (weights `N(0, 0.02)`, BatchNorm `gamma ~ N(1, 0.02)`, biases as PyTorch) drawn from a
+//! seeded host RNG, so the same seed gives the same weights on every backend.
+//!
+//! All generators map noise `[B, latent]` to samples `[B, C, H, W]` in `[-1, 1]`; all
+//! discriminators map `[B, C, H, W]` to logits `[B, 1]`. The toy 2-D models use
+//! `C = 2, H = W = 1`. [`Generator`] and [`Discriminator`] wrap the architectures in one type
+//! each, and [`Architecture`] pairs the two configs of one architecture.
+
+mod architecture;
+mod dcgan;
+mod dcgan_mnist;
+mod error;
+mod init;
+mod mlp;
+mod toy;
+
+pub use architecture::{Architecture, Discriminator, Generator};
+pub use dcgan::{DcganDiscriminator, DcganDiscriminatorConfig, DcganGenerator, DcganGeneratorConfig};
+pub use dcgan_mnist::{
+    DcganMnistDiscriminator, DcganMnistDiscriminatorConfig, DcganMnistGenerator,
+    DcganMnistGeneratorConfig,
+};
+pub use error::ModelError;
+pub use init::WeightInit;
+pub use mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
+pub use toy::{ToyDiscriminator, ToyDiscriminatorConfig, ToyGenerator, ToyGeneratorConfig};

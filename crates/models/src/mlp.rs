@@ -1,0 +1,201 @@
+//! `mlp-mnist`: the fully connected GAN of the reference benchmark.
+//!
+//! Generator: `z -> [Linear, BatchNorm1d, LeakyReLU(0.2)] x len(hidden) -> Linear(C*H*W) ->
+//! tanh -> [C, H, W]`. Discriminator: `flatten -> [Linear, LeakyReLU(0.2)] x len(hidden) ->
+//! Linear(1)`.
+
+use burn::nn::{BatchNorm, LeakyRelu, LeakyReluConfig, Linear};
+use burn::prelude::*;
+
+use crate::error::{ModelError, positive};
+use crate::init::WeightInit;
+
+/// Slope of every LeakyReLU in the MLP pair.
+const LEAKY_SLOPE: f64 = 0.2;
+
+fn leaky() -> LeakyRelu {
+    LeakyReluConfig::new().with_negative_slope(LEAKY_SLOPE).init()
+}
+
+fn check_shape(latent_dim: usize, hidden: &[usize], shape: [usize; 3]) -> Result<(), ModelError> {
+    positive("latent_dim", latent_dim)?;
+    positive("channels", shape[0])?;
+    positive("image_size", shape[1])?;
+    positive("image_size", shape[2])?;
+    if hidden.is_empty() {
+        return Err(ModelError::InvalidSize {
+            field: "hidden",
+            value: 0,
+            reason: "needs at least one hidden layer".into(),
+        });
+    }
+    for &width in hidden {
+        positive("hidden", width)?;
+    }
+    Ok(())
+}
+
+/// Configuration of [`MlpGenerator`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct MlpGeneratorConfig {
+    /// Size of the noise vector.
+    pub latent_dim: usize,
+    /// Widths of the hidden blocks, in order.
+    pub hidden: Vec<usize>,
+    /// Output shape `[C, H, W]`.
+    pub sample_shape: [usize; 3],
+}
+
+impl MlpGeneratorConfig {
+    /// The reference `mlp-mnist` generator for `[1, 28, 28]` images.
+    pub fn mnist() -> Self {
+        Self {
+            latent_dim: 100,
+            hidden: vec![128, 256, 512, 1024],
+            sample_shape: [1, 28, 28],
+        }
+    }
+
+    /// Builds the generator, rejecting empty or zero sizes.
+    pub fn init(&self, device: &Device, init: &mut WeightInit) -> Result<MlpGenerator, ModelError> {
+        check_shape(self.latent_dim, &self.hidden, self.sample_shape)?;
+        let mut blocks = Vec::with_capacity(self.hidden.len());
+        let mut width = self.latent_dim;
+        for &next in &self.hidden {
+            blocks.push(MlpBlock {
+                linear: init.linear(width, next, true, device),
+                norm: init.batch_norm(next, device),
+                activation: leaky(),
+            });
+            width = next;
+        }
+        let out = init.linear(width, self.sample_shape.iter().product(), true, device);
+        Ok(MlpGenerator {
+            blocks,
+            out,
+            sample_shape: self.sample_shape,
+        })
+    }
+}
+
+/// Linear -> BatchNorm1d -> LeakyReLU.
+#[derive(Module, Debug)]
+pub struct MlpBlock {
+    linear: Linear,
+    norm: BatchNorm,
+    activation: LeakyRelu,
+}
+
+/// Fully connected generator.
+#[derive(Module, Debug)]
+pub struct MlpGenerator {
+    blocks: Vec<MlpBlock>,
+    out: Linear,
+    sample_shape: [usize; 3],
+}
+
+impl MlpGenerator {
+    /// `[B, latent] -> [B, C, H, W]` in `[-1, 1]`.
+    pub fn forward(&self, z: Tensor<2>) -> Tensor<4> {
+        let batch = z.dims()[0];
+        let mut x = z;
+        for block in &self.blocks {
+            x = block
+                .activation
+                .forward(block.norm.forward(block.linear.forward(x)));
+        }
+        let [c, h, w] = self.sample_shape;
+        self.out.forward(x).tanh().reshape([batch, c, h, w]) // [B, C, H, W]
+    }
+}
+
+/// Configuration of [`MlpDiscriminator`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct MlpDiscriminatorConfig {
+    /// Input shape `[C, H, W]`.
+    pub sample_shape: [usize; 3],
+    /// Widths of the hidden layers, in order.
+    pub hidden: Vec<usize>,
+}
+
+impl MlpDiscriminatorConfig {
+    /// The reference `mlp-mnist` discriminator.
+    pub fn mnist() -> Self {
+        Self {
+            sample_shape: [1, 28, 28],
+            hidden: vec![512, 256],
+        }
+    }
+
+    /// Builds the discriminator, rejecting empty or zero sizes.
+    pub fn init(
+        &self,
+        device: &Device,
+        init: &mut WeightInit,
+    ) -> Result<MlpDiscriminator, ModelError> {
+        check_shape(1, &self.hidden, self.sample_shape)?;
+        let mut layers = Vec::with_capacity(self.hidden.len() + 1);
+        let mut width: usize = self.sample_shape.iter().product();
+        for &next in &self.hidden {
+            layers.push(init.linear(width, next, true, device));
+            width = next;
+        }
+        layers.push(init.linear(width, 1, true, device));
+        Ok(MlpDiscriminator {
+            layers,
+            activation: leaky(),
+        })
+    }
+}
+
+/// Fully connected discriminator.
+#[derive(Module, Debug)]
+pub struct MlpDiscriminator {
+    layers: Vec<Linear>,
+    activation: LeakyRelu,
+}
+
+impl MlpDiscriminator {
+    /// `[B, C, H, W] -> [B, 1]` logits.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let mut x: Tensor<2> = x.flatten(1, 3); // [B, C*H*W]
+        let last = self.layers.len() - 1;
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(x);
+            if i < last {
+                x = self.activation.forward(x);
+            }
+        }
+        x
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes() {
+        let device = Device::flex();
+        let mut init = WeightInit::new(0);
+        let g = MlpGeneratorConfig::mnist().init(&device, &mut init).unwrap();
+        let d = MlpDiscriminatorConfig::mnist().init(&device, &mut init).unwrap();
+        let x = g.forward(Tensor::zeros([3, 100], &device));
+        assert_eq!(x.dims(), [3, 1, 28, 28]);
+        assert_eq!(d.forward(x).dims(), [3, 1]);
+    }
+
+    #[test]
+    fn rejects_zero_sizes() {
+        let device = Device::flex();
+        let mut cfg = MlpGeneratorConfig::mnist();
+        cfg.hidden = vec![];
+        assert!(matches!(
+            cfg.init(&device, &mut WeightInit::new(0)),
+            Err(ModelError::InvalidSize { field: "hidden", .. })
+        ));
+        let mut cfg = MlpDiscriminatorConfig::mnist();
+        cfg.sample_shape = [1, 0, 28];
+        assert!(cfg.init(&device, &mut WeightInit::new(0)).is_err());
+    }
+}

@@ -1,0 +1,235 @@
+//! Checkpoints: both networks, both optimiser states, the iteration counter, the data
+//! position and the noise RNG, so a resumed run continues exactly where it stopped.
+//!
+//! Layout: `checkpoints/step-00001000/{generator,discriminator,optimizer-g,optimizer-d}.bpk`,
+//! `state.json` and `config.toml`, plus `checkpoints/latest` naming the newest. A checkpoint
+//! is written into a hidden temporary directory and renamed into place only when complete;
+//! `latest` is replaced atomically after that. An interrupted write leaves the previous
+//! checkpoint as `latest`.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+use ganforge_models::{Discriminator, Generator};
+use rand_pcg::Pcg64Mcg;
+use serde::{Deserialize, Serialize};
+
+use crate::error::TrainError;
+use crate::fsio::{sync_dir, write_atomic};
+
+/// Format version of `state.json`.
+const FORMAT: u32 = 1;
+const LATEST: &str = "latest";
+const STATE: &str = "state.json";
+/// The resolved configuration inside a checkpoint, so it is self-contained.
+pub const CONFIG: &str = "config.toml";
+/// The generator weights inside a checkpoint.
+pub const GENERATOR: &str = "generator.bpk";
+const DISCRIMINATOR: &str = "discriminator.bpk";
+const OPTIMIZER_G: &str = "optimizer-g.bpk";
+const OPTIMIZER_D: &str = "optimizer-d.bpk";
+
+/// The loop state besides the weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// `state.json` format version.
+    pub format: u32,
+    /// Iterations completed.
+    pub iteration: u64,
+    /// Epoch of the data loader.
+    pub loader_epoch: u64,
+    /// Batches of that epoch already consumed.
+    pub loader_batch: u64,
+    /// The training-noise generator.
+    pub noise_rng: Pcg64Mcg,
+    /// Training wall time so far, in seconds.
+    pub elapsed_s: f64,
+}
+
+impl TrainState {
+    /// A fresh state at iteration 0.
+    pub fn new(noise_rng: Pcg64Mcg) -> Self {
+        Self {
+            format: FORMAT,
+            iteration: 0,
+            loader_epoch: 0,
+            loader_batch: 0,
+            noise_rng,
+            elapsed_s: 0.0,
+        }
+    }
+}
+
+/// What a checkpoint restores.
+pub struct Restored {
+    /// The generator with its weights and BatchNorm statistics.
+    pub generator: Generator,
+    /// The discriminator.
+    pub discriminator: Discriminator,
+    /// The generator's Adam state.
+    pub generator_optimizer: ModuleOptimizer,
+    /// The discriminator's Adam state.
+    pub discriminator_optimizer: ModuleOptimizer,
+    /// Loop state.
+    pub state: TrainState,
+}
+
+/// The networks and optimisers of a run, borrowed for saving.
+pub struct Snapshot<'a> {
+    /// The generator.
+    pub generator: &'a Generator,
+    /// The discriminator.
+    pub discriminator: &'a Discriminator,
+    /// The generator's optimiser.
+    pub generator_optimizer: &'a ModuleOptimizer,
+    /// The discriminator's optimiser.
+    pub discriminator_optimizer: &'a ModuleOptimizer,
+    /// Loop state.
+    pub state: &'a TrainState,
+    /// Resolved configuration text.
+    pub config_toml: &'a str,
+}
+
+fn record_bytes(module: impl Module, what: &str, path: &Path) -> Result<Bytes, TrainError> {
+    module
+        .into_record()
+        .into_bytes()
+        .map_err(|e| TrainError::checkpoint(path, format!("cannot encode the {what}: {e}")))
+}
+
+/// Writes a checkpoint for `snapshot.state.iteration` under `checkpoints`, points `latest` at
+/// it and deletes all but the newest `keep`. Returns its directory.
+pub fn save(checkpoints: &Path, snapshot: &Snapshot<'_>, keep: usize) -> Result<PathBuf, TrainError> {
+    let name = format!("step-{:08}", snapshot.state.iteration);
+    let final_dir = checkpoints.join(&name);
+    let tmp_dir = checkpoints.join(format!(".partial-{name}"));
+    if tmp_dir.exists() {
+        std::fs::remove_dir_all(&tmp_dir).map_err(|e| TrainError::write(&tmp_dir, e))?;
+    }
+    std::fs::create_dir_all(&tmp_dir).map_err(|e| TrainError::write(&tmp_dir, e))?;
+    let err_path = |file: &str| tmp_dir.join(file);
+    let files: [(&str, Bytes); 4] = [
+        (GENERATOR, record_bytes(snapshot.generator.clone(), "generator", &err_path(GENERATOR))?),
+        (
+            DISCRIMINATOR,
+            record_bytes(snapshot.discriminator.clone(), "discriminator", &err_path(DISCRIMINATOR))?,
+        ),
+        (
+            OPTIMIZER_G,
+            snapshot
+                .generator_optimizer
+                .into_bytes()
+                .map_err(|e| TrainError::checkpoint(err_path(OPTIMIZER_G), e))?,
+        ),
+        (
+            OPTIMIZER_D,
+            snapshot
+                .discriminator_optimizer
+                .into_bytes()
+                .map_err(|e| TrainError::checkpoint(err_path(OPTIMIZER_D), e))?,
+        ),
+    ];
+    for (file, bytes) in &files {
+        write_atomic(&tmp_dir.join(file), bytes)?;
+    }
+    let state = serde_json::to_vec_pretty(snapshot.state)
+        .map_err(|e| TrainError::checkpoint(err_path(STATE), e))?;
+    write_atomic(&tmp_dir.join(STATE), &state)?;
+    write_atomic(&tmp_dir.join(CONFIG), snapshot.config_toml.as_bytes())?;
+    sync_dir(&tmp_dir);
+    if final_dir.exists() {
+        std::fs::remove_dir_all(&final_dir).map_err(|e| TrainError::write(&final_dir, e))?;
+    }
+    std::fs::rename(&tmp_dir, &final_dir).map_err(|e| TrainError::write(&final_dir, e))?;
+    sync_dir(checkpoints);
+    write_atomic(&checkpoints.join(LATEST), name.as_bytes())?;
+    prune(checkpoints, keep)?;
+    Ok(final_dir)
+}
+
+fn step_dirs(checkpoints: &Path) -> Vec<(u64, PathBuf)> {
+    let mut dirs: Vec<(u64, PathBuf)> = std::fs::read_dir(checkpoints)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let step = name.strip_prefix("step-")?.parse().ok()?;
+            Some((step, e.path()))
+        })
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+fn prune(checkpoints: &Path, keep: usize) -> Result<(), TrainError> {
+    let dirs = step_dirs(checkpoints);
+    let excess = dirs.len().saturating_sub(keep.max(1));
+    for (_, dir) in dirs.into_iter().take(excess) {
+        std::fs::remove_dir_all(&dir).map_err(|e| TrainError::write(&dir, e))?;
+    }
+    Ok(())
+}
+
+/// The newest complete checkpoint under `checkpoints`: the one `latest` names, else the
+/// highest step directory.
+pub fn latest(checkpoints: &Path) -> Option<PathBuf> {
+    if let Ok(name) = std::fs::read_to_string(checkpoints.join(LATEST)) {
+        let dir = checkpoints.join(name.trim());
+        if dir.join(STATE).is_file() {
+            return Some(dir);
+        }
+    }
+    step_dirs(checkpoints)
+        .into_iter()
+        .rev()
+        .map(|(_, d)| d)
+        .find(|d| d.join(STATE).is_file())
+}
+
+fn read(dir: &Path, file: &str) -> Result<Vec<u8>, TrainError> {
+    let path = dir.join(file);
+    std::fs::read(&path).map_err(|e| TrainError::checkpoint(&path, e))
+}
+
+/// Loads `module`'s weights from a `.bpk` record, checking every tensor's name and shape.
+pub fn load_module<M: Module>(module: M, path: &Path) -> Result<M, TrainError> {
+    let bytes = std::fs::read(path).map_err(|e| TrainError::checkpoint(path, e))?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| TrainError::checkpoint(path, e))?;
+    module
+        .try_load_record(record)
+        .map_err(|e| TrainError::checkpoint(path, format!("does not fit the model: {e}")))
+}
+
+/// Restores a checkpoint directory into freshly built networks and optimisers.
+pub fn load(
+    dir: &Path,
+    generator: Generator,
+    discriminator: Discriminator,
+    generator_optimizer: ModuleOptimizer,
+    discriminator_optimizer: ModuleOptimizer,
+) -> Result<Restored, TrainError> {
+    let state: TrainState = serde_json::from_slice(&read(dir, STATE)?)
+        .map_err(|e| TrainError::checkpoint(dir.join(STATE), e))?;
+    if state.format != FORMAT {
+        return Err(TrainError::checkpoint(
+            dir.join(STATE),
+            format!("format {} is not supported (expected {FORMAT})", state.format),
+        ));
+    }
+    let optimizer = |opt: ModuleOptimizer, file: &str| {
+        opt.from_bytes(Bytes::from_bytes_vec(read(dir, file)?))
+            .map_err(|e| TrainError::checkpoint(dir.join(file), e))
+    };
+    Ok(Restored {
+        generator: load_module(generator, &dir.join(GENERATOR))?,
+        discriminator: load_module(discriminator, &dir.join(DISCRIMINATOR))?,
+        generator_optimizer: optimizer(generator_optimizer, OPTIMIZER_G)?,
+        discriminator_optimizer: optimizer(discriminator_optimizer, OPTIMIZER_D)?,
+        state,
+    })
+}

@@ -1,0 +1,537 @@
+//! The user-facing run configuration: TOML read into serde structs that reject unknown keys.
+//!
+//! Every default lives here, in the `Default` impls and `default_*` functions. A config file
+//! holds only what differs from them; [`RawConfig::to_toml`] writes the resolved form with
+//! every default filled in (`resolved.toml` in a run directory).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ConfigError;
+
+/// A whole run configuration, as read from TOML.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Name of the experiment; defaults to the config file's stem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The generator/discriminator pair.
+    pub model: ModelSection,
+    /// The training data.
+    pub data: DataSection,
+    /// The adversarial objective.
+    #[serde(default)]
+    pub loss: LossSection,
+    /// Adam settings of each network.
+    #[serde(default)]
+    pub optimizer: OptimizerSection,
+    /// Length, batch size, schedule of logs, samples and checkpoints.
+    #[serde(default)]
+    pub train: TrainSection,
+    /// Where and how the run happened; filled in by the trainer.
+    #[serde(default)]
+    pub run: RunSection,
+}
+
+/// `[model]`: the architecture and its sizes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "architecture", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ModelSection {
+    /// The fully connected `mlp-mnist` pair.
+    MlpMnist {
+        /// Noise size.
+        #[serde(default = "default_latent")]
+        latent_dim: usize,
+        /// Generator hidden widths.
+        #[serde(default = "default_mlp_g_hidden")]
+        g_hidden: Vec<usize>,
+        /// Discriminator hidden widths.
+        #[serde(default = "default_mlp_d_hidden")]
+        d_hidden: Vec<usize>,
+        /// Image channels.
+        #[serde(default = "default_one")]
+        channels: usize,
+        /// Image side.
+        #[serde(default = "default_mnist_size")]
+        image_size: usize,
+    },
+    /// The 28x28 `dcgan-mnist` pair (a multiple of 4 for other sizes).
+    DcganMnist {
+        /// Noise size.
+        #[serde(default = "default_latent")]
+        latent_dim: usize,
+        /// Channels of the generator's first feature map.
+        #[serde(default = "default_dcgan_mnist_g_width")]
+        g_width: usize,
+        /// Channels of the discriminator's first convolution.
+        #[serde(default = "default_dcgan_width")]
+        d_width: usize,
+        /// Image channels.
+        #[serde(default = "default_one")]
+        channels: usize,
+        /// Image side, a multiple of 4.
+        #[serde(default = "default_mnist_size")]
+        image_size: usize,
+    },
+    /// The DCGAN of Radford et al. for power-of-two sides (`dcgan32`, `dcgan64`).
+    Dcgan {
+        /// Noise size.
+        #[serde(default = "default_latent")]
+        latent_dim: usize,
+        /// `ngf`.
+        #[serde(default = "default_dcgan_width")]
+        g_width: usize,
+        /// `ndf`.
+        #[serde(default = "default_dcgan_width")]
+        d_width: usize,
+        /// Image channels.
+        #[serde(default = "default_three")]
+        channels: usize,
+        /// Image side, a power of two >= 8.
+        #[serde(default = "default_dcgan_size")]
+        image_size: usize,
+    },
+    /// The small MLP pair for 2-D toy data.
+    ToyMlp {
+        /// Noise size.
+        #[serde(default = "default_toy_latent")]
+        latent_dim: usize,
+        /// Hidden width of both networks.
+        #[serde(default = "default_toy_width")]
+        width: usize,
+        /// Hidden layers of both networks.
+        #[serde(default = "default_toy_depth")]
+        depth: usize,
+    },
+}
+
+/// `[data]`: the dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "dataset", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum DataSection {
+    /// MNIST digits.
+    Mnist {
+        /// Directory holding the IDX files; searched for when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dir: Option<PathBuf>,
+        /// `train` or `test`.
+        #[serde(default)]
+        split: SplitName,
+    },
+    /// Fashion-MNIST clothing.
+    FashionMnist {
+        /// Directory holding the IDX files; searched for when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dir: Option<PathBuf>,
+        /// `train` or `test`.
+        #[serde(default)]
+        split: SplitName,
+    },
+    /// The user's own pictures.
+    ImageFolder {
+        /// The folder (class sub-folders become labels).
+        dir: PathBuf,
+        /// Side of the square the pictures are resized and cropped to.
+        image_size: usize,
+        /// `grey` or `rgb`.
+        #[serde(default)]
+        color: ColorName,
+    },
+    /// A ring of 8 Gaussians.
+    ToyRing8 {
+        /// Points drawn once at start-up.
+        #[serde(default = "default_toy_samples")]
+        samples: usize,
+    },
+    /// A 5x5 grid of Gaussians.
+    ToyGrid25 {
+        /// Points drawn once at start-up.
+        #[serde(default = "default_toy_samples")]
+        samples: usize,
+    },
+}
+
+impl DataSection {
+    /// The directory named in the config, if any.
+    pub fn dir_mut(&mut self) -> Option<&mut Option<PathBuf>> {
+        match self {
+            DataSection::Mnist { dir, .. } | DataSection::FashionMnist { dir, .. } => Some(dir),
+            _ => None,
+        }
+    }
+}
+
+/// Which split of a dataset.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SplitName {
+    /// The training split.
+    #[default]
+    Train,
+    /// The test split.
+    Test,
+}
+
+/// Colour mode of an image folder.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ColorName {
+    /// One channel.
+    Grey,
+    /// Three channels.
+    #[default]
+    Rgb,
+}
+
+/// `[loss]`: the adversarial objective.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum LossSection {
+    /// Non-saturating BCE (Goodfellow et al. 2014, section 3).
+    #[default]
+    NonSaturating,
+    /// The original minimax objective.
+    Minimax,
+    /// Hinge loss (SN-GAN).
+    Hinge,
+    /// Least squares (LSGAN).
+    LeastSquares,
+}
+
+/// `[optimizer]`: one Adam per network.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerSection {
+    /// The generator's Adam.
+    #[serde(default)]
+    pub generator: AdamSection,
+    /// The discriminator's Adam.
+    #[serde(default)]
+    pub discriminator: AdamSection,
+}
+
+/// Adam hyper-parameters (Kingma & Ba 2015); defaults are DCGAN's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdamSection {
+    /// Learning rate.
+    #[serde(default = "default_lr")]
+    pub lr: f64,
+    /// First-moment decay.
+    #[serde(default = "default_beta1")]
+    pub beta1: f32,
+    /// Second-moment decay.
+    #[serde(default = "default_beta2")]
+    pub beta2: f32,
+    /// Denominator epsilon (PyTorch's default).
+    #[serde(default = "default_epsilon")]
+    pub epsilon: f32,
+}
+
+impl Default for AdamSection {
+    fn default() -> Self {
+        Self {
+            lr: default_lr(),
+            beta1: default_beta1(),
+            beta2: default_beta2(),
+            epsilon: default_epsilon(),
+        }
+    }
+}
+
+/// `[train]`: how long and how often.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSection {
+    /// Passes over the data (each discriminator step takes one batch).
+    #[serde(default = "default_epochs")]
+    pub epochs: u64,
+    /// Total iterations; overrides `epochs` when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<u64>,
+    /// Real images per discriminator step.
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+    /// Discriminator steps per generator step.
+    #[serde(default = "default_one")]
+    pub n_critic: usize,
+    /// Seed of weights, data order and noise.
+    #[serde(default)]
+    pub seed: u64,
+    /// Iterations between metric lines.
+    #[serde(default = "default_log_every")]
+    pub log_every: u64,
+    /// Iterations between sample grids.
+    #[serde(default = "default_sample_every")]
+    pub sample_every: u64,
+    /// Iterations between checkpoints (one is always written at the end).
+    #[serde(default = "default_checkpoint_every")]
+    pub checkpoint_every: u64,
+    /// Checkpoints kept on disk (older ones are deleted).
+    #[serde(default = "default_keep")]
+    pub keep_checkpoints: usize,
+    /// Samples in each grid.
+    #[serde(default = "default_sample_count")]
+    pub sample_count: usize,
+}
+
+impl Default for TrainSection {
+    fn default() -> Self {
+        Self {
+            epochs: default_epochs(),
+            steps: None,
+            batch_size: default_batch(),
+            n_critic: 1,
+            seed: 0,
+            log_every: default_log_every(),
+            sample_every: default_sample_every(),
+            checkpoint_every: default_checkpoint_every(),
+            keep_checkpoints: default_keep(),
+            sample_count: default_sample_count(),
+        }
+    }
+}
+
+/// `[run]`: filled in by the trainer when it writes `resolved.toml`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    /// The backend the run used (`--backend` overrides it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    /// The source revision of the binary that made the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_revision: Option<String>,
+    /// The ganforge version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+fn default_latent() -> usize {
+    100
+}
+fn default_mlp_g_hidden() -> Vec<usize> {
+    vec![128, 256, 512, 1024]
+}
+fn default_mlp_d_hidden() -> Vec<usize> {
+    vec![512, 256]
+}
+fn default_one() -> usize {
+    1
+}
+fn default_three() -> usize {
+    3
+}
+fn default_mnist_size() -> usize {
+    28
+}
+fn default_dcgan_mnist_g_width() -> usize {
+    256
+}
+fn default_dcgan_width() -> usize {
+    64
+}
+fn default_dcgan_size() -> usize {
+    64
+}
+fn default_toy_latent() -> usize {
+    16
+}
+fn default_toy_width() -> usize {
+    128
+}
+fn default_toy_depth() -> usize {
+    3
+}
+fn default_toy_samples() -> usize {
+    50_000
+}
+fn default_lr() -> f64 {
+    2e-4
+}
+fn default_beta1() -> f32 {
+    0.5
+}
+fn default_beta2() -> f32 {
+    0.999
+}
+fn default_epsilon() -> f32 {
+    1e-8
+}
+fn default_epochs() -> u64 {
+    5
+}
+fn default_batch() -> usize {
+    64
+}
+fn default_log_every() -> u64 {
+    50
+}
+fn default_sample_every() -> u64 {
+    500
+}
+fn default_checkpoint_every() -> u64 {
+    1000
+}
+fn default_keep() -> usize {
+    3
+}
+fn default_sample_count() -> usize {
+    64
+}
+
+impl RawConfig {
+    /// Reads `path`, applies `overrides` (`dotted.key=value`), and checks the result against
+    /// the schema. The name defaults to the file stem.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config = Self::parse(&text, overrides).map_err(|e| e.in_file(path))?;
+        if config.name.is_none() {
+            config.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        }
+        Ok(config)
+    }
+
+    /// Parses TOML text with `overrides` applied.
+    pub fn parse(text: &str, overrides: &[String]) -> Result<Self, ConfigError> {
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            ConfigError::Syntax {
+                message: e.to_string(),
+            }
+        })?;
+        for item in overrides {
+            apply_override(&mut table, item)?;
+        }
+        from_table(table)
+    }
+
+    /// The resolved TOML text: every default written out.
+    pub fn to_toml(&self) -> Result<String, ConfigError> {
+        toml::to_string_pretty(self).map_err(|e| ConfigError::Syntax {
+            message: format!("cannot write the configuration: {e}"),
+        })
+    }
+}
+
+fn from_table(table: toml::Table) -> Result<RawConfig, ConfigError> {
+    serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+        let path = e.path().to_string();
+        ConfigError::Schema {
+            key: if path == "." { String::new() } else { path },
+            message: e.into_inner().to_string().trim().to_string(),
+        }
+    })
+}
+
+/// Sets `a.b.c=value` in `table`. The value is read as a TOML value (`5`, `1e-3`, `true`,
+/// `[1, 2]`, `"text"`); anything that is not valid TOML is taken as a string.
+fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), ConfigError> {
+    let bad = |reason: &str| ConfigError::Override {
+        item: item.to_string(),
+        reason: reason.to_string(),
+    };
+    let (key, raw_value) = item
+        .split_once('=')
+        .ok_or_else(|| bad("expected key=value, e.g. train.steps=100"))?;
+    let key = key.trim();
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(bad("the key has an empty part"));
+    }
+    let value = format!("v = {}", raw_value.trim())
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw_value.trim().to_string()));
+    let (last, parents) = parts.split_last().ok_or_else(|| bad("empty key"))?;
+    let mut node = table;
+    for part in parents {
+        let entry = node
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        node = entry
+            .as_table_mut()
+            .ok_or_else(|| bad(&format!("`{part}` is not a table")))?;
+    }
+    node.insert(last.to_string(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "[model]\narchitecture = \"dcgan-mnist\"\n[data]\ndataset = \"mnist\"\n";
+
+    #[test]
+    fn defaults_are_filled_in() {
+        let c = RawConfig::parse(MINIMAL, &[]).unwrap();
+        assert_eq!(c.train.batch_size, 64);
+        assert_eq!(c.optimizer.generator.beta1, 0.5);
+        assert_eq!(c.loss, LossSection::NonSaturating);
+        let ModelSection::DcganMnist { g_width, .. } = c.model else {
+            panic!()
+        };
+        assert_eq!(g_width, 256);
+    }
+
+    #[test]
+    fn resolved_form_round_trips() {
+        let c = RawConfig::parse(MINIMAL, &["train.steps=7".into()]).unwrap();
+        let text = c.to_toml().unwrap();
+        assert!(text.contains("batch_size = 64") && text.contains("steps = 7"), "{text}");
+        assert_eq!(RawConfig::parse(&text, &[]).unwrap(), c);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let text = format!("{MINIMAL}[train]\nbatch_sise = 3\n");
+        let err = RawConfig::parse(&text, &[]).unwrap_err().to_string();
+        assert!(err.contains("batch_sise") && err.contains("train"), "{err}");
+        let err = RawConfig::parse(MINIMAL, &["optimizer.generator.lr2=1".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lr2") && err.contains("optimizer.generator"), "{err}");
+        let err = RawConfig::parse(MINIMAL, &["model.latent=3".into()]).unwrap_err().to_string();
+        assert!(err.contains("latent"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let err = RawConfig::parse(MINIMAL, &["train.batch_size=many".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("train.batch_size") && err.contains("many"), "{err}");
+    }
+
+    #[test]
+    fn unknown_variant_lists_the_valid_ones() {
+        let err = RawConfig::parse(MINIMAL, &["loss.kind=wasserstain".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("wasserstain") && err.contains("hinge"), "{err}");
+        let err = RawConfig::parse(MINIMAL, &["model.architecture=dcgan128".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("dcgan128") && err.contains("mlp-mnist"), "{err}");
+    }
+
+    #[test]
+    fn overrides_parse_values() {
+        let c = RawConfig::parse(
+            MINIMAL,
+            &["train.seed=9".into(), "optimizer.discriminator.lr=1e-3".into(), "name=x".into()],
+        )
+        .unwrap();
+        assert_eq!(c.train.seed, 9);
+        assert_eq!(c.optimizer.discriminator.lr, 1e-3);
+        assert_eq!(c.name.as_deref(), Some("x"));
+        assert!(RawConfig::parse(MINIMAL, &["novalue".into()]).is_err());
+        assert!(RawConfig::parse(MINIMAL, &["train..seed=1".into()]).is_err());
+    }
+}

@@ -1,0 +1,136 @@
+//! The errors of a training run, and which of them are the user's input.
+
+use std::path::PathBuf;
+
+use ganforge_backend::BackendError;
+use ganforge_data::DataError;
+use ganforge_models::ModelError;
+
+/// A configuration that cannot be read or does not fit the schema.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The text is not valid TOML.
+    #[error("invalid TOML: {message}")]
+    Syntax {
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A key is unknown, missing, or of the wrong type.
+    #[error("config key `{key}`: {message}")]
+    Schema {
+        /// Dotted path of the offending key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A `--set` item is malformed.
+    #[error("--set {item}: {reason}")]
+    Override {
+        /// The item as given.
+        item: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A value is of the right type but impossible.
+    #[error("config key `{key}` = {value}: {reason}")]
+    Invalid {
+        /// Dotted path of the key.
+        key: &'static str,
+        /// The value given.
+        value: String,
+        /// Why it is impossible.
+        reason: String,
+    },
+    /// An error located in a file.
+    #[error("{path}: {inner}")]
+    InFile {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        inner: Box<ConfigError>,
+    },
+}
+
+impl ConfigError {
+    pub(crate) fn in_file(self, path: &std::path::Path) -> Self {
+        ConfigError::InFile {
+            path: path.to_path_buf(),
+            inner: Box::new(self),
+        }
+    }
+}
+
+/// Why a run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The backend is unknown, not compiled in, or cannot start.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// The data cannot be found or read.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// The model cannot be built with these sizes.
+    #[error("model: {0}")]
+    Model(#[from] ModelError),
+    /// A checkpoint cannot be read or does not match the run.
+    #[error("checkpoint {path}: {reason}")]
+    Checkpoint {
+        /// The checkpoint file or directory.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Writing run output failed.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A loss became NaN or infinite.
+    #[error(
+        "training diverged at iteration {iteration}: loss_d = {loss_d}, loss_g = {loss_g}; \
+         the last checkpoint is intact, resume from it with a lower learning rate"
+    )]
+    NonFinite {
+        /// The iteration of the log window where it was seen.
+        iteration: u64,
+        /// Discriminator loss.
+        loss_d: f32,
+        /// Generator loss.
+        loss_g: f32,
+    },
+}
+
+impl TrainError {
+    /// Whether the error is about the user's input (exit code 2) rather than the run itself.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, TrainError::Write { .. } | TrainError::NonFinite { .. })
+    }
+
+    pub(crate) fn write(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        TrainError::Write {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn checkpoint(path: impl Into<PathBuf>, reason: impl ToString) -> Self {
+        TrainError::Checkpoint {
+            path: path.into(),
+            reason: reason.to_string(),
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! The ganforge trainer: configuration, the one training loop, checkpoints, sampling and
+//! logging. The `ganforge` binary is a thin command line over this library.
+//!
+//! Flow: [`RawConfig`] (TOML, unknown keys rejected) -> [`TrainPlan`] (validated) ->
+//! [`train::run`] on a device from `ganforge-backend` -> a run directory with
+//! `resolved.toml`, `metrics.jsonl`, sample grids, `curves.png` and checkpoints.
+
+pub mod checkpoint;
+pub mod config;
+pub mod error;
+pub mod fsio;
+pub mod gan;
+pub mod generate;
+pub mod metrics_log;
+pub mod plan;
+pub mod progress;
+pub mod render;
+pub mod run_dir;
+pub mod train;
+
+pub use config::RawConfig;
+pub use error::{ConfigError, TrainError};
+pub use plan::TrainPlan;
+pub use train::{RunOptions, RunSummary, run};

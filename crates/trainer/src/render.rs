@@ -1,0 +1,260 @@
+//! Pictures of a run: sample grids, 2-D scatter plots and training curves, as PNG.
+
+use std::path::Path;
+use std::sync::Once;
+
+use image::{Rgb, RgbImage};
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use crate::error::TrainError;
+use crate::fsio::write_atomic;
+use crate::metrics_log::MetricsLine;
+
+const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+const PAD: u32 = 2;
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The font is compiled in; registering it cannot fail for a valid TTF.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+/// Arranges `[N, C, H, W]` samples in `[-1, 1]` into a square grid with a 2-pixel border,
+/// each sample scaled up by a whole factor so small images stay legible.
+pub fn sample_grid(samples: &[f32], shape: [usize; 4]) -> RgbImage {
+    let [n, c, h, w] = shape;
+    let cols = (n as f64).sqrt().ceil().max(1.0) as u32;
+    let rows = (n as u32).div_ceil(cols).max(1);
+    let scale = (64 / h.max(w).max(1)).clamp(1, 4) as u32;
+    let (ch, cw) = (h as u32 * scale, w as u32 * scale);
+    let mut img = RgbImage::from_pixel(
+        cols * (cw + PAD) + PAD,
+        rows * (ch + PAD) + PAD,
+        Rgb([40, 40, 40]),
+    );
+    let to_u8 = |v: f32| (((v + 1.0) * 127.5).round().clamp(0.0, 255.0)) as u8;
+    let plane = h * w;
+    for i in 0..n {
+        let (gx, gy) = (i as u32 % cols, i as u32 / cols);
+        let (x0, y0) = (PAD + gx * (cw + PAD), PAD + gy * (ch + PAD));
+        let item = &samples[i * c * plane..(i + 1) * c * plane];
+        for y in 0..ch {
+            for x in 0..cw {
+                let p = (y / scale) as usize * w + (x / scale) as usize;
+                let px = if c >= 3 {
+                    Rgb([to_u8(item[p]), to_u8(item[plane + p]), to_u8(item[2 * plane + p])])
+                } else {
+                    let v = to_u8(item[p]);
+                    Rgb([v, v, v])
+                };
+                img.put_pixel(x0 + x, y0 + y, px);
+            }
+        }
+    }
+    img
+}
+
+fn plot_error(path: &Path, e: impl std::fmt::Display) -> TrainError {
+    TrainError::write(path, std::io::Error::other(e.to_string()))
+}
+
+fn save_rgb(path: &Path, buffer: Vec<u8>, w: u32, h: u32) -> Result<(), TrainError> {
+    let img = RgbImage::from_raw(w, h, buffer)
+        .ok_or_else(|| plot_error(path, "plot buffer has the wrong size"))?;
+    crate::fsio::write_png(path, &img)
+}
+
+/// Scatter plot of generated 2-D points (blue) over the mixture's modes (red crosses).
+pub fn scatter(
+    path: &Path,
+    points: &[[f32; 2]],
+    modes: &[[f32; 2]],
+    title: &str,
+) -> Result<(), TrainError> {
+    register_font();
+    let (w, h) = (600u32, 600u32);
+    let mut buffer = vec![0u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buffer, (w, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| plot_error(path, e))?;
+        let extent = modes
+            .iter()
+            .flat_map(|m| [m[0].abs(), m[1].abs()])
+            .fold(1.0f32, f32::max)
+            * 1.5;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(40)
+            .build_cartesian_2d(-extent..extent, -extent..extent)
+            .map_err(|e| plot_error(path, e))?;
+        chart.configure_mesh().draw().map_err(|e| plot_error(path, e))?;
+        chart
+            .draw_series(
+                points
+                    .iter()
+                    .filter(|p| p[0].is_finite() && p[1].is_finite())
+                    .map(|p| Circle::new((p[0], p[1]), 2, BLUE.mix(0.4).filled())),
+            )
+            .map_err(|e| plot_error(path, e))?;
+        chart
+            .draw_series(modes.iter().map(|m| Cross::new((m[0], m[1]), 6, RED.stroke_width(2))))
+            .map_err(|e| plot_error(path, e))?;
+        root.present().map_err(|e| plot_error(path, e))?;
+    }
+    save_rgb(path, buffer, w, h)
+}
+
+fn range(values: impl Iterator<Item = f32>) -> (f32, f32) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if lo > hi {
+        (0.0, 1.0)
+    } else if (hi - lo).abs() < 1e-6 {
+        (lo - 0.5, hi + 0.5)
+    } else {
+        (lo, hi)
+    }
+}
+
+/// Two panels over iterations: the losses, and D(x) / D(G(z)) with the 0.5 equilibrium.
+pub fn curves(path: &Path, lines: &[MetricsLine], title: &str) -> Result<(), TrainError> {
+    register_font();
+    let (w, h) = (900u32, 700u32);
+    let mut buffer = vec![0u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buffer, (w, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| plot_error(path, e))?;
+        let root = root
+            .titled(title, ("sans-serif", 22))
+            .map_err(|e| plot_error(path, e))?;
+        let (top, bottom) = root.split_vertically(h / 2 - 20);
+        let last = lines.last().map_or(1, |l| l.iteration.max(1)) as f32;
+        let x_range = 0f32..last;
+
+        let (lo, hi) = range(lines.iter().flat_map(|l| [l.loss_d, l.loss_g]));
+        let pad = (hi - lo) * 0.05;
+        let mut chart = ChartBuilder::on(&top)
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(50)
+            .build_cartesian_2d(x_range.clone(), (lo - pad)..(hi + pad))
+            .map_err(|e| plot_error(path, e))?;
+        chart
+            .configure_mesh()
+            .x_desc("iteration")
+            .y_desc("loss")
+            .draw()
+            .map_err(|e| plot_error(path, e))?;
+        for (label, color, pick) in [
+            ("loss D", RED, (|l: &MetricsLine| l.loss_d) as fn(&MetricsLine) -> f32),
+            ("loss G", BLUE, |l: &MetricsLine| l.loss_g),
+        ] {
+            chart
+                .draw_series(LineSeries::new(
+                    lines.iter().map(|l| (l.iteration as f32, pick(l))),
+                    color.stroke_width(2),
+                ))
+                .map_err(|e| plot_error(path, e))?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| plot_error(path, e))?;
+
+        let mut chart = ChartBuilder::on(&bottom)
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(50)
+            .build_cartesian_2d(x_range, 0f32..1f32)
+            .map_err(|e| plot_error(path, e))?;
+        chart
+            .configure_mesh()
+            .x_desc("iteration")
+            .y_desc("discriminator output")
+            .draw()
+            .map_err(|e| plot_error(path, e))?;
+        chart
+            .draw_series(LineSeries::new(
+                [(0.0, 0.5), (last, 0.5)],
+                BLACK.mix(0.4).stroke_width(1),
+            ))
+            .map_err(|e| plot_error(path, e))?;
+        for (label, color, pick) in [
+            ("D(x)", GREEN, (|l: &MetricsLine| l.d_real) as fn(&MetricsLine) -> f32),
+            ("D(G(z))", MAGENTA, |l: &MetricsLine| l.d_fake),
+        ] {
+            chart
+                .draw_series(LineSeries::new(
+                    lines.iter().map(|l| (l.iteration as f32, pick(l))),
+                    color.stroke_width(2),
+                ))
+                .map_err(|e| plot_error(path, e))?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| plot_error(path, e))?;
+        root.present().map_err(|e| plot_error(path, e))?;
+    }
+    save_rgb(path, buffer, w, h)
+}
+
+/// Writes `points` as CSV (`x,y` per line).
+pub fn points_csv(path: &Path, points: &[[f32; 2]]) -> Result<(), TrainError> {
+    let mut text = String::from("x,y\n");
+    for p in points {
+        text.push_str(&format!("{},{}\n", p[0], p[1]));
+    }
+    write_atomic(path, text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_layout_and_values() {
+        // 5 grey 2x2 samples: 3 columns x 2 rows, scale 4 (64 / 2 capped at 4).
+        let samples: Vec<f32> = (0..5).flat_map(|i| vec![if i == 0 { 1.0 } else { -1.0 }; 4]).collect();
+        let img = sample_grid(&samples, [5, 1, 2, 2]);
+        assert_eq!(img.dimensions(), (3 * (8 + 2) + 2, 2 * (8 + 2) + 2));
+        assert_eq!(img.get_pixel(2, 2), &Rgb([255, 255, 255]));
+        assert_eq!(img.get_pixel(12, 2), &Rgb([0, 0, 0]));
+        assert_eq!(img.get_pixel(0, 0), &Rgb([40, 40, 40]));
+    }
+
+    #[test]
+    fn plots_render() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines: Vec<MetricsLine> = (1..20)
+            .map(|i| MetricsLine {
+                iteration: i * 10,
+                epoch: 0.0,
+                loss_d: 1.0 / i as f32,
+                loss_g: 2.0,
+                d_real: 0.7,
+                d_fake: 0.3,
+                images_per_s: 1.0,
+                wall_s: 1.0,
+            })
+            .collect();
+        curves(&dir.path().join("c.png"), &lines, "test").unwrap();
+        scatter(&dir.path().join("s.png"), &[[0.0, 1.0]], &[[1.0, 1.0]], "toy").unwrap();
+        let img = image::open(dir.path().join("c.png")).unwrap();
+        assert_eq!((img.width(), img.height()), (900, 700));
+    }
+}
