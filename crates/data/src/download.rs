@@ -71,7 +71,10 @@ fn fetch_verified(url: &str, file: &RemoteFile) -> Result<Vec<u8>, DataError> {
     if digest != file.sha256 {
         return Err(DataError::Download {
             url: url.to_string(),
-            reason: format!("checksum mismatch: got sha256 {digest}, expected {}", file.sha256),
+            reason: format!(
+                "checksum mismatch: got sha256 {digest}, expected {}",
+                file.sha256
+            ),
         });
     }
     Ok(bytes)
@@ -84,7 +87,9 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
     std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("download"),
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("download"),
         std::process::id()
     ));
     let result = (|| {
@@ -103,7 +108,11 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
 /// Downloads each of `files` from the first of `mirrors` that serves it with the right
 /// checksum, into `dest`. A file that fails verification on every mirror is not written, and
 /// the error lists what each mirror answered.
-pub fn download_files(mirrors: &[String], files: &[RemoteFile], dest: &Path) -> Result<(), DataError> {
+pub fn download_files(
+    mirrors: &[String],
+    files: &[RemoteFile],
+    dest: &Path,
+) -> Result<(), DataError> {
     if mirrors.is_empty() {
         return Err(DataError::Invalid("no download mirrors configured".into()));
     }

@@ -131,7 +131,10 @@ fn be_u32(bytes: &[u8], at: usize) -> u32 {
 /// Checks an IDX images payload and returns `(count, rows, cols)`.
 pub(crate) fn parse_images(path: &Path, bytes: &[u8]) -> Result<(usize, usize, usize), DataError> {
     if bytes.len() < 16 {
-        return Err(DataError::corrupt(path, "truncated IDX header (need 16 bytes)"));
+        return Err(DataError::corrupt(
+            path,
+            "truncated IDX header (need 16 bytes)",
+        ));
     }
     let magic = be_u32(bytes, 0);
     if magic != IMAGES_MAGIC {
@@ -162,7 +165,10 @@ pub(crate) fn parse_images(path: &Path, bytes: &[u8]) -> Result<(usize, usize, u
 /// Checks an IDX labels payload and returns the count.
 pub(crate) fn parse_labels(path: &Path, bytes: &[u8]) -> Result<usize, DataError> {
     if bytes.len() < 8 {
-        return Err(DataError::corrupt(path, "truncated IDX header (need 8 bytes)"));
+        return Err(DataError::corrupt(
+            path,
+            "truncated IDX header (need 8 bytes)",
+        ));
     }
     let magic = be_u32(bytes, 0);
     if magic != LABELS_MAGIC {
@@ -217,11 +223,17 @@ impl IdxDataset {
         if n != n_labels {
             return Err(DataError::corrupt(
                 labels,
-                format!("has {n_labels} labels but {} has {n} images", images.display()),
+                format!(
+                    "has {n_labels} labels but {} has {n} images",
+                    images.display()
+                ),
             ));
         }
         if let Some(bad) = label_bytes[8..].iter().find(|&&l| l > 9) {
-            return Err(DataError::corrupt(labels, format!("label {bad} is outside 0..=9")));
+            return Err(DataError::corrupt(
+                labels,
+                format!("label {bad} is outside 0..=9"),
+            ));
         }
         pixels.drain(..16);
         label_bytes.drain(..8);
@@ -355,7 +367,10 @@ mod tests {
         let err = IdxDataset::open(dir.path(), IdxKind::Mnist, Split::Test).unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, DataError::Corrupt { .. }), "{msg}");
-        assert!(msg.contains("t10k-images-idx3-ubyte") && msg.contains("truncated"), "{msg}");
+        assert!(
+            msg.contains("t10k-images-idx3-ubyte") && msg.contains("truncated"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -376,8 +391,8 @@ mod tests {
 
     #[test]
     fn missing_directory_is_reported() {
-        let err = IdxDataset::open(Path::new("/no/such/dir"), IdxKind::Mnist, Split::Train)
-            .unwrap_err();
+        let err =
+            IdxDataset::open(Path::new("/no/such/dir"), IdxKind::Mnist, Split::Train).unwrap_err();
         assert!(matches!(err, DataError::MissingDirectory { .. }));
     }
 }

@@ -52,7 +52,11 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     Ok(entries)
 }
 
-fn collect_images(dir: &Path, label: Option<u32>, out: &mut Vec<(PathBuf, Option<u32>)>) -> Result<(), DataError> {
+fn collect_images(
+    dir: &Path,
+    label: Option<u32>,
+    out: &mut Vec<(PathBuf, Option<u32>)>,
+) -> Result<(), DataError> {
     for path in sorted_entries(dir)? {
         if path.is_dir() {
             collect_images(&path, label, out)?;
@@ -90,7 +94,10 @@ impl ImageFolder {
             }
         }
         if files.is_empty() {
-            return Err(DataError::corrupt(dir, "holds no .png, .jpg or .jpeg pictures"));
+            return Err(DataError::corrupt(
+                dir,
+                "holds no .png, .jpg or .jpeg pictures",
+            ));
         }
         let decoded = (0..files.len()).map(|_| OnceLock::new()).collect();
         Ok(Self {
@@ -160,7 +167,10 @@ impl Dataset for ImageFolder {
 
     fn write_item(&self, index: usize, out: &mut [f32]) -> Result<Option<u32>, DataError> {
         let slot = self.decoded.get(index).ok_or_else(|| {
-            DataError::Invalid(format!("item {index} out of range (dataset has {})", self.len()))
+            DataError::Invalid(format!(
+                "item {index} out of range (dataset has {})",
+                self.len()
+            ))
         })?;
         let bytes = match slot.get() {
             Some(bytes) => bytes,
@@ -182,7 +192,9 @@ mod tests {
 
     fn save(path: &Path, w: u32, h: u32, rgb: [u8; 3]) {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        image::RgbImage::from_pixel(w, h, image::Rgb(rgb)).save(path).unwrap();
+        image::RgbImage::from_pixel(w, h, image::Rgb(rgb))
+            .save(path)
+            .unwrap();
     }
 
     #[test]

@@ -6,9 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::DataError;
 use crate::download::download_files;
 use crate::idx::{IdxKind, Split};
-use crate::DataError;
 
 /// Where a dataset was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +55,12 @@ impl LocateOptions {
     /// (comma-separated base addresses) and `GANFORGE_OFFLINE`.
     pub fn from_env(explicit: Option<PathBuf>) -> Self {
         let mirrors = std::env::var("GANFORGE_MIRROR")
-            .map(|m| m.split(',').map(str::to_string).filter(|s| !s.is_empty()).collect())
+            .map(|m| {
+                m.split(',')
+                    .map(str::to_string)
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
             .unwrap_or_default();
         let offline = std::env::var("GANFORGE_OFFLINE").is_ok_and(|v| v != "0" && !v.is_empty());
         Self {
@@ -84,9 +89,16 @@ pub fn locate(
         candidates.push((root.join(kind.name()), DataSource::Environment));
     }
     if options.system_dirs {
-        candidates.extend(kind.system_dirs().into_iter().map(|d| (d, DataSource::System)));
+        candidates.extend(
+            kind.system_dirs()
+                .into_iter()
+                .map(|d| (d, DataSource::System)),
+        );
     }
-    let cache = options.cache_root.as_ref().map(|root| root.join(kind.name()));
+    let cache = options
+        .cache_root
+        .as_ref()
+        .map(|root| root.join(kind.name()));
     if let Some(cache) = &cache {
         candidates.push((cache.clone(), DataSource::Cache));
     }
@@ -107,10 +119,14 @@ pub fn locate(
         files: files.clone(),
     };
     let Some(cache) = cache else {
-        return Err(not_found("no cache directory is known for this user".into()));
+        return Err(not_found(
+            "no cache directory is known for this user".into(),
+        ));
     };
     if !options.allow_download {
-        return Err(not_found("downloads are disabled (GANFORGE_OFFLINE is set)".into()));
+        return Err(not_found(
+            "downloads are disabled (GANFORGE_OFFLINE is set)".into(),
+        ));
     }
     let mirrors: Vec<String> = if options.mirrors.is_empty() {
         kind.mirrors().iter().map(|m| m.to_string()).collect()

@@ -52,7 +52,9 @@ impl ToyDataset {
     /// Draws `n` points, each from a uniformly chosen component.
     pub fn new(distribution: ToyDistribution, n: usize, seed: u64) -> Result<Self, DataError> {
         if n == 0 {
-            return Err(DataError::Invalid("a toy dataset needs at least one point".into()));
+            return Err(DataError::Invalid(
+                "a toy dataset needs at least one point".into(),
+            ));
         }
         let centres = distribution.modes();
         let std = distribution.std();
@@ -94,7 +96,10 @@ impl Dataset for ToyDataset {
 
     fn write_item(&self, index: usize, out: &mut [f32]) -> Result<Option<u32>, DataError> {
         let p = self.points.get(index).ok_or_else(|| {
-            DataError::Invalid(format!("item {index} out of range (dataset has {})", self.len()))
+            DataError::Invalid(format!(
+                "item {index} out of range (dataset has {})",
+                self.len()
+            ))
         })?;
         out[..2].copy_from_slice(p);
         Ok(Some(self.modes[index]))
@@ -127,7 +132,11 @@ mod tests {
     fn grid_geometry() {
         let modes = ToyDistribution::Grid25.modes();
         assert_eq!(modes.len(), 25);
-        assert!(modes.contains(&[-4.0, -4.0]) && modes.contains(&[0.0, 0.0]) && modes.contains(&[4.0, 2.0]));
+        assert!(
+            modes.contains(&[-4.0, -4.0])
+                && modes.contains(&[0.0, 0.0])
+                && modes.contains(&[4.0, 2.0])
+        );
         let mean: f32 = modes.iter().map(|m| m[0] + m[1]).sum();
         assert_eq!(mean, 0.0);
     }

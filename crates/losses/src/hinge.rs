@@ -31,14 +31,23 @@ mod tests {
         // real: relu(1-0.5)=0.5, relu(1-2)=0 -> 0.25 ; fake: relu(1-2)=0, relu(1+0)=1 -> 0.5
         let d = Hinge.discriminator(logits(&[0.5, 2.0], &device), logits(&[-2.0, 0.0], &device));
         assert!(close(value(d), 0.75));
-        assert!(close(value(Hinge.generator(logits(&[1.0, 3.0], &device))), -2.0));
+        assert!(close(
+            value(Hinge.generator(logits(&[1.0, 3.0], &device))),
+            -2.0
+        ));
     }
 
     #[test]
     fn gradient_signs() {
-        assert!(grad(&[0.0, 5.0], |x| Hinge.generator(x)).iter().all(|g| *g < 0.0));
+        assert!(
+            grad(&[0.0, 5.0], |x| Hinge.generator(x))
+                .iter()
+                .all(|g| *g < 0.0)
+        );
         let device = device();
-        let real = grad(&[0.0, 2.0], |x| Hinge.discriminator(x, logits(&[-5.0], &device)));
+        let real = grad(&[0.0, 2.0], |x| {
+            Hinge.discriminator(x, logits(&[-5.0], &device))
+        });
         assert!(real[0] < 0.0 && real[1] == 0.0, "{real:?}"); // no push beyond the margin
     }
 }

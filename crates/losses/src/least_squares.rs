@@ -32,7 +32,10 @@ mod tests {
         // real: ((3-1)^2)/2 = 2 ; fake: (2^2)/2 = 2
         let d = LeastSquares.discriminator(logits(&[3.0], &device), logits(&[2.0], &device));
         assert!(close(value(d), 4.0));
-        assert!(close(value(LeastSquares.generator(logits(&[0.0], &device))), 0.5));
+        assert!(close(
+            value(LeastSquares.generator(logits(&[0.0], &device))),
+            0.5
+        ));
     }
 
     #[test]

@@ -58,7 +58,11 @@ pub(crate) mod test_util {
         let device = device().autodiff();
         let x = logits(values, &device).require_grad();
         let grads = loss(x.clone()).backward();
-        x.grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap()
+        x.grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()
     }
 
     pub fn close(a: f32, b: f32) -> bool {

@@ -57,11 +57,11 @@ mod tests {
     #[test]
     fn counts_close_samples_only() {
         let samples = [
-            [0.01, 0.0],  // mode 0, 0.5 std
-            [2.0, 0.05],  // mode 1, 2.5 std
-            [2.0, 0.07],  // mode 1, 3.5 std: too far
-            [1.0, 1.0],   // between modes
-            [0.0, 1.99],  // mode 2
+            [0.01, 0.0], // mode 0, 0.5 std
+            [2.0, 0.05], // mode 1, 2.5 std
+            [2.0, 0.07], // mode 1, 3.5 std: too far
+            [1.0, 1.0],  // between modes
+            [0.0, 1.99], // mode 2
         ];
         let c = mode_coverage(&samples, &MODES, 0.02, 3.0, 1);
         assert_eq!(c.per_mode, vec![1, 1, 1]);

@@ -3,7 +3,9 @@
 
 use burn::prelude::*;
 
-use crate::dcgan::{DcganDiscriminator, DcganDiscriminatorConfig, DcganGenerator, DcganGeneratorConfig};
+use crate::dcgan::{
+    DcganDiscriminator, DcganDiscriminatorConfig, DcganGenerator, DcganGeneratorConfig,
+};
 use crate::dcgan_mnist::{
     DcganMnistDiscriminator, DcganMnistDiscriminatorConfig, DcganMnistGenerator,
     DcganMnistGeneratorConfig,
@@ -131,7 +133,8 @@ mod tests {
 
     impl ModuleVisitor for Collect {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            self.0.extend(param.val().into_data().try_to_vec::<f32>().unwrap());
+            self.0
+                .extend(param.val().into_data().try_to_vec::<f32>().unwrap());
         }
     }
 

@@ -52,7 +52,11 @@ impl DcganGeneratorConfig {
     }
 
     /// Builds the generator; rejects a side that is not a power of two >= 8.
-    pub fn init(&self, device: &Device, init: &mut WeightInit) -> Result<DcganGenerator, ModelError> {
+    pub fn init(
+        &self,
+        device: &Device,
+        init: &mut WeightInit,
+    ) -> Result<DcganGenerator, ModelError> {
         positive("latent_dim", self.latent_dim)?;
         positive("g_width", self.width)?;
         positive("channels", self.channels)?;
@@ -100,7 +104,9 @@ impl DcganGenerator {
         let [batch, latent] = z.dims();
         let mut x: Tensor<4> = z.reshape([batch, latent, 1, 1]); // [B, latent, 1, 1]
         for block in &self.blocks {
-            x = self.activation.forward(block.norm.forward(block.conv.forward(x)));
+            x = self
+                .activation
+                .forward(block.norm.forward(block.conv.forward(x)));
         }
         self.out.forward(x).tanh() // [B, C, S, S]
     }
@@ -178,7 +184,9 @@ impl DcganDiscriminator {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let mut x = self.activation.forward(self.first.forward(x)); // [B, f, S/2, S/2]
         for block in &self.blocks {
-            x = self.activation.forward(block.norm.forward(block.conv.forward(x)));
+            x = self
+                .activation
+                .forward(block.norm.forward(block.conv.forward(x)));
         }
         self.out.forward(x).flatten(1, 3) // [B, 1]
     }
@@ -193,8 +201,12 @@ mod tests {
         let device = Device::flex();
         for (size, first_width) in [(32, 256), (64, 512)] {
             let mut init = WeightInit::new(2);
-            let g = DcganGeneratorConfig::new(size, 3).init(&device, &mut init).unwrap();
-            let d = DcganDiscriminatorConfig::new(size, 3).init(&device, &mut init).unwrap();
+            let g = DcganGeneratorConfig::new(size, 3)
+                .init(&device, &mut init)
+                .unwrap();
+            let d = DcganDiscriminatorConfig::new(size, 3)
+                .init(&device, &mut init)
+                .unwrap();
             assert_eq!(g.blocks[0].conv.weight.dims(), [100, first_width, 4, 4]);
             let x = g.forward(Tensor::zeros([2, 100], &device));
             assert_eq!(x.dims(), [2, 3, size, size]);
@@ -208,9 +220,15 @@ mod tests {
         let device = Device::flex();
         for size in [0, 4, 28, 48] {
             let cfg = DcganGeneratorConfig::new(size, 3);
-            assert!(cfg.init(&device, &mut WeightInit::new(0)).is_err(), "{size}");
+            assert!(
+                cfg.init(&device, &mut WeightInit::new(0)).is_err(),
+                "{size}"
+            );
             let cfg = DcganDiscriminatorConfig::new(size, 3);
-            assert!(cfg.init(&device, &mut WeightInit::new(0)).is_err(), "{size}");
+            assert!(
+                cfg.init(&device, &mut WeightInit::new(0)).is_err(),
+                "{size}"
+            );
         }
     }
 }

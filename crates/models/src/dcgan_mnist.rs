@@ -109,8 +109,12 @@ impl DcganMnistGenerator {
         let x = self.project.forward(z); // [B, w*s*s]
         let x = self.activation.forward(self.project_norm.forward(x));
         let x: Tensor<4> = x.reshape([batch, w, s, s]); // [B, w, s, s]
-        let x = self.activation.forward(self.norm1.forward(self.up1.forward(x))); // [B, w/2, s, s]
-        let x = self.activation.forward(self.norm2.forward(self.up2.forward(x))); // [B, w/4, 2s, 2s]
+        let x = self
+            .activation
+            .forward(self.norm1.forward(self.up1.forward(x))); // [B, w/2, s, s]
+        let x = self
+            .activation
+            .forward(self.norm2.forward(self.up2.forward(x))); // [B, w/4, 2s, 2s]
         self.up3.forward(x).tanh() // [B, C, 4s, 4s]
     }
 }
@@ -181,8 +185,12 @@ mod tests {
     fn shapes_match_the_reference() {
         let device = Device::flex();
         let mut init = WeightInit::new(1);
-        let g = DcganMnistGeneratorConfig::mnist().init(&device, &mut init).unwrap();
-        let d = DcganMnistDiscriminatorConfig::mnist().init(&device, &mut init).unwrap();
+        let g = DcganMnistGeneratorConfig::mnist()
+            .init(&device, &mut init)
+            .unwrap();
+        let d = DcganMnistDiscriminatorConfig::mnist()
+            .init(&device, &mut init)
+            .unwrap();
         let x = g.forward(Tensor::zeros([2, 100], &device));
         assert_eq!(x.dims(), [2, 1, 28, 28]);
         assert_eq!(d.forward(x).dims(), [2, 1]);

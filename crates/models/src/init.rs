@@ -82,7 +82,9 @@ impl WeightInit {
         let [c_in, c_out] = channels;
         let mut layer = Conv2dConfig::new(channels, [kernel, kernel])
             .with_stride([stride, stride])
-            .with_padding(PaddingConfig2d::Explicit(padding, padding, padding, padding))
+            .with_padding(PaddingConfig2d::Explicit(
+                padding, padding, padding, padding,
+            ))
             .with_bias(false)
             .with_initializer(Initializer::Zeros)
             .init(device);

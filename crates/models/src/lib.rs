@@ -19,7 +19,9 @@ mod mlp;
 mod toy;
 
 pub use architecture::{Architecture, Discriminator, Generator};
-pub use dcgan::{DcganDiscriminator, DcganDiscriminatorConfig, DcganGenerator, DcganGeneratorConfig};
+pub use dcgan::{
+    DcganDiscriminator, DcganDiscriminatorConfig, DcganGenerator, DcganGeneratorConfig,
+};
 pub use dcgan_mnist::{
     DcganMnistDiscriminator, DcganMnistDiscriminatorConfig, DcganMnistGenerator,
     DcganMnistGeneratorConfig,

@@ -14,7 +14,9 @@ use crate::init::WeightInit;
 const LEAKY_SLOPE: f64 = 0.2;
 
 fn leaky() -> LeakyRelu {
-    LeakyReluConfig::new().with_negative_slope(LEAKY_SLOPE).init()
+    LeakyReluConfig::new()
+        .with_negative_slope(LEAKY_SLOPE)
+        .init()
 }
 
 fn check_shape(latent_dim: usize, hidden: &[usize], shape: [usize; 3]) -> Result<(), ModelError> {
@@ -178,8 +180,12 @@ mod tests {
     fn shapes() {
         let device = Device::flex();
         let mut init = WeightInit::new(0);
-        let g = MlpGeneratorConfig::mnist().init(&device, &mut init).unwrap();
-        let d = MlpDiscriminatorConfig::mnist().init(&device, &mut init).unwrap();
+        let g = MlpGeneratorConfig::mnist()
+            .init(&device, &mut init)
+            .unwrap();
+        let d = MlpDiscriminatorConfig::mnist()
+            .init(&device, &mut init)
+            .unwrap();
         let x = g.forward(Tensor::zeros([3, 100], &device));
         assert_eq!(x.dims(), [3, 1, 28, 28]);
         assert_eq!(d.forward(x).dims(), [3, 1]);
@@ -192,7 +198,10 @@ mod tests {
         cfg.hidden = vec![];
         assert!(matches!(
             cfg.init(&device, &mut WeightInit::new(0)),
-            Err(ModelError::InvalidSize { field: "hidden", .. })
+            Err(ModelError::InvalidSize {
+                field: "hidden",
+                ..
+            })
         ));
         let mut cfg = MlpDiscriminatorConfig::mnist();
         cfg.sample_shape = [1, 0, 28];

@@ -60,7 +60,14 @@ impl ToyGeneratorConfig {
     pub fn init(&self, device: &Device, init: &mut WeightInit) -> Result<ToyGenerator, ModelError> {
         positive("latent_dim", self.latent_dim)?;
         Ok(ToyGenerator {
-            layers: layers(self.latent_dim, self.width, self.depth, POINT_DIM, device, init)?,
+            layers: layers(
+                self.latent_dim,
+                self.width,
+                self.depth,
+                POINT_DIM,
+                device,
+                init,
+            )?,
             activation: Relu::new(),
         })
     }
@@ -151,8 +158,12 @@ mod tests {
     fn shapes() {
         let device = Device::flex();
         let mut init = WeightInit::new(3);
-        let g = ToyGeneratorConfig::default().init(&device, &mut init).unwrap();
-        let d = ToyDiscriminatorConfig::default().init(&device, &mut init).unwrap();
+        let g = ToyGeneratorConfig::default()
+            .init(&device, &mut init)
+            .unwrap();
+        let d = ToyDiscriminatorConfig::default()
+            .init(&device, &mut init)
+            .unwrap();
         let x = g.forward(Tensor::zeros([5, 16], &device));
         assert_eq!(x.dims(), [5, 2, 1, 1]);
         assert_eq!(d.forward(x).dims(), [5, 1]);

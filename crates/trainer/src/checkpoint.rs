@@ -102,7 +102,11 @@ fn record_bytes(module: impl Module, what: &str, path: &Path) -> Result<Bytes, T
 
 /// Writes a checkpoint for `snapshot.state.iteration` under `checkpoints`, points `latest` at
 /// it and deletes all but the newest `keep`. Returns its directory.
-pub fn save(checkpoints: &Path, snapshot: &Snapshot<'_>, keep: usize) -> Result<PathBuf, TrainError> {
+pub fn save(
+    checkpoints: &Path,
+    snapshot: &Snapshot<'_>,
+    keep: usize,
+) -> Result<PathBuf, TrainError> {
     let name = format!("step-{:08}", snapshot.state.iteration);
     let final_dir = checkpoints.join(&name);
     let tmp_dir = checkpoints.join(format!(".partial-{name}"));
@@ -112,10 +116,21 @@ pub fn save(checkpoints: &Path, snapshot: &Snapshot<'_>, keep: usize) -> Result<
     std::fs::create_dir_all(&tmp_dir).map_err(|e| TrainError::write(&tmp_dir, e))?;
     let err_path = |file: &str| tmp_dir.join(file);
     let files: [(&str, Bytes); 4] = [
-        (GENERATOR, record_bytes(snapshot.generator.clone(), "generator", &err_path(GENERATOR))?),
+        (
+            GENERATOR,
+            record_bytes(
+                snapshot.generator.clone(),
+                "generator",
+                &err_path(GENERATOR),
+            )?,
+        ),
         (
             DISCRIMINATOR,
-            record_bytes(snapshot.discriminator.clone(), "discriminator", &err_path(DISCRIMINATOR))?,
+            record_bytes(
+                snapshot.discriminator.clone(),
+                "discriminator",
+                &err_path(DISCRIMINATOR),
+            )?,
         ),
         (
             OPTIMIZER_G,
@@ -218,7 +233,10 @@ pub fn load(
     if state.format != FORMAT {
         return Err(TrainError::checkpoint(
             dir.join(STATE),
-            format!("format {} is not supported (expected {FORMAT})", state.format),
+            format!(
+                "format {} is not supported (expected {FORMAT})",
+                state.format
+            ),
         ));
     }
     let optimizer = |opt: ModuleOptimizer, file: &str| {

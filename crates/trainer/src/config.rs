@@ -399,11 +399,11 @@ impl RawConfig {
 
     /// Parses TOML text with `overrides` applied.
     pub fn parse(text: &str, overrides: &[String]) -> Result<Self, ConfigError> {
-        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            ConfigError::Syntax {
-                message: e.to_string(),
-            }
-        })?;
+        let mut table: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                    message: e.to_string(),
+                })?;
         for item in overrides {
             apply_override(&mut table, item)?;
         }
@@ -484,7 +484,10 @@ mod tests {
     fn resolved_form_round_trips() {
         let c = RawConfig::parse(MINIMAL, &["train.steps=7".into()]).unwrap();
         let text = c.to_toml().unwrap();
-        assert!(text.contains("batch_size = 64") && text.contains("steps = 7"), "{text}");
+        assert!(
+            text.contains("batch_size = 64") && text.contains("steps = 7"),
+            "{text}"
+        );
         assert_eq!(RawConfig::parse(&text, &[]).unwrap(), c);
     }
 
@@ -496,8 +499,13 @@ mod tests {
         let err = RawConfig::parse(MINIMAL, &["optimizer.generator.lr2=1".into()])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("lr2") && err.contains("optimizer.generator"), "{err}");
-        let err = RawConfig::parse(MINIMAL, &["model.latent=3".into()]).unwrap_err().to_string();
+        assert!(
+            err.contains("lr2") && err.contains("optimizer.generator"),
+            "{err}"
+        );
+        let err = RawConfig::parse(MINIMAL, &["model.latent=3".into()])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("latent"), "{err}");
     }
 
@@ -506,7 +514,10 @@ mod tests {
         let err = RawConfig::parse(MINIMAL, &["train.batch_size=many".into()])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("train.batch_size") && err.contains("many"), "{err}");
+        assert!(
+            err.contains("train.batch_size") && err.contains("many"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -514,18 +525,28 @@ mod tests {
         let err = RawConfig::parse(MINIMAL, &["loss.kind=wasserstain".into()])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("wasserstain") && err.contains("hinge"), "{err}");
+        assert!(
+            err.contains("wasserstain") && err.contains("hinge"),
+            "{err}"
+        );
         let err = RawConfig::parse(MINIMAL, &["model.architecture=dcgan128".into()])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("dcgan128") && err.contains("mlp-mnist"), "{err}");
+        assert!(
+            err.contains("dcgan128") && err.contains("mlp-mnist"),
+            "{err}"
+        );
     }
 
     #[test]
     fn overrides_parse_values() {
         let c = RawConfig::parse(
             MINIMAL,
-            &["train.seed=9".into(), "optimizer.discriminator.lr=1e-3".into(), "name=x".into()],
+            &[
+                "train.seed=9".into(),
+                "optimizer.discriminator.lr=1e-3".into(),
+                "name=x".into(),
+            ],
         )
         .unwrap();
         assert_eq!(c.train.seed, 9);

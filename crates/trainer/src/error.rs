@@ -117,7 +117,10 @@ pub enum TrainError {
 impl TrainError {
     /// Whether the error is about the user's input (exit code 2) rather than the run itself.
     pub fn is_bad_input(&self) -> bool {
-        !matches!(self, TrainError::Write { .. } | TrainError::NonFinite { .. })
+        !matches!(
+            self,
+            TrainError::Write { .. } | TrainError::NonFinite { .. }
+        )
     }
 
     pub(crate) fn write(path: impl Into<PathBuf>, source: std::io::Error) -> Self {

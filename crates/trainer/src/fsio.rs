@@ -8,14 +8,21 @@ use crate::error::TrainError;
 
 /// Writes `bytes` to `path` atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
         .prefix(".partial-")
         .tempfile_in(dir)
         .map_err(|e| TrainError::write(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| TrainError::write(path, e))?;
-    tmp.as_file().sync_all().map_err(|e| TrainError::write(path, e))?;
-    tmp.persist(path).map_err(|e| TrainError::write(path, e.error))?;
+    tmp.write_all(bytes)
+        .map_err(|e| TrainError::write(path, e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| TrainError::write(path, e))?;
+    tmp.persist(path)
+        .map_err(|e| TrainError::write(path, e.error))?;
     Ok(())
 }
 
@@ -35,7 +42,10 @@ where
 {
     let mut bytes = Vec::new();
     image
-        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
         .map_err(|e| TrainError::write(path, std::io::Error::other(e)))?;
     write_atomic(path, &bytes)
 }

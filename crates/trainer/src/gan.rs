@@ -79,7 +79,11 @@ impl Gan {
 
     /// Updates the discriminator on `real` and `G(z)`. Returns the generated batch (with its
     /// graph, for the generator step) and `[loss_d, mean D(x), mean D(G(z))]`.
-    pub fn discriminator_step(mut self, real: Tensor<4>, z: Tensor<2>) -> (Self, Tensor<4>, Tensor<1>) {
+    pub fn discriminator_step(
+        mut self,
+        real: Tensor<4>,
+        z: Tensor<2>,
+    ) -> (Self, Tensor<4>, Tensor<1>) {
         let fake = self.generator.forward(z); // [B, C, H, W]
         let real_logits = self.discriminator.forward(real); // [B, 1]
         let fake_logits = self.discriminator.forward(fake.clone().detach()); // [B, 1]

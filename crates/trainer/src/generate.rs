@@ -64,7 +64,12 @@ pub fn generate(
     let generator = arch.generator(device, 0)?;
     let generator = checkpoint::load_module(generator, &dir.join(GENERATOR))?;
     let sampler = Sampler::new(&arch);
-    let samples = sampler.generate(&generator, device, &mut Pcg64Mcg::seed_from_u64(seed), count);
+    let samples = sampler.generate(
+        &generator,
+        device,
+        &mut Pcg64Mcg::seed_from_u64(seed),
+        count,
+    );
     std::fs::create_dir_all(out).map_err(|e| TrainError::write(out, e))?;
     let [c, h, w] = sampler.shape();
     let mut files = Vec::new();
@@ -74,7 +79,9 @@ pub fn generate(
         render::points_csv(&csv, &points)?;
         files.push(csv);
         let modes = match config.data {
-            crate::config::DataSection::ToyGrid25 { .. } => ganforge_data::ToyDistribution::Grid25.modes(),
+            crate::config::DataSection::ToyGrid25 { .. } => {
+                ganforge_data::ToyDistribution::Grid25.modes()
+            }
             _ => ganforge_data::ToyDistribution::Ring8.modes(),
         };
         let plot = out.join("scatter.png");

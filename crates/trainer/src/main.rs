@@ -9,7 +9,11 @@ use ganforge_trainer::progress::ProgressMode;
 use ganforge_trainer::{RawConfig, RunOptions, TrainError, TrainPlan};
 
 #[derive(Parser)]
-#[command(name = "ganforge", version, about = "Train and sample Generative Adversarial Networks")]
+#[command(
+    name = "ganforge",
+    version,
+    about = "Train and sample Generative Adversarial Networks"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -89,7 +93,9 @@ fn run(cli: Cli) -> Result<(), TrainError> {
             }
             let backend = parse_backend(backend.as_deref())?;
             let raw = match (&resume, &config) {
-                (Some(run_dir), _) => ganforge_trainer::train::resolved_config(run_dir, &overrides)?,
+                (Some(run_dir), _) => {
+                    ganforge_trainer::train::resolved_config(run_dir, &overrides)?
+                }
                 (None, Some(path)) => RawConfig::load(path, &overrides)?,
                 (None, None) => unreachable!("clap requires --config or --resume"),
             };
@@ -105,7 +111,11 @@ fn run(cli: Cli) -> Result<(), TrainError> {
             let options = RunOptions {
                 runs_root: out,
                 resume,
-                progress: if plain { ProgressMode::Plain } else { ProgressMode::Auto },
+                progress: if plain {
+                    ProgressMode::Plain
+                } else {
+                    ProgressMode::Auto
+                },
             };
             let summary = ganforge_trainer::run(&plan, &device, &options)?;
             println!(
@@ -125,7 +135,8 @@ fn run(cli: Cli) -> Result<(), TrainError> {
                 .or_else(ganforge_backend::default_kind)
                 .unwrap_or(BackendKind::Flex);
             let device = ganforge_backend::device(kind)?;
-            let done = ganforge_trainer::generate::generate(&checkpoint, count, &out, seed, &device)?;
+            let done =
+                ganforge_trainer::generate::generate(&checkpoint, count, &out, seed, &device)?;
             println!("checkpoint {}", done.checkpoint.display());
             if let Some(last) = done.files.last() {
                 println!("wrote {} files; {}", done.files.len(), last.display());

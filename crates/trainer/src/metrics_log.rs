@@ -125,7 +125,11 @@ mod tests {
             .unwrap();
         let mut log = MetricsLog::open(&path, Some(20)).unwrap();
         log.append(&line(30)).unwrap();
-        let its: Vec<u64> = read_lines(&path).unwrap().iter().map(|l| l.iteration).collect();
+        let its: Vec<u64> = read_lines(&path)
+            .unwrap()
+            .iter()
+            .map(|l| l.iteration)
+            .collect();
         assert_eq!(its, vec![10, 20, 30]);
     }
 }

@@ -199,7 +199,11 @@ fn adam(keys: [&'static str; 4], a: &AdamSection) -> Result<AdamPlan, ConfigErro
         reason: reason.into(),
     };
     if !(a.lr.is_finite() && a.lr > 0.0) {
-        return Err(invalid(keys[0], a.lr.to_string(), "must be a positive number"));
+        return Err(invalid(
+            keys[0],
+            a.lr.to_string(),
+            "must be a positive number",
+        ));
     }
     for (key, beta) in [(keys[1], a.beta1), (keys[2], a.beta2)] {
         if !(0.0..1.0).contains(&beta) {
@@ -207,7 +211,11 @@ fn adam(keys: [&'static str; 4], a: &AdamSection) -> Result<AdamPlan, ConfigErro
         }
     }
     if !(a.epsilon.is_finite() && a.epsilon > 0.0) {
-        return Err(invalid(keys[3], a.epsilon.to_string(), "must be a positive number"));
+        return Err(invalid(
+            keys[3],
+            a.epsilon.to_string(),
+            "must be a positive number",
+        ));
     }
     Ok(AdamPlan {
         lr: a.lr,
@@ -515,7 +523,10 @@ mod tests {
             ("train.batch_size=0", "train.batch_size"),
             ("train.batch_size=1", "train.batch_size"),
             ("optimizer.generator.lr=-1", "optimizer.generator.lr"),
-            ("optimizer.discriminator.beta2=1.0", "optimizer.discriminator.beta2"),
+            (
+                "optimizer.discriminator.beta2=1.0",
+                "optimizer.discriminator.beta2",
+            ),
             ("train.n_critic=0", "train.n_critic"),
             ("model.image_size=32", "model.image_size"),
         ] {

@@ -45,7 +45,11 @@ pub fn sample_grid(samples: &[f32], shape: [usize; 4]) -> RgbImage {
             for x in 0..cw {
                 let p = (y / scale) as usize * w + (x / scale) as usize;
                 let px = if c >= 3 {
-                    Rgb([to_u8(item[p]), to_u8(item[plane + p]), to_u8(item[2 * plane + p])])
+                    Rgb([
+                        to_u8(item[p]),
+                        to_u8(item[plane + p]),
+                        to_u8(item[2 * plane + p]),
+                    ])
                 } else {
                     let v = to_u8(item[p]);
                     Rgb([v, v, v])
@@ -92,7 +96,10 @@ pub fn scatter(
             .y_label_area_size(40)
             .build_cartesian_2d(-extent..extent, -extent..extent)
             .map_err(|e| plot_error(path, e))?;
-        chart.configure_mesh().draw().map_err(|e| plot_error(path, e))?;
+        chart
+            .configure_mesh()
+            .draw()
+            .map_err(|e| plot_error(path, e))?;
         chart
             .draw_series(
                 points
@@ -102,7 +109,11 @@ pub fn scatter(
             )
             .map_err(|e| plot_error(path, e))?;
         chart
-            .draw_series(modes.iter().map(|m| Cross::new((m[0], m[1]), 6, RED.stroke_width(2))))
+            .draw_series(
+                modes
+                    .iter()
+                    .map(|m| Cross::new((m[0], m[1]), 6, RED.stroke_width(2))),
+            )
             .map_err(|e| plot_error(path, e))?;
         root.present().map_err(|e| plot_error(path, e))?;
     }
@@ -152,7 +163,11 @@ pub fn curves(path: &Path, lines: &[MetricsLine], title: &str) -> Result<(), Tra
             .draw()
             .map_err(|e| plot_error(path, e))?;
         for (label, color, pick) in [
-            ("loss D", RED, (|l: &MetricsLine| l.loss_d) as fn(&MetricsLine) -> f32),
+            (
+                "loss D",
+                RED,
+                (|l: &MetricsLine| l.loss_d) as fn(&MetricsLine) -> f32,
+            ),
             ("loss G", BLUE, |l: &MetricsLine| l.loss_g),
         ] {
             chart
@@ -190,7 +205,11 @@ pub fn curves(path: &Path, lines: &[MetricsLine], title: &str) -> Result<(), Tra
             ))
             .map_err(|e| plot_error(path, e))?;
         for (label, color, pick) in [
-            ("D(x)", GREEN, (|l: &MetricsLine| l.d_real) as fn(&MetricsLine) -> f32),
+            (
+                "D(x)",
+                GREEN,
+                (|l: &MetricsLine| l.d_real) as fn(&MetricsLine) -> f32,
+            ),
             ("D(G(z))", MAGENTA, |l: &MetricsLine| l.d_fake),
         ] {
             chart
@@ -229,7 +248,9 @@ mod tests {
     #[test]
     fn grid_layout_and_values() {
         // 5 grey 2x2 samples: 3 columns x 2 rows, scale 4 (64 / 2 capped at 4).
-        let samples: Vec<f32> = (0..5).flat_map(|i| vec![if i == 0 { 1.0 } else { -1.0 }; 4]).collect();
+        let samples: Vec<f32> = (0..5)
+            .flat_map(|i| vec![if i == 0 { 1.0 } else { -1.0 }; 4])
+            .collect();
         let img = sample_grid(&samples, [5, 1, 2, 2]);
         assert_eq!(img.dimensions(), (3 * (8 + 2) + 2, 2 * (8 + 2) + 2));
         assert_eq!(img.get_pixel(2, 2), &Rgb([255, 255, 255]));
@@ -253,7 +274,13 @@ mod tests {
             })
             .collect();
         curves(&dir.path().join("c.png"), &lines, "test").unwrap();
-        scatter(&dir.path().join("s.png"), &[[0.0, 1.0]], &[[1.0, 1.0]], "toy").unwrap();
+        scatter(
+            &dir.path().join("s.png"),
+            &[[0.0, 1.0]],
+            &[[1.0, 1.0]],
+            "toy",
+        )
+        .unwrap();
         let img = image::open(dir.path().join("c.png")).unwrap();
         assert_eq!((img.width(), img.height()), (900, 700));
     }

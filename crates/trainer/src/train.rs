@@ -105,9 +105,17 @@ impl Sampler {
         let mut out = Vec::with_capacity(count * self.shape.iter().product::<usize>());
         for chunk in noise.chunks(256 * self.latent_dim) {
             let n = chunk.len() / self.latent_dim;
-            let z = Tensor::<2>::from_data(TensorData::new(chunk.to_vec(), [n, self.latent_dim]), device);
+            let z = Tensor::<2>::from_data(
+                TensorData::new(chunk.to_vec(), [n, self.latent_dim]),
+                device,
+            );
             let x = eval.forward(z);
-            out.extend(x.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default());
+            out.extend(
+                x.into_data()
+                    .convert::<f32>()
+                    .try_to_vec::<f32>()
+                    .unwrap_or_default(),
+            );
         }
         out
     }
@@ -128,7 +136,11 @@ fn points(values: &[f32]) -> Vec<[f32; 2]> {
 }
 
 /// Runs `plan` on `device` (a plain device; autodiff is added here).
-pub fn run(plan: &TrainPlan, device: &Device, options: &RunOptions) -> Result<RunSummary, TrainError> {
+pub fn run(
+    plan: &TrainPlan,
+    device: &Device,
+    options: &RunOptions,
+) -> Result<RunSummary, TrainError> {
     let ad = device.clone().autodiff();
     let seed = plan.seed;
     let dataset: Arc<dyn Dataset> = plan.data.open(derive_seed(seed, SeedStream::Data))?;
@@ -194,7 +206,10 @@ pub fn run(plan: &TrainPlan, device: &Device, options: &RunOptions) -> Result<Ru
                 discriminator_lr: plan.discriminator_optimizer.lr,
                 loss: plan.loss_fn(),
             },
-            TrainState::new(Pcg64Mcg::seed_from_u64(derive_seed(seed, SeedStream::Noise))),
+            TrainState::new(Pcg64Mcg::seed_from_u64(derive_seed(
+                seed,
+                SeedStream::Noise,
+            ))),
         ),
     };
     let resumed_at = options.resume.as_ref().map(|_| state.iteration);
@@ -240,7 +255,10 @@ pub fn run(plan: &TrainPlan, device: &Device, options: &RunOptions) -> Result<Ru
             state.loader_epoch = host.next.epoch;
             state.loader_batch = host.next.batch;
             let z = Tensor::<2>::from_data(
-                TensorData::new(normal_noise(&mut state.noise_rng, batch * latent), [batch, latent]),
+                TensorData::new(
+                    normal_noise(&mut state.noise_rng, batch * latent),
+                    [batch, latent],
+                ),
                 &ad,
             );
             batches.push((host.into_tensor(&ad), z));
@@ -303,7 +321,8 @@ pub fn run(plan: &TrainPlan, device: &Device, options: &RunOptions) -> Result<Ru
                 )?,
                 None => {
                     let [c, h, w] = sampler.shape();
-                    let grid = render::sample_grid(&samples, [samples.len() / (c * h * w), c, h, w]);
+                    let grid =
+                        render::sample_grid(&samples, [samples.len() / (c * h * w), c, h, w]);
                     crate::fsio::write_png(&path, &grid)?;
                 }
             }
@@ -331,7 +350,11 @@ pub fn run(plan: &TrainPlan, device: &Device, options: &RunOptions) -> Result<Ru
 
     let history = read_lines(&run_dir.metrics())?;
     if !history.is_empty() {
-        render::curves(&run_dir.curves(), &history, &format!("{} ({})", plan.name, plan.backend))?;
+        render::curves(
+            &run_dir.curves(),
+            &history,
+            &format!("{} ({})", plan.name, plan.backend),
+        )?;
     }
     let toy = match plan.data.toy() {
         Some(dist) => {
@@ -354,7 +377,11 @@ pub fn run(plan: &TrainPlan, device: &Device, options: &RunOptions) -> Result<Ru
         iterations: state.iteration,
         epochs,
         seconds: state.elapsed_s,
-        seconds_per_epoch: if epochs > 0.0 { state.elapsed_s / epochs } else { 0.0 },
+        seconds_per_epoch: if epochs > 0.0 {
+            state.elapsed_s / epochs
+        } else {
+            0.0
+        },
         last: last_line,
         toy,
         checkpoint: last_checkpoint.unwrap_or_else(|| run_dir.checkpoints()),
@@ -366,7 +393,10 @@ pub fn run(plan: &TrainPlan, device: &Device, options: &RunOptions) -> Result<Ru
 }
 
 /// Reads the resolved configuration of an existing run directory.
-pub fn resolved_config(run_dir: &Path, overrides: &[String]) -> Result<crate::config::RawConfig, TrainError> {
+pub fn resolved_config(
+    run_dir: &Path,
+    overrides: &[String],
+) -> Result<crate::config::RawConfig, TrainError> {
     let dir = RunDir::open(run_dir)?;
     Ok(crate::config::RawConfig::load(&dir.resolved(), overrides)?)
 }
