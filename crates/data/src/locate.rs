@@ -46,6 +46,7 @@ pub struct LocateOptions {
 /// The per-user cache root: `$GANFORGE_CACHE`, else `<cache dir>/ganforge`.
 pub fn cache_dir() -> Option<PathBuf> {
     std::env::var_os("GANFORGE_CACHE")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| dirs::cache_dir().map(|d| d.join("ganforge")))
 }
@@ -65,7 +66,9 @@ impl LocateOptions {
         let offline = std::env::var("GANFORGE_OFFLINE").is_ok_and(|v| v != "0" && !v.is_empty());
         Self {
             explicit,
-            data_root: std::env::var_os("GANFORGE_DATA").map(PathBuf::from),
+            data_root: std::env::var_os("GANFORGE_DATA")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
             system_dirs: true,
             cache_root: cache_dir(),
             mirrors,

@@ -1,4 +1,5 @@
 //! The download path against a server on 127.0.0.1 that serves fixture files.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};

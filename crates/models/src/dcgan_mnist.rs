@@ -18,7 +18,7 @@ fn leaky() -> LeakyRelu {
 }
 
 fn check_image_size(image_size: usize) -> Result<usize, ModelError> {
-    if image_size == 0 || image_size % 4 != 0 {
+    if image_size == 0 || !image_size.is_multiple_of(4) {
         return Err(ModelError::InvalidSize {
             field: "image_size",
             value: image_size,
@@ -64,7 +64,7 @@ impl DcganMnistGeneratorConfig {
         positive("latent_dim", self.latent_dim)?;
         positive("channels", self.channels)?;
         let side = check_image_size(self.image_size)?;
-        if self.width < 4 || self.width % 4 != 0 {
+        if self.width < 4 || !self.width.is_multiple_of(4) {
             return Err(ModelError::InvalidSize {
                 field: "g_width",
                 value: self.width,

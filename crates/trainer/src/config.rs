@@ -423,7 +423,16 @@ fn from_table(table: toml::Table) -> Result<RawConfig, ConfigError> {
         let path = e.path().to_string();
         ConfigError::Schema {
             key: if path == "." { String::new() } else { path },
-            message: e.into_inner().to_string().trim().to_string(),
+            // toml appends its own "in `key`" line; the key is already in front.
+            message: e
+                .into_inner()
+                .to_string()
+                .lines()
+                .filter(|l| !l.starts_with("in `"))
+                .collect::<Vec<_>>()
+                .join(" ")
+                .trim()
+                .to_string(),
         }
     })
 }

@@ -364,6 +364,8 @@ impl TrainPlan {
             },
         };
         config.run.backend = Some(backend.name().to_string());
+        config.run.git_revision = Some(env!("GANFORGE_GIT_REVISION").to_string());
+        config.run.version = Some(env!("CARGO_PKG_VERSION").to_string());
         if let Some(dir) = data_dir {
             match config.data.dir_mut() {
                 Some(slot) => *slot = Some(dir),

@@ -1,4 +1,5 @@
 //! Fixtures shared by the trainer's integration tests.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,266 @@
+//! Bad input to the `ganforge` binary: a clear message naming the problem and exit code 2,
+//! never a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use ganforge_backend::BackendKind;
+
+fn ganforge(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ganforge"))
+        .args(args)
+        .current_dir(cwd)
+        .env("GANFORGE_OFFLINE", "1")
+        .env_remove("GANFORGE_DATA")
+        .env("GANFORGE_CACHE", cwd.join("cache"))
+        .output()
+        .expect("run ganforge")
+}
+
+/// Asserts exit code 2, no panic, and that stderr mentions every one of `needles`.
+fn assert_bad_input(out: &Output, needles: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "`{needle}` not in: {stderr}");
+    }
+}
+
+fn write_config(dir: &Path, body: &str) -> String {
+    let path = dir.join("test.toml");
+    std::fs::write(&path, body).unwrap();
+    path.display().to_string()
+}
+
+const DCGAN_MNIST: &str = "[model]\narchitecture = \"dcgan-mnist\"\n[data]\ndataset = \"mnist\"\n";
+
+#[test]
+fn unknown_config_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &format!("{DCGAN_MNIST}[train]\nbatch_sise = 32\n"),
+    );
+    assert_bad_input(
+        &ganforge(&["train", "--config", &cfg, "--dry-run"], dir.path()),
+        &["batch_sise", "train"],
+    );
+    let out = ganforge(
+        &[
+            "train",
+            "--config",
+            &cfg.replace("test.toml", "none.toml"),
+            "--dry-run",
+        ],
+        dir.path(),
+    );
+    assert_bad_input(&out, &["none.toml"]);
+}
+
+#[test]
+fn wrong_type_and_bad_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), DCGAN_MNIST);
+    let out = ganforge(
+        &[
+            "train",
+            "--config",
+            &cfg,
+            "--set",
+            "train.batch_size=lots",
+            "--dry-run",
+        ],
+        dir.path(),
+    );
+    assert_bad_input(&out, &["train.batch_size", "lots"]);
+    let out = ganforge(
+        &[
+            "train",
+            "--config",
+            &cfg,
+            "--set",
+            "optimizer.generator.lr=0",
+            "--dry-run",
+        ],
+        dir.path(),
+    );
+    assert_bad_input(&out, &["optimizer.generator.lr"]);
+    let cfg = write_config(dir.path(), "[model\narchitecture = 1");
+    assert_bad_input(
+        &ganforge(&["train", "--config", &cfg], dir.path()),
+        &["invalid TOML"],
+    );
+}
+
+#[test]
+fn missing_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), DCGAN_MNIST);
+    let out = ganforge(
+        &[
+            "train",
+            "--config",
+            &cfg,
+            "--data",
+            "/no/such/mnist",
+            "--set",
+            "train.steps=1",
+        ],
+        dir.path(),
+    );
+    assert_bad_input(&out, &["/no/such/mnist", "does not exist"]);
+    // Nothing local and downloads off: the message says where it looked and how to fix it.
+    let out = ganforge(
+        &["train", "--config", &cfg, "--set", "train.steps=1"],
+        dir.path(),
+    );
+    assert_bad_input(&out, &["mnist not found", "GANFORGE_DATA", "--data"]);
+}
+
+#[test]
+fn truncated_or_corrupt_idx_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("mnist");
+    std::fs::create_dir_all(&data).unwrap();
+    common::mnist_fixture(&data, 16);
+    let cfg = write_config(dir.path(), DCGAN_MNIST);
+    let images = data.join("train-images-idx3-ubyte");
+    let bytes = std::fs::read(&images).unwrap();
+    std::fs::write(&images, &bytes[..bytes.len() - 100]).unwrap();
+    let data_arg = data.display().to_string();
+    let out = ganforge(
+        &[
+            "train",
+            "--config",
+            &cfg,
+            "--data",
+            &data_arg,
+            "--set",
+            "train.steps=1",
+        ],
+        dir.path(),
+    );
+    assert_bad_input(&out, &["train-images-idx3-ubyte", "truncated"]);
+
+    std::fs::write(&images, b"\x00\x00\x08\x01garbage-garbage").unwrap();
+    let out = ganforge(
+        &[
+            "train",
+            "--config",
+            &cfg,
+            "--data",
+            &data_arg,
+            "--set",
+            "train.steps=1",
+        ],
+        dir.path(),
+    );
+    assert_bad_input(&out, &["not an IDX image file"]);
+}
+
+#[test]
+fn image_size_the_architecture_cannot_produce() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), DCGAN_MNIST);
+    // dcgan-mnist needs a multiple of 4.
+    let out = ganforge(
+        &[
+            "train",
+            "--config",
+            &cfg,
+            "--set",
+            "model.image_size=30",
+            "--dry-run",
+        ],
+        dir.path(),
+    );
+    assert_bad_input(&out, &["model.image_size"]);
+    // dcgan needs a power of two; the folder gives 48x48 pictures.
+    let cfg = write_config(
+        dir.path(),
+        "[model]\narchitecture = \"dcgan\"\nimage_size = 48\n[data]\ndataset = \"image-folder\"\ndir = \".\"\nimage_size = 48\n",
+    );
+    let out = ganforge(&["train", "--config", &cfg, "--dry-run"], dir.path());
+    assert_bad_input(&out, &["image_size = 48", "power of two"]);
+}
+
+#[test]
+fn unknown_or_missing_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), DCGAN_MNIST);
+    let out = ganforge(
+        &["train", "--config", &cfg, "--backend", "cuda", "--dry-run"],
+        dir.path(),
+    );
+    assert_bad_input(&out, &["unknown backend `cuda`", "tch-cuda"]);
+    for kind in BackendKind::ALL.into_iter().filter(|k| !k.is_compiled()) {
+        let out = ganforge(
+            &[
+                "train",
+                "--config",
+                &cfg,
+                "--backend",
+                kind.name(),
+                "--dry-run",
+            ],
+            dir.path(),
+        );
+        assert_bad_input(
+            &out,
+            &[kind.name(), &format!("cargo feature `{}`", kind.feature())],
+        );
+    }
+}
+
+#[test]
+fn dry_run_prints_the_resolved_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), DCGAN_MNIST);
+    let out = ganforge(
+        &["train", "--config", &cfg, "--dry-run", "--seed", "5"],
+        dir.path(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("seed = 5") && stdout.contains("backend = \"flex\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("g_width = 256"), "{stdout}");
+}
+
+#[test]
+fn bad_resume_and_checkpoint_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ganforge(&["train", "--resume", "/no/such/run"], dir.path());
+    assert_bad_input(&out, &["/no/such/run", "not a run directory"]);
+    let out = ganforge(
+        &["generate", "--checkpoint", "/no/such/ckpt", "--out", "x"],
+        dir.path(),
+    );
+    assert_bad_input(&out, &["/no/such/ckpt", "does not exist"]);
+    // A checkpoint file that is not a burnpack record.
+    let ckpt = dir.path().join("ckpt");
+    std::fs::create_dir_all(&ckpt).unwrap();
+    std::fs::write(ckpt.join("generator.bpk"), b"not a record").unwrap();
+    std::fs::write(ckpt.join("config.toml"), DCGAN_MNIST).unwrap();
+    let out = ganforge(
+        &[
+            "generate",
+            "--checkpoint",
+            &ckpt.display().to_string(),
+            "--out",
+            "x",
+        ],
+        dir.path(),
+    );
+    assert_bad_input(&out, &["generator.bpk"]);
+}

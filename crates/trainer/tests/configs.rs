@@ -1,0 +1,38 @@
+//! Every shipped config parses, validates and builds its networks.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use ganforge_backend::BackendKind;
+use ganforge_trainer::{RawConfig, TrainPlan};
+
+#[test]
+fn every_config_in_configs_is_valid() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs");
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let config =
+            RawConfig::load(&path, &[]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let plan = TrainPlan::new(config, Some(BackendKind::Flex), None)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let device = burn::prelude::Device::flex();
+        plan.architecture.generator(&device, 0).unwrap();
+        plan.architecture.discriminator(&device, 0).unwrap();
+        seen.push(path.file_name().unwrap().to_string_lossy().into_owned());
+    }
+    seen.sort();
+    for required in [
+        "dcgan-fashion-mnist.toml",
+        "dcgan-mnist.toml",
+        "mlp-mnist.toml",
+        "toy-grid25.toml",
+        "toy-ring8.toml",
+    ] {
+        assert!(
+            seen.iter().any(|s| s == required),
+            "{required} missing from configs/"
+        );
+    }
+}
