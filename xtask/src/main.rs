@@ -2,22 +2,31 @@
 //!
 //! - `cargo xtask train [--config FILE] [--backend B] [-- ARGS]`: builds `ganforge` in release
 //!   with the backend's feature and trains (default: `configs/dcgan-mnist.toml` on flex).
-//! - `cargo xtask test`: formatting check, clippy with warnings denied, and the test suite.
+//! - `cargo xtask test`: formatting, clippy with warnings denied and the test suite on flex,
+//!   then the backend suite with LibTorch and wgpu compiled in.
+//! - `cargo xtask setup-torch`: the Python environment with PyTorch for the `tch` backend.
+
+mod torch;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+
+use torch::TorchEnv;
 
 const DEFAULT_CONFIG: &str = "configs/dcgan-mnist.toml";
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage:\n  cargo xtask train [--config FILE] [--backend flex|tch-cpu|tch-cuda|wgpu] [-- ARGS]\n  \
-         cargo xtask test"
+        "usage:\n  \
+         cargo xtask train [--config FILE] [--backend flex|tch-cpu|tch-cuda|wgpu] [-- ARGS]\n  \
+         cargo xtask test [--flex-only]\n  \
+         cargo xtask setup-torch"
     );
     ExitCode::from(2)
 }
 
-fn workspace_root() -> PathBuf {
+/// The workspace root (the parent of this crate).
+pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map(Path::to_path_buf)
@@ -31,7 +40,7 @@ fn cargo() -> Command {
 }
 
 /// Runs `cmd`, echoing it; returns whether it succeeded.
-fn run(cmd: &mut Command) -> bool {
+pub fn run(cmd: &mut Command) -> bool {
     eprintln!("+ {cmd:?}");
     match cmd.status() {
         Ok(status) => status.success(),
@@ -67,15 +76,24 @@ fn train(args: &[String]) -> ExitCode {
                 Some(v) => backend = v.clone(),
                 None => return usage(),
             },
-            "--" => {
-                passthrough.extend(it.by_ref().cloned());
-            }
+            "--" => passthrough.extend(it.by_ref().cloned()),
             _ => return usage(),
         }
     }
     let Some(feature) = feature_for(&backend) else {
         eprintln!("unknown backend `{backend}`; valid: flex, tch-cpu, tch-cuda, wgpu");
         return ExitCode::from(2);
+    };
+    let torch = if feature == "tch" {
+        match TorchEnv::ensure(&TorchEnv::wanted_version()) {
+            Ok(env) => Some(env),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
     };
     let mut build = cargo();
     build.args([
@@ -86,14 +104,23 @@ fn train(args: &[String]) -> ExitCode {
         "--features",
         feature,
     ]);
+    if let Some(env) = &torch {
+        env.apply(&mut build);
+    }
     if !run(&mut build) {
         return ExitCode::FAILURE;
     }
-    let binary = workspace_root().join("target/release/ganforge");
-    let mut cmd = Command::new(binary);
+    let target = torch
+        .as_ref()
+        .map(TorchEnv::target_dir)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let mut cmd = Command::new(target.join("release/ganforge"));
     cmd.current_dir(workspace_root())
         .args(["train", "--config", &config, "--backend", &backend])
         .args(&passthrough);
+    if let Some(env) = &torch {
+        env.apply(&mut cmd);
+    }
     if run(&mut cmd) {
         ExitCode::SUCCESS
     } else {
@@ -101,44 +128,98 @@ fn train(args: &[String]) -> ExitCode {
     }
 }
 
-fn test() -> ExitCode {
-    let steps: Vec<Command> = vec![
-        {
-            let mut c = cargo();
-            c.args(["fmt", "--all", "--", "--check"]);
-            c
-        },
-        {
-            let mut c = cargo();
-            c.args([
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--",
-                "-D",
-                "warnings",
-            ]);
-            c
-        },
-        {
-            let mut c = cargo();
-            c.args(["test", "--workspace"]);
-            c
-        },
-    ];
-    for mut step in steps {
-        if !run(&mut step) {
-            return ExitCode::FAILURE;
+fn flex_suite() -> bool {
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    let mut test = cargo();
+    test.args(["test", "--workspace"]);
+    run(&mut fmt) && run(&mut clippy) && run(&mut test)
+}
+
+/// Clippy and the backend tests with LibTorch and wgpu compiled in beside flex.
+fn backend_suite() -> bool {
+    let torch = match TorchEnv::ensure(&TorchEnv::wanted_version()) {
+        Ok(env) => env,
+        Err(e) => {
+            eprintln!("{e}");
+            return false;
         }
+    };
+    let features = "ganforge-backend/tch,ganforge-backend/wgpu";
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--features",
+        features,
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    torch.apply(&mut clippy);
+    let mut test = cargo();
+    test.args([
+        "test",
+        "--features",
+        features,
+        "-p",
+        "ganforge-backend",
+        "-p",
+        "ganforge-trainer",
+        "--lib",
+        "--test",
+        "backends",
+        "--test",
+        "cli",
+    ]);
+    torch.apply(&mut test);
+    run(&mut clippy) && run(&mut test)
+}
+
+fn test(args: &[String]) -> ExitCode {
+    let flex_only = match args {
+        [] => false,
+        [flag] if flag == "--flex-only" => true,
+        _ => return usage(),
+    };
+    if !flex_suite() {
+        return ExitCode::FAILURE;
+    }
+    if !flex_only && !backend_suite() {
+        return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+fn setup_torch() -> ExitCode {
+    match TorchEnv::ensure(&TorchEnv::wanted_version()) {
+        Ok(env) => {
+            println!("{}", env.shell_exports());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("train") => train(&args[1..]),
-        Some("test") => test(),
+        Some("test") => test(&args[1..]),
+        Some("setup-torch") => setup_torch(),
         _ => usage(),
     }
 }
