@@ -16,6 +16,7 @@ mod dcgan_mnist;
 mod error;
 mod init;
 mod mlp;
+mod reference;
 mod toy;
 
 pub use architecture::{Architecture, Discriminator, Generator};
@@ -29,4 +30,5 @@ pub use dcgan_mnist::{
 pub use error::ModelError;
 pub use init::WeightInit;
 pub use mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
+pub use reference::{REFERENCE_MODELS, reference};
 pub use toy::{ToyDiscriminator, ToyDiscriminatorConfig, ToyGenerator, ToyGeneratorConfig};

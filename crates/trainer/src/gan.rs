@@ -19,6 +19,14 @@ pub fn adam(plan: &AdamPlan) -> ModuleOptimizer {
         .init()
 }
 
+/// The generator of training noise: small, fast, and serialisable into checkpoints.
+pub type NoiseRng = rand_pcg::Pcg64Mcg;
+
+/// A noise generator seeded with `seed`.
+pub fn noise_rng(seed: u64) -> NoiseRng {
+    <NoiseRng as rand::SeedableRng>::seed_from_u64(seed)
+}
+
 /// `n` draws of a standard normal, as `f32`.
 pub fn normal_noise(rng: &mut impl Rng, n: usize) -> Vec<f32> {
     (0..n).map(|_| StandardNormal.sample(rng)).collect()

@@ -51,6 +51,28 @@ enum Command {
         #[arg(long)]
         plain: bool,
     },
+    /// Time one training iteration (or generator inference) of a reference model and print
+    /// one JSON line, shaped like the PyTorch peer benchmark's.
+    Bench {
+        /// mlp-mnist, dcgan-mnist, dcgan32 or dcgan64.
+        #[arg(long)]
+        model: String,
+        /// Backend to time.
+        #[arg(long, default_value = "flex")]
+        backend: String,
+        /// Batch size (default: the reference's, 64 or 128).
+        #[arg(long)]
+        batch: Option<usize>,
+        /// Timed iterations.
+        #[arg(long, default_value_t = 20)]
+        iters: usize,
+        /// Untimed iterations first.
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// Time generator inference instead of training.
+        #[arg(long)]
+        generate: bool,
+    },
     /// Write samples from a trained generator.
     Generate {
         /// A run directory, a checkpoint directory, or a file in one.
@@ -121,6 +143,48 @@ fn run(cli: Cli) -> Result<(), TrainError> {
             println!(
                 "{}",
                 serde_json::to_string_pretty(&summary).unwrap_or_else(|e| e.to_string())
+            );
+            Ok(())
+        }
+        Command::Bench {
+            model,
+            backend,
+            batch,
+            iters,
+            warmup,
+            generate,
+        } => {
+            let kind: BackendKind = backend.parse()?;
+            let Some((arch, default_batch)) = ganforge_models::reference(&model) else {
+                return Err(ganforge_trainer::ConfigError::Invalid {
+                    key: "--model",
+                    value: model,
+                    reason: format!(
+                        "not a reference model; valid: {}",
+                        ganforge_models::REFERENCE_MODELS.join(", ")
+                    ),
+                }
+                .into());
+            };
+            let batch = batch.unwrap_or(default_batch);
+            if batch == 0 {
+                return Err(ganforge_trainer::ConfigError::Invalid {
+                    key: "--batch",
+                    value: "0".into(),
+                    reason: "must be at least 1".into(),
+                }
+                .into());
+            }
+            let device = ganforge_backend::device(kind)?;
+            let bench = if generate {
+                ganforge_trainer::bench::generate
+            } else {
+                ganforge_trainer::bench::train
+            };
+            let result = bench(&model, &arch, kind, &device, batch, warmup, iters)?;
+            println!(
+                "{}",
+                serde_json::to_string(&result).unwrap_or_else(|e| e.to_string())
             );
             Ok(())
         }
