@@ -5,7 +5,9 @@
 //! - `cargo xtask test`: formatting, clippy with warnings denied and the test suite on flex,
 //!   then the backend suite with LibTorch and wgpu compiled in.
 //! - `cargo xtask setup-torch`: the Python environment with PyTorch for the `tch` backend.
+//! - `cargo xtask bench`: criterion benchmarks and the side-by-side table against PyTorch.
 
+mod bench;
 mod torch;
 
 use std::path::{Path, PathBuf};
@@ -20,7 +22,9 @@ fn usage() -> ExitCode {
         "usage:\n  \
          cargo xtask train [--config FILE] [--backend flex|tch-cpu|tch-cuda|wgpu] [-- ARGS]\n  \
          cargo xtask test [--flex-only]\n  \
-         cargo xtask setup-torch"
+         cargo xtask setup-torch\n  \
+         cargo xtask bench [--backends flex,tch-cpu,wgpu] [--models a,b] [--iters N] [--warmup N]\n                    \
+         [--threads N] [--no-criterion] [--peer-device cpu|cuda]"
     );
     ExitCode::from(2)
 }
@@ -33,7 +37,8 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-fn cargo() -> Command {
+/// A cargo command in the workspace root.
+pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(workspace_root());
     cmd
@@ -52,7 +57,7 @@ pub fn run(cmd: &mut Command) -> bool {
 }
 
 /// The cargo feature that compiles `backend` in.
-fn feature_for(backend: &str) -> Option<&'static str> {
+pub fn feature_for(backend: &str) -> Option<&'static str> {
     match backend {
         "flex" => Some("flex"),
         "tch-cpu" | "tch-cuda" => Some("tch"),
@@ -158,7 +163,12 @@ fn backend_suite() -> bool {
     let mut clippy = cargo();
     clippy.args([
         "clippy",
-        "--workspace",
+        "-p",
+        "ganforge-backend",
+        "-p",
+        "ganforge-trainer",
+        "-p",
+        "ganforge-benches",
         "--all-targets",
         "--features",
         features,
@@ -220,6 +230,14 @@ fn main() -> ExitCode {
         Some("train") => train(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("setup-torch") => setup_torch(),
+        Some("bench") => match bench::BenchOptions::parse(&args[1..]) {
+            Ok(options) if bench::bench(&options) => ExitCode::SUCCESS,
+            Ok(_) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("{e}");
+                usage()
+            }
+        },
         _ => usage(),
     }
 }

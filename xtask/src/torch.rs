@@ -2,9 +2,10 @@
 //!
 //! burn-tch 0.22 (torch-sys 0.22) builds against the PyTorch of a Python environment when
 //! `LIBTORCH_USE_PYTORCH=1`. This module creates that environment under `.venv/torch-<ver>`
-//! with `pip install torch==<ver>` and sets the variables a build and a run need. Each torch
-//! version gets its own cargo target directory: torch-sys does not notice when only the
-//! Python environment behind it changes.
+//! with `pip install torch==<ver>` and sets the variables a build and a run need. Builds
+//! against the default version share the workspace's target directory; any other version
+//! gets its own, because torch-sys does not notice when only the Python environment behind
+//! it changes.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
