@@ -2,8 +2,8 @@
 //!
 //! - `cargo xtask train [--config FILE] [--backend B] [-- ARGS]`: builds `ganforge` in release
 //!   with the backend's feature and trains (default: `configs/dcgan-mnist.toml` on flex).
-//! - `cargo xtask test`: formatting, clippy with warnings denied and the test suite on flex,
-//!   then the backend suite with LibTorch and wgpu compiled in.
+//! - `cargo xtask test [--flex-only]`: formatting, clippy with warnings denied and the test
+//!   suite, built once with every backend compiled in (or flex alone).
 //! - `cargo xtask setup-torch`: the Python environment with PyTorch for the `tch` backend.
 //! - `cargo xtask bench`: criterion benchmarks and the side-by-side table against PyTorch.
 
@@ -133,82 +133,62 @@ fn train(args: &[String]) -> ExitCode {
     }
 }
 
-fn flex_suite() -> bool {
-    let mut fmt = cargo();
-    fmt.args(["fmt", "--all", "--", "--check"]);
-    let mut clippy = cargo();
-    clippy.args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]);
-    let mut test = cargo();
-    test.args(["test", "--workspace"]);
-    run(&mut fmt) && run(&mut clippy) && run(&mut test)
-}
+/// The features that compile every backend in beside flex.
+const ALL_BACKENDS: &str = "ganforge-backend/tch,ganforge-backend/wgpu";
 
-/// Clippy and the backend tests with LibTorch and wgpu compiled in beside flex.
-fn backend_suite() -> bool {
-    let torch = match TorchEnv::ensure(&TorchEnv::wanted_version()) {
-        Ok(env) => env,
-        Err(e) => {
-            eprintln!("{e}");
-            return false;
-        }
-    };
-    let features = "ganforge-backend/tch,ganforge-backend/wgpu";
-    let mut clippy = cargo();
-    clippy.args([
-        "clippy",
-        "-p",
-        "ganforge-backend",
-        "-p",
-        "ganforge-trainer",
-        "-p",
-        "ganforge-benches",
-        "--all-targets",
-        "--features",
-        features,
-        "--",
-        "-D",
-        "warnings",
-    ]);
-    torch.apply(&mut clippy);
-    let mut test = cargo();
-    test.args([
-        "test",
-        "--features",
-        features,
-        "-p",
-        "ganforge-backend",
-        "-p",
-        "ganforge-trainer",
-        "--lib",
-        "--test",
-        "backends",
-        "--test",
-        "cli",
-    ]);
-    torch.apply(&mut test);
-    run(&mut clippy) && run(&mut test)
-}
-
+/// Formatting, clippy with warnings denied and the whole test suite, in one build.
+///
+/// With every backend (the default) the workspace is built once with LibTorch and wgpu
+/// compiled in beside flex, so clippy sees every backend's code and the parity tests run
+/// each backend against flex; `--flex-only` skips the PyTorch download and tests flex alone.
 fn test(args: &[String]) -> ExitCode {
     let flex_only = match args {
         [] => false,
         [flag] if flag == "--flex-only" => true,
         _ => return usage(),
     };
-    if !flex_suite() {
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    if !run(&mut fmt) {
         return ExitCode::FAILURE;
     }
-    if !flex_only && !backend_suite() {
+    let torch = if flex_only {
+        None
+    } else {
+        match TorchEnv::ensure(&TorchEnv::wanted_version()) {
+            Ok(env) => Some(env),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
+    let configure = |cmd: &mut Command| {
+        if let Some(env) = &torch {
+            cmd.args(["--features", ALL_BACKENDS]);
+            env.apply(cmd);
+        }
+        // Kernel autotuning benchmarks every candidate kernel on first use; on a software
+        // Vulkan adapter that costs minutes and tests only need correct kernels.
+        if std::env::var_os("CUBECL_AUTOTUNE_LEVEL").is_none() {
+            cmd.env("CUBECL_AUTOTUNE_LEVEL", "minimal");
+        }
+    };
+    let mut clippy = cargo();
+    clippy.args(["clippy", "--workspace", "--all-targets"]);
+    configure(&mut clippy);
+    clippy.args(["--", "-D", "warnings"]);
+    if !run(&mut clippy) {
         return ExitCode::FAILURE;
     }
-    ExitCode::SUCCESS
+    let mut test = cargo();
+    test.args(["test", "--workspace"]);
+    configure(&mut test);
+    if run(&mut test) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn setup_torch() -> ExitCode {

@@ -96,11 +96,15 @@ impl TorchEnv {
         Ok(PathBuf::from(lines.next().unwrap_or_default()))
     }
 
-    /// The cargo target directory of builds against this torch.
+    /// The cargo target directory of builds against this torch: the workspace's own for
+    /// [`DEFAULT_TORCH`], so that flex, wgpu and tch builds share compiled dependencies.
     pub fn target_dir(&self) -> PathBuf {
-        workspace_root()
-            .join("target")
-            .join(format!("tch-{}", self.version))
+        let target = workspace_root().join("target");
+        if self.version == DEFAULT_TORCH {
+            target
+        } else {
+            target.join(format!("tch-{}", self.version))
+        }
     }
 
     /// Sets what a build against, or a run of, this torch needs.
