@@ -18,12 +18,13 @@ pub struct BenchOptions {
     warmup: usize,
     threads: usize,
     criterion: bool,
+    scaling: bool,
     peer_device: String,
 }
 
 impl BenchOptions {
     /// Parses `--backends a,b --models a,b --iters N --warmup N --threads N --no-criterion
-    /// --peer-device cpu|cuda`.
+    /// --scaling --peer-device cpu|cuda`.
     pub fn parse(args: &[String]) -> Result<Self, String> {
         let mut o = Self {
             backends: vec!["flex".into()],
@@ -32,6 +33,7 @@ impl BenchOptions {
             warmup: 3,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             criterion: true,
+            scaling: false,
             peer_device: "cpu".into(),
         };
         let mut it = args.iter();
@@ -47,6 +49,7 @@ impl BenchOptions {
                 "--threads" => o.threads = number(value()?)?,
                 "--peer-device" => o.peer_device = value()?,
                 "--no-criterion" => o.criterion = false,
+                "--scaling" => o.scaling = true,
                 other => return Err(format!("unknown option {other}")),
             }
         }
@@ -294,7 +297,29 @@ pub fn bench(o: &BenchOptions) -> bool {
             });
         }
     }
-    write_report(&rows, o, &workspace_root().join("target/bench")).is_ok()
+    let out = workspace_root().join("target/bench");
+    if write_report(&rows, o, &out).is_err() {
+        return false;
+    }
+    if o.scaling {
+        for backend in &o.backends {
+            let Ok((binary, torch)) = binary_for(backend) else {
+                return false;
+            };
+            let mut cmd = Command::new(&binary);
+            cmd.args(["scaling", "--model", "dcgan-mnist", "--backend", backend])
+                .arg("--out")
+                .arg(&out)
+                .env("RAYON_NUM_THREADS", o.threads.to_string());
+            if let Some(env) = &torch {
+                env.apply(&mut cmd);
+            }
+            if !run(&mut cmd) {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ fn usage() -> ExitCode {
          cargo xtask test [--flex-only]\n  \
          cargo xtask setup-torch\n  \
          cargo xtask bench [--backends flex,tch-cpu,wgpu] [--models a,b] [--iters N] [--warmup N]\n                    \
-         [--threads N] [--no-criterion] [--peer-device cpu|cuda]"
+         [--threads N] [--no-criterion] [--scaling] [--peer-device cpu|cuda]"
     );
     ExitCode::from(2)
 }
@@ -136,11 +136,31 @@ fn train(args: &[String]) -> ExitCode {
 /// The features that compile every backend in beside flex.
 const ALL_BACKENDS: &str = "ganforge-backend/tch,ganforge-backend/wgpu";
 
+/// `clippy-driver` of the active toolchain.
+fn clippy_driver() -> Result<PathBuf, String> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let out = Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|e| format!("cannot run rustc: {e}"))?;
+    let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let driver = Path::new(&sysroot).join("bin/clippy-driver");
+    if driver.is_file() {
+        Ok(driver)
+    } else {
+        Err(format!(
+            "clippy is not installed ({} is missing): run `rustup component add clippy`",
+            driver.display()
+        ))
+    }
+}
+
 /// Formatting, clippy with warnings denied and the whole test suite, in one build.
 ///
-/// With every backend (the default) the workspace is built once with LibTorch and wgpu
-/// compiled in beside flex, so clippy sees every backend's code and the parity tests run
-/// each backend against flex; `--flex-only` skips the PyTorch download and tests flex alone.
+/// The workspace is compiled once, with LibTorch and wgpu compiled in beside flex (or flex
+/// alone with `--flex-only`, which skips the PyTorch download). Clippy lints the workspace's
+/// own crates during that same build (as cargo's `RUSTC_WORKSPACE_WRAPPER`), so the large
+/// dependency graph is not compiled a second time just to be checked.
 fn test(args: &[String]) -> ExitCode {
     let flex_only = match args {
         [] => false,
@@ -152,6 +172,13 @@ fn test(args: &[String]) -> ExitCode {
     if !run(&mut fmt) {
         return ExitCode::FAILURE;
     }
+    let driver = match clippy_driver() {
+        Ok(driver) => driver,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let torch = if flex_only {
         None
     } else {
@@ -168,23 +195,25 @@ fn test(args: &[String]) -> ExitCode {
             cmd.args(["--features", ALL_BACKENDS]);
             env.apply(cmd);
         }
+        // What `cargo clippy -- -D warnings` sets, applied to a full build.
+        cmd.env("RUSTC_WORKSPACE_WRAPPER", &driver).env(
+            "CLIPPY_ARGS",
+            "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
+        );
         // Kernel autotuning benchmarks every candidate kernel on first use; on a software
         // Vulkan adapter that costs minutes and tests only need correct kernels.
         if std::env::var_os("CUBECL_AUTOTUNE_LEVEL").is_none() {
             cmd.env("CUBECL_AUTOTUNE_LEVEL", "minimal");
         }
     };
-    let mut clippy = cargo();
-    clippy.args(["clippy", "--workspace", "--all-targets"]);
-    configure(&mut clippy);
-    clippy.args(["--", "-D", "warnings"]);
-    if !run(&mut clippy) {
-        return ExitCode::FAILURE;
-    }
+    // Every target is compiled (and linted), benchmarks included; then the tests run.
+    let mut build = cargo();
+    build.args(["test", "--workspace", "--all-targets", "--no-run"]);
+    configure(&mut build);
     let mut test = cargo();
     test.args(["test", "--workspace"]);
     configure(&mut test);
-    if run(&mut test) {
+    if run(&mut build) && run(&mut test) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -100,6 +100,30 @@ impl Architecture {
         }
     }
 
+    /// The same architecture producing `size` x `size` images (`size` x `size` inputs for
+    /// the discriminator); the toy pair has no image size and is returned unchanged. Whether
+    /// the size is possible is checked when the networks are built.
+    pub fn with_image_size(self, size: usize) -> Self {
+        match self {
+            Architecture::Mlp(mut g, mut d) => {
+                g.sample_shape = [g.sample_shape[0], size, size];
+                d.sample_shape = g.sample_shape;
+                Architecture::Mlp(g, d)
+            }
+            Architecture::DcganMnist(mut g, mut d) => {
+                g.image_size = size;
+                d.image_size = size;
+                Architecture::DcganMnist(g, d)
+            }
+            Architecture::Dcgan(mut g, mut d) => {
+                g.image_size = size;
+                d.image_size = size;
+                Architecture::Dcgan(g, d)
+            }
+            toy @ Architecture::Toy(..) => toy,
+        }
+    }
+
     /// Builds the generator from `seed`.
     pub fn generator(&self, device: &Device, seed: u64) -> Result<Generator, ModelError> {
         let init = &mut WeightInit::new(seed);

@@ -123,7 +123,8 @@ impl TrainError {
         )
     }
 
-    pub(crate) fn write(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    /// A failed write of `path`.
+    pub fn write(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         TrainError::Write {
             path: path.into(),
             source,

@@ -108,8 +108,13 @@ impl Gan {
     }
 
     /// Updates the generator so the discriminator scores `fake` as real. Returns `loss_g`.
+    ///
+    /// The discriminator runs as a frozen copy (its parameters do not require gradients), so
+    /// the backward pass computes only the gradients flowing into `fake` and skips the
+    /// discriminator's weight gradients, which this step would throw away.
     pub fn generator_step(mut self, fake: Tensor<4>) -> (Self, Tensor<1>) {
-        let loss = self.loss.generator(self.discriminator.forward(fake));
+        let frozen = self.discriminator.clone().no_grad();
+        let loss = self.loss.generator(frozen.forward(fake));
         let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
         self.generator = self
             .generator_optimizer

@@ -72,6 +72,36 @@ enum Command {
         /// Time generator inference instead of training.
         #[arg(long)]
         generate: bool,
+        /// Image size instead of the model's own (for cost-against-resolution sweeps).
+        #[arg(long)]
+        image_size: Option<usize>,
+        /// Time each phase of a training iteration (forward, backward, optimiser, per net).
+        #[arg(long, conflicts_with = "generate")]
+        profile: bool,
+    },
+    /// Time training against batch size and image size; writes a table and a plot.
+    Scaling {
+        /// mlp-mnist, dcgan-mnist, dcgan32 or dcgan64.
+        #[arg(long, default_value = "dcgan-mnist")]
+        model: String,
+        /// Backend to time.
+        #[arg(long, default_value = "flex")]
+        backend: String,
+        /// Batch sizes of the batch sweep.
+        #[arg(long, value_delimiter = ',', default_value = "16,32,64,128,256,512")]
+        batches: Vec<usize>,
+        /// Image sizes of the size sweep (at the model's reference batch size).
+        #[arg(long, value_delimiter = ',', default_value = "28,32,64,128")]
+        sizes: Vec<usize>,
+        /// Timed iterations per point.
+        #[arg(long, default_value_t = 5)]
+        iters: usize,
+        /// Untimed iterations per point.
+        #[arg(long, default_value_t = 2)]
+        warmup: usize,
+        /// Directory for `scaling-<model>-<backend>.{md,png}`.
+        #[arg(long, default_value = "target/bench")]
+        out: PathBuf,
     },
     /// Write samples from a trained generator.
     Generate {
@@ -95,6 +125,34 @@ enum Command {
 
 fn parse_backend(name: Option<&str>) -> Result<Option<BackendKind>, TrainError> {
     Ok(name.map(str::parse).transpose()?)
+}
+
+/// The reference model called `name` and its batch size, or an error naming the valid ones.
+fn reference_model(name: &str) -> Result<(ganforge_models::Architecture, usize), TrainError> {
+    ganforge_models::reference(name).ok_or_else(|| {
+        ganforge_trainer::ConfigError::Invalid {
+            key: "--model",
+            value: name.to_string(),
+            reason: format!(
+                "not a reference model; valid: {}",
+                ganforge_models::REFERENCE_MODELS.join(", ")
+            ),
+        }
+        .into()
+    })
+}
+
+/// Rejects a zero among `values` of the option `key`.
+fn positive(key: &'static str, values: &[usize]) -> Result<(), TrainError> {
+    match values.iter().find(|&&v| v == 0) {
+        Some(_) => Err(ganforge_trainer::ConfigError::Invalid {
+            key,
+            value: "0".into(),
+            reason: "must be at least 1".into(),
+        }
+        .into()),
+        None => Ok(()),
+    }
 }
 
 fn run(cli: Cli) -> Result<(), TrainError> {
@@ -153,29 +211,37 @@ fn run(cli: Cli) -> Result<(), TrainError> {
             iters,
             warmup,
             generate,
+            image_size,
+            profile,
         } => {
             let kind: BackendKind = backend.parse()?;
-            let Some((arch, default_batch)) = ganforge_models::reference(&model) else {
-                return Err(ganforge_trainer::ConfigError::Invalid {
-                    key: "--model",
-                    value: model,
-                    reason: format!(
-                        "not a reference model; valid: {}",
-                        ganforge_models::REFERENCE_MODELS.join(", ")
-                    ),
-                }
-                .into());
+            let (arch, default_batch) = reference_model(&model)?;
+            let arch = match image_size {
+                Some(size) => arch.with_image_size(size),
+                None => arch,
             };
             let batch = batch.unwrap_or(default_batch);
-            if batch == 0 {
-                return Err(ganforge_trainer::ConfigError::Invalid {
-                    key: "--batch",
-                    value: "0".into(),
-                    reason: "must be at least 1".into(),
-                }
-                .into());
-            }
+            positive("--batch", &[batch])?;
             let device = ganforge_backend::device(kind)?;
+            if profile {
+                let result = ganforge_trainer::bench::profile(
+                    &model, &arch, kind, &device, batch, warmup, iters,
+                )?;
+                let total: f64 = result.phases.iter().map(|p| p.1).sum();
+                for (phase, seconds) in &result.phases {
+                    eprintln!(
+                        "{phase:<26} {:>9.2} ms  {:>5.1}%",
+                        seconds * 1e3,
+                        100.0 * seconds / total.max(1e-12)
+                    );
+                }
+                eprintln!("{:<26} {:>9.2} ms", "total", total * 1e3);
+                println!(
+                    "{}",
+                    serde_json::to_string(&result).unwrap_or_else(|e| e.to_string())
+                );
+                return Ok(());
+            }
             let bench = if generate {
                 ganforge_trainer::bench::generate
             } else {
@@ -186,6 +252,46 @@ fn run(cli: Cli) -> Result<(), TrainError> {
                 "{}",
                 serde_json::to_string(&result).unwrap_or_else(|e| e.to_string())
             );
+            Ok(())
+        }
+        Command::Scaling {
+            model,
+            backend,
+            batches,
+            sizes,
+            iters,
+            warmup,
+            out,
+        } => {
+            let kind: BackendKind = backend.parse()?;
+            let (architecture, batch_for_sizes) = reference_model(&model)?;
+            positive("--batches", &batches)?;
+            positive("--sizes", &sizes)?;
+            let device = ganforge_backend::device(kind)?;
+            // Impossible sizes fail before any timing starts.
+            for &size in &sizes {
+                let sized = architecture.clone().with_image_size(size);
+                sized.generator(&device, 0)?;
+                sized.discriminator(&device, 0)?;
+            }
+            let plan = ganforge_trainer::bench::ScalingPlan {
+                model: &model,
+                architecture: &architecture,
+                batches: &batches,
+                sizes: &sizes,
+                batch_for_sizes,
+                warmup,
+                iters,
+            };
+            let scaling = ganforge_trainer::bench::scaling(&plan, kind, &device)?;
+            std::fs::create_dir_all(&out).map_err(|e| TrainError::write(&out, e))?;
+            let stem = out.join(format!("scaling-{model}-{}", kind.name()));
+            let md = scaling.markdown(&model, kind.name());
+            let md_path = stem.with_extension("md");
+            std::fs::write(&md_path, &md).map_err(|e| TrainError::write(&md_path, e))?;
+            let png = stem.with_extension("png");
+            scaling.plot(&png, &format!("{model} training cost on {}", kind.name()))?;
+            println!("{md}\nwritten {} and {}", md_path.display(), png.display());
             Ok(())
         }
         Command::Generate {

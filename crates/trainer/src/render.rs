@@ -232,6 +232,95 @@ pub fn curves(path: &Path, lines: &[MetricsLine], title: &str) -> Result<(), Tra
     save_rgb(path, buffer, w, h)
 }
 
+/// One panel of [`log_log_panels`]: named series of `(x, y)` points.
+pub struct Panel {
+    /// Axis label of x.
+    pub x_desc: String,
+    /// Axis label of y.
+    pub y_desc: String,
+    /// `(name, points)`; every point must be positive.
+    pub series: Vec<(String, Vec<(f64, f64)>)>,
+}
+
+/// Side-by-side log-log panels, each series with a dashed line proportional to x through its
+/// last point, so a straight run parallel to it reads as linear growth.
+pub fn log_log_panels(path: &Path, title: &str, panels: &[Panel]) -> Result<(), TrainError> {
+    register_font();
+    let (w, h) = (1200u32, 520u32);
+    let mut buffer = vec![0u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buffer, (w, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| plot_error(path, e))?;
+        let root = root
+            .titled(title, ("sans-serif", 22))
+            .map_err(|e| plot_error(path, e))?;
+        let areas = root.split_evenly((1, panels.len().max(1)));
+        let colors = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
+        for (panel, area) in panels.iter().zip(areas.iter()) {
+            let points = || panel.series.iter().flat_map(|(_, p)| p.iter());
+            let (x_lo, x_hi) = points().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+                (lo.min(p.0), hi.max(p.0))
+            });
+            let (y_lo, y_hi) = points().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+                (lo.min(p.1), hi.max(p.1))
+            });
+            if !(x_lo > 0.0 && y_lo > 0.0 && x_hi.is_finite() && y_hi.is_finite()) {
+                return Err(plot_error(path, "log-log plot needs positive points"));
+            }
+            let mut chart = ChartBuilder::on(area)
+                .margin(15)
+                .x_label_area_size(40)
+                .y_label_area_size(60)
+                .build_cartesian_2d(
+                    (x_lo * 0.8..x_hi * 1.25).log_scale(),
+                    (y_lo * 0.5..y_hi * 2.0).log_scale(),
+                )
+                .map_err(|e| plot_error(path, e))?;
+            chart
+                .configure_mesh()
+                .x_desc(panel.x_desc.as_str())
+                .y_desc(panel.y_desc.as_str())
+                .draw()
+                .map_err(|e| plot_error(path, e))?;
+            for (i, (name, pts)) in panel.series.iter().enumerate() {
+                let color = colors[i % colors.len()];
+                chart
+                    .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+                    .map_err(|e| plot_error(path, e))?
+                    .label(name.as_str())
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+                chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                    .map_err(|e| plot_error(path, e))?;
+                if let (Some(first), Some(last)) = (pts.first(), pts.last()) {
+                    let linear = |x: f64| last.1 * x / last.0;
+                    chart
+                        .draw_series(DashedLineSeries::new(
+                            [(first.0, linear(first.0)), (last.0, last.1)],
+                            6,
+                            4,
+                            color.mix(0.5).stroke_width(1),
+                        ))
+                        .map_err(|e| plot_error(path, e))?
+                        .label(format!("{name}: linear"))
+                        .legend(move |(x, y)| {
+                            PathElement::new(vec![(x, y), (x + 20, y)], color.mix(0.5))
+                        });
+                }
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()
+                .map_err(|e| plot_error(path, e))?;
+        }
+        root.present().map_err(|e| plot_error(path, e))?;
+    }
+    save_rgb(path, buffer, w, h)
+}
+
 /// Writes `points` as CSV (`x,y` per line).
 pub fn points_csv(path: &Path, points: &[[f32; 2]]) -> Result<(), TrainError> {
     let mut text = String::from("x,y\n");
