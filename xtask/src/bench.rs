@@ -253,18 +253,21 @@ pub fn bench(o: &BenchOptions) -> bool {
     if o.criterion && !criterion(o) {
         return false;
     }
-    let mut rows = Vec::new();
-    let mut peers = std::collections::HashMap::new();
+    let mut built = Vec::new();
     for backend in &o.backends {
-        let (binary, torch) = match binary_for(backend) {
-            Ok(b) => b,
+        match binary_for(backend) {
+            Ok((binary, torch)) => built.push((backend, binary, torch)),
             Err(e) => {
                 eprintln!("{e}");
                 return false;
             }
-        };
+        }
+    }
+    let mut rows = Vec::new();
+    let mut peers = std::collections::HashMap::new();
+    for (backend, binary, torch) in &built {
         for model in &o.models {
-            let mut cmd = Command::new(&binary);
+            let mut cmd = Command::new(binary);
             cmd.args(["bench", "--model", model, "--backend", backend])
                 .args([
                     "--iters",
@@ -273,7 +276,7 @@ pub fn bench(o: &BenchOptions) -> bool {
                     &o.warmup.to_string(),
                 ])
                 .env("RAYON_NUM_THREADS", o.threads.to_string());
-            if let Some(env) = &torch {
+            if let Some(env) = torch {
                 env.apply(&mut cmd);
             }
             eprintln!("+ {cmd:?}");
@@ -289,7 +292,7 @@ pub fn bench(o: &BenchOptions) -> bool {
             let peer_result = *peers.entry(model.clone()).or_insert_with(|| peer(model, o));
             rows.push(Row {
                 model: model.clone(),
-                backend: backend.clone(),
+                backend: backend.to_string(),
                 ganforge: line.as_deref().and_then(|l| field(l, "images_per_s")),
                 ganforge_rss: line.as_deref().and_then(|l| field(l, "peak_rss_mb")),
                 peer: peer_result.map(|p| p.0),
@@ -302,16 +305,13 @@ pub fn bench(o: &BenchOptions) -> bool {
         return false;
     }
     if o.scaling {
-        for backend in &o.backends {
-            let Ok((binary, torch)) = binary_for(backend) else {
-                return false;
-            };
-            let mut cmd = Command::new(&binary);
+        for (backend, binary, torch) in &built {
+            let mut cmd = Command::new(binary);
             cmd.args(["scaling", "--model", "dcgan-mnist", "--backend", backend])
                 .arg("--out")
                 .arg(&out)
                 .env("RAYON_NUM_THREADS", o.threads.to_string());
-            if let Some(env) = &torch {
+            if let Some(env) = torch {
                 env.apply(&mut cmd);
             }
             if !run(&mut cmd) {

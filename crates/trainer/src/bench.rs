@@ -88,6 +88,63 @@ pub fn reference_gan(architecture: &Architecture, ad: &Device) -> Result<Gan, cr
     })
 }
 
+/// The inputs of a timed training loop: a pool of real batches and the noise generator on the
+/// autodiff device, seeded identically for every benchmark.
+struct TrainingBench {
+    ad: Device,
+    rng: Pcg64Mcg,
+    reals: Vec<Tensor<4>>,
+    batch: usize,
+    latent: usize,
+}
+
+impl TrainingBench {
+    /// The inputs and the reference GAN for `architecture` at `batch`.
+    fn new(
+        architecture: &Architecture,
+        device: &Device,
+        batch: usize,
+    ) -> Result<(Self, Gan), crate::TrainError> {
+        let ad = device.clone().autodiff();
+        let gan = reference_gan(architecture, &ad)?;
+        let mut rng = Pcg64Mcg::seed_from_u64(0);
+        let [c, h, w] = architecture.sample_shape();
+        let reals = (0..REAL_POOL)
+            .map(|_| uniform_batch(&mut rng, [batch, c, h, w], &ad))
+            .collect();
+        let bench = Self {
+            ad,
+            rng,
+            reals,
+            batch,
+            latent: architecture.latent_dim(),
+        };
+        Ok((bench, gan))
+    }
+
+    /// The real batch of iteration `i`.
+    fn real(&self, i: usize) -> Tensor<4> {
+        self.reals[i % REAL_POOL].clone()
+    }
+
+    /// A fresh noise batch.
+    fn noise(&mut self) -> Tensor<2> {
+        let n = self.batch * self.latent;
+        Tensor::from_data(
+            TensorData::new(normal_noise(&mut self.rng, n), [self.batch, self.latent]),
+            &self.ad,
+        )
+    }
+}
+
+/// Prints `value` as one JSON line on stdout.
+pub fn print_json_line(value: &impl Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string(value).unwrap_or_else(|e| e.to_string())
+    );
+}
+
 /// Times `iters` training iterations after `warmup` untimed ones.
 pub fn train(
     model: &str,
@@ -98,24 +155,14 @@ pub fn train(
     warmup: usize,
     iters: usize,
 ) -> Result<BenchResult, crate::TrainError> {
-    let ad = device.clone().autodiff();
-    let mut gan = reference_gan(architecture, &ad)?;
-    let mut rng = Pcg64Mcg::seed_from_u64(0);
-    let [c, h, w] = architecture.sample_shape();
-    let latent = architecture.latent_dim();
-    let reals: Vec<Tensor<4>> = (0..REAL_POOL)
-        .map(|_| uniform_batch(&mut rng, [batch, c, h, w], &ad))
-        .collect();
-    let step = |gan: Gan, i: usize, rng: &mut Pcg64Mcg| {
-        let z = Tensor::<2>::from_data(
-            TensorData::new(normal_noise(rng, batch * latent), [batch, latent]),
-            &ad,
-        );
-        gan.iteration(Vec::new(), reals[i % REAL_POOL].clone(), z)
+    let (mut bench, mut gan) = TrainingBench::new(architecture, device, batch)?;
+    let mut step = |gan: Gan, i: usize| {
+        let z = bench.noise();
+        gan.iteration(Vec::new(), bench.real(i), z)
     };
     let mut last = None;
     for i in 0..warmup {
-        let (next, stats) = step(gan, i, &mut rng);
+        let (next, stats) = step(gan, i);
         gan = next;
         last = Some(stats);
     }
@@ -125,7 +172,7 @@ pub fn train(
     let _ = device.sync();
     let start = Instant::now();
     for i in 0..iters {
-        let (next, stats) = step(gan, i, &mut rng);
+        let (next, stats) = step(gan, i);
         gan = next;
         last = Some(stats);
     }
@@ -249,10 +296,7 @@ pub fn scaling(
             plan.warmup,
             plan.iters,
         )?;
-        println!(
-            "{}",
-            serde_json::to_string(&result).unwrap_or_else(|e| e.to_string())
-        );
+        print_json_line(&result);
         Ok::<_, crate::TrainError>(result)
     };
     let by_batch = plan
@@ -363,7 +407,12 @@ impl Scaling {
                     series: vec![series(&batch_name, &self.by_batch, |r| r.batch as f64)],
                 },
                 Panel {
-                    x_desc: "pixels per image (28² .. 128²)".into(),
+                    x_desc: match (self.by_size.first(), self.by_size.last()) {
+                        (Some(a), Some(b)) => {
+                            format!("pixels per image ({}² .. {}²)", a.image_size, b.image_size)
+                        }
+                        _ => "pixels per image".into(),
+                    },
                     y_desc: "seconds per iteration".into(),
                     series: vec![series(&size_name, &self.by_size, |r| {
                         (r.image_size * r.image_size) as f64
@@ -426,14 +475,7 @@ pub fn profile(
         "G backward (through D)",
         "G Adam step",
     ];
-    let ad = device.clone().autodiff();
-    let mut gan = reference_gan(architecture, &ad)?;
-    let mut rng = Pcg64Mcg::seed_from_u64(0);
-    let [c, h, w] = architecture.sample_shape();
-    let latent = architecture.latent_dim();
-    let reals: Vec<Tensor<4>> = (0..REAL_POOL)
-        .map(|_| uniform_batch(&mut rng, [batch, c, h, w], &ad))
-        .collect();
+    let (mut bench, mut gan) = TrainingBench::new(architecture, device, batch)?;
     let mut totals = [0.0f64; PHASES.len()];
     for i in 0..warmup + iters {
         let mut times = [0.0f64; PHASES.len()];
@@ -443,13 +485,10 @@ pub fn profile(
             times[phase] = clock.elapsed().as_secs_f64();
             clock = Instant::now();
         };
-        let z = Tensor::<2>::from_data(
-            TensorData::new(normal_noise(&mut rng, batch * latent), [batch, latent]),
-            &ad,
-        );
+        let z = bench.noise();
         let fake = gan.generator.forward(z);
         lap(0);
-        let real_logits = gan.discriminator.forward(reals[i % REAL_POOL].clone());
+        let real_logits = gan.discriminator.forward(bench.real(i));
         let fake_logits = gan.discriminator.forward(fake.clone().detach());
         let loss = gan.loss.discriminator(real_logits, fake_logits);
         lap(1);

@@ -236,10 +236,7 @@ fn run(cli: Cli) -> Result<(), TrainError> {
                     );
                 }
                 eprintln!("{:<26} {:>9.2} ms", "total", total * 1e3);
-                println!(
-                    "{}",
-                    serde_json::to_string(&result).unwrap_or_else(|e| e.to_string())
-                );
+                ganforge_trainer::bench::print_json_line(&result);
                 return Ok(());
             }
             let bench = if generate {
@@ -248,10 +245,7 @@ fn run(cli: Cli) -> Result<(), TrainError> {
                 ganforge_trainer::bench::train
             };
             let result = bench(&model, &arch, kind, &device, batch, warmup, iters)?;
-            println!(
-                "{}",
-                serde_json::to_string(&result).unwrap_or_else(|e| e.to_string())
-            );
+            ganforge_trainer::bench::print_json_line(&result);
             Ok(())
         }
         Command::Scaling {

@@ -65,6 +65,25 @@ fn plot_error(path: &Path, e: impl std::fmt::Display) -> TrainError {
     TrainError::write(path, std::io::Error::other(e.to_string()))
 }
 
+/// The series legend of `chart` at `position`, on a translucent white box.
+fn draw_legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    path: &Path,
+) -> Result<(), TrainError>
+where
+    DB: DrawingBackend + 'a,
+    CT: CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| plot_error(path, e))
+}
+
 fn save_rgb(path: &Path, buffer: Vec<u8>, w: u32, h: u32) -> Result<(), TrainError> {
     let img = RgbImage::from_raw(w, h, buffer)
         .ok_or_else(|| plot_error(path, "plot buffer has the wrong size"))?;
@@ -179,12 +198,7 @@ pub fn curves(path: &Path, lines: &[MetricsLine], title: &str) -> Result<(), Tra
                 .label(label)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| plot_error(path, e))?;
+        draw_legend(&mut chart, SeriesLabelPosition::MiddleRight, path)?;
 
         let mut chart = ChartBuilder::on(&bottom)
             .margin(10)
@@ -221,12 +235,7 @@ pub fn curves(path: &Path, lines: &[MetricsLine], title: &str) -> Result<(), Tra
                 .label(label)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| plot_error(path, e))?;
+        draw_legend(&mut chart, SeriesLabelPosition::MiddleRight, path)?;
         root.present().map_err(|e| plot_error(path, e))?;
     }
     save_rgb(path, buffer, w, h)
@@ -308,13 +317,7 @@ pub fn log_log_panels(path: &Path, title: &str, panels: &[Panel]) -> Result<(), 
                         });
                 }
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()
-                .map_err(|e| plot_error(path, e))?;
+            draw_legend(&mut chart, SeriesLabelPosition::UpperLeft, path)?;
         }
         root.present().map_err(|e| plot_error(path, e))?;
     }
