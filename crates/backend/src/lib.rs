@@ -170,6 +170,19 @@ pub fn unchecked_device(kind: BackendKind) -> Result<Device, BackendError> {
     Ok(make_device(kind))
 }
 
+/// Whether `device` is flex's, whose tensors live in host memory and convert to and from
+/// slices without a copy (what host-side fused kernels such as the trainer's Adam rely on).
+/// An autodiff device is not: optimisers see the plain device of the parameters.
+pub fn is_flex(device: &Device) -> bool {
+    #[cfg(feature = "flex")]
+    return *device == Device::flex();
+    #[cfg(not(feature = "flex"))]
+    {
+        let _ = device;
+        false
+    }
+}
+
 #[allow(unreachable_code, deprecated)] // each arm exists only with its feature
 fn make_device(kind: BackendKind) -> Device {
     match kind {
@@ -234,5 +247,8 @@ mod tests {
         let device = device(BackendKind::Flex).unwrap();
         let t = Tensor::<1>::from_floats([1.0, 2.0], &device);
         assert_eq!(t.sum().into_scalar::<f32>(), 3.0);
+        assert!(is_flex(&device));
+        assert!(!is_flex(&device.autodiff()));
+        assert!(is_flex(&t.device()));
     }
 }

@@ -7,11 +7,12 @@
 //! BatchNorm on all but the first block, ending in `Conv(k4 s1 p0) -> [B, 1]`.
 
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
-use burn::nn::{BatchNorm, LeakyRelu, LeakyReluConfig, Relu};
+use burn::nn::{BatchNorm, Relu};
 use burn::prelude::*;
 
 use crate::error::{ModelError, positive};
 use crate::init::WeightInit;
+use crate::layers::{self, LeakyRelu};
 
 /// Number of stride-2 blocks below the 4x4 stage: 32 -> 3, 64 -> 4.
 fn up_blocks(image_size: usize) -> Result<usize, ModelError> {
@@ -106,9 +107,9 @@ impl DcganGenerator {
         for block in &self.blocks {
             x = self
                 .activation
-                .forward(block.norm.forward(block.conv.forward(x)));
+                .forward(layers::batch_norm(&block.norm, block.conv.forward(x)));
         }
-        self.out.forward(x).tanh() // [B, C, S, S]
+        layers::tanh(self.out.forward(x)) // [B, C, S, S]
     }
 }
 
@@ -158,7 +159,7 @@ impl DcganDiscriminatorConfig {
             first,
             blocks,
             out,
-            activation: LeakyReluConfig::new().with_negative_slope(0.2).init(),
+            activation: LeakyRelu::new(0.2),
         })
     }
 }
@@ -186,7 +187,7 @@ impl DcganDiscriminator {
         for block in &self.blocks {
             x = self
                 .activation
-                .forward(block.norm.forward(block.conv.forward(x)));
+                .forward(layers::batch_norm(&block.norm, block.conv.forward(x)));
         }
         self.out.forward(x).flatten(1, 3) // [B, 1]
     }

@@ -7,14 +7,15 @@
 //! Linear(2w*s*s -> 1)`, `w = width` (64 in the reference).
 
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
-use burn::nn::{BatchNorm, LeakyRelu, LeakyReluConfig, Linear};
+use burn::nn::{BatchNorm, Linear};
 use burn::prelude::*;
 
 use crate::error::{ModelError, positive};
 use crate::init::WeightInit;
+use crate::layers::{self, LeakyRelu};
 
 fn leaky() -> LeakyRelu {
-    LeakyReluConfig::new().with_negative_slope(0.2).init()
+    LeakyRelu::new(0.2)
 }
 
 fn check_image_size(image_size: usize) -> Result<usize, ModelError> {
@@ -107,15 +108,17 @@ impl DcganMnistGenerator {
         let batch = z.dims()[0];
         let [w, s, _] = self.start;
         let x = self.project.forward(z); // [B, w*s*s]
-        let x = self.activation.forward(self.project_norm.forward(x));
+        let x = self
+            .activation
+            .forward(layers::batch_norm(&self.project_norm, x));
         let x: Tensor<4> = x.reshape([batch, w, s, s]); // [B, w, s, s]
         let x = self
             .activation
-            .forward(self.norm1.forward(self.up1.forward(x))); // [B, w/2, s, s]
+            .forward(layers::batch_norm(&self.norm1, self.up1.forward(x))); // [B, w/2, s, s]
         let x = self
             .activation
-            .forward(self.norm2.forward(self.up2.forward(x))); // [B, w/4, 2s, 2s]
-        self.up3.forward(x).tanh() // [B, C, 4s, 4s]
+            .forward(layers::batch_norm(&self.norm2, self.up2.forward(x))); // [B, w/4, 2s, 2s]
+        layers::tanh(self.up3.forward(x)) // [B, C, 4s, 4s]
     }
 }
 

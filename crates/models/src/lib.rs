@@ -15,6 +15,7 @@ mod dcgan;
 mod dcgan_mnist;
 mod error;
 mod init;
+pub mod layers;
 mod mlp;
 mod reference;
 mod toy;

@@ -4,19 +4,18 @@
 //! tanh -> [C, H, W]`. Discriminator: `flatten -> [Linear, LeakyReLU(0.2)] x len(hidden) ->
 //! Linear(1)`.
 
-use burn::nn::{BatchNorm, LeakyRelu, LeakyReluConfig, Linear};
+use burn::nn::{BatchNorm, Linear};
 use burn::prelude::*;
 
 use crate::error::{ModelError, positive};
 use crate::init::WeightInit;
+use crate::layers::{self, LeakyRelu};
 
 /// Slope of every LeakyReLU in the MLP pair.
 const LEAKY_SLOPE: f64 = 0.2;
 
 fn leaky() -> LeakyRelu {
-    LeakyReluConfig::new()
-        .with_negative_slope(LEAKY_SLOPE)
-        .init()
+    LeakyRelu::new(LEAKY_SLOPE)
 }
 
 fn check_shape(latent_dim: usize, hidden: &[usize], shape: [usize; 3]) -> Result<(), ModelError> {
@@ -102,12 +101,11 @@ impl MlpGenerator {
         let batch = z.dims()[0];
         let mut x = z;
         for block in &self.blocks {
-            x = block
-                .activation
-                .forward(block.norm.forward(block.linear.forward(x)));
+            let x_norm = layers::batch_norm(&block.norm, block.linear.forward(x));
+            x = block.activation.forward(x_norm);
         }
         let [c, h, w] = self.sample_shape;
-        self.out.forward(x).tanh().reshape([batch, c, h, w]) // [B, C, H, W]
+        layers::tanh(self.out.forward(x)).reshape([batch, c, h, w]) // [B, C, H, W]
     }
 }
 

@@ -5,11 +5,12 @@
 //! points are not bounded to [-1, 1]). Discriminator: `[Linear, LeakyReLU(0.2)] x depth ->
 //! Linear(1)`.
 
-use burn::nn::{LeakyRelu, LeakyReluConfig, Linear, Relu};
+use burn::nn::{Linear, Relu};
 use burn::prelude::*;
 
 use crate::error::{ModelError, positive};
 use crate::init::WeightInit;
+use crate::layers::LeakyRelu;
 
 /// Dimension of a toy sample.
 const POINT_DIM: usize = 2;
@@ -123,7 +124,7 @@ impl ToyDiscriminatorConfig {
     ) -> Result<ToyDiscriminator, ModelError> {
         Ok(ToyDiscriminator {
             layers: layers(POINT_DIM, self.width, self.depth, 1, device, init)?,
-            activation: LeakyReluConfig::new().with_negative_slope(0.2).init(),
+            activation: LeakyRelu::new(0.2),
         })
     }
 }

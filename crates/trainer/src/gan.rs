@@ -1,6 +1,6 @@
 //! One GAN training iteration: `n_critic` discriminator steps, then one generator step.
 
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 use ganforge_losses::AdversarialLoss;
@@ -8,15 +8,12 @@ use ganforge_models::{Discriminator, Generator};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
+use crate::adam::FusedAdam;
 use crate::plan::AdamPlan;
 
-/// Builds an Adam optimiser from a validated plan.
+/// Builds an Adam optimiser from a validated plan (fused on flex, burn's elsewhere).
 pub fn adam(plan: &AdamPlan) -> ModuleOptimizer {
-    AdamConfig::new()
-        .with_beta_1(plan.beta1)
-        .with_beta_2(plan.beta2)
-        .with_epsilon(plan.epsilon)
-        .init()
+    ModuleOptimizer::from(FusedAdam::new(plan.beta1, plan.beta2, plan.epsilon))
 }
 
 /// The generator of training noise: small, fast, and serialisable into checkpoints.

@@ -5,6 +5,7 @@
 //! [`train::run`] on a device from `ganforge-backend` -> a run directory with
 //! `resolved.toml`, `metrics.jsonl`, sample grids, `curves.png` and checkpoints.
 
+pub mod adam;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;

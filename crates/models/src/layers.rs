@@ -1,0 +1,195 @@
+//! Activation and normalisation layers written with the tensor operations that are cheapest
+//! to differentiate, for the models of this crate.
+//!
+//! burn's autodiff has no dedicated LeakyReLU: it differentiates `mask_where(x < 0, x * s, x)`,
+//! whose mask and fill operations cost about 20x a ReLU on flex. Its training-mode BatchNorm
+//! transposes the input to `[C, B*H*W]` (a strided copy) for each statistic and again in its
+//! backward. The layers here compute the same functions from ReLU, products and
+//! reductions over contiguous axes, which halves (BatchNorm) or quarters (LeakyReLU) the time
+//! of a forward and backward on flex (BENCHMARKS.md). Outside autodiff they call burn's own
+//! kernels, which are the fastest there.
+
+use burn::module::Module;
+use burn::nn::BatchNorm;
+use burn::prelude::*;
+use burn::tensor::activation;
+
+/// `LeakyReLU(x) = max(x, s * x)` for a slope `0 <= s < 1`.
+///
+/// Same record as burn's `LeakyRelu` (one constant, `negative_slope`).
+#[derive(Module, Debug)]
+pub struct LeakyRelu {
+    /// The slope for negative inputs (0.2 in every reference model).
+    pub negative_slope: f64,
+}
+
+impl LeakyRelu {
+    /// A LeakyReLU with the given negative slope.
+    pub fn new(negative_slope: f64) -> Self {
+        Self { negative_slope }
+    }
+
+    /// Applies the activation element-wise.
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        leaky_relu(x, self.negative_slope)
+    }
+}
+
+/// `max(x, s * x)`, as `x + (1 - s) * relu(-x)` on an autodiff device (for `x >= 0` the
+/// ReLU term is 0; for `x < 0` it is `-x`, giving `x - (1 - s) * x = s * x`).
+pub fn leaky_relu<const D: usize>(x: Tensor<D>, negative_slope: f64) -> Tensor<D> {
+    if !x.device().is_autodiff() {
+        return activation::leaky_relu(x, negative_slope);
+    }
+    let negative_part = activation::relu(x.clone().neg());
+    x + negative_part.mul_scalar(1.0 - negative_slope)
+}
+
+/// `tanh(x)`, as `2 * sigmoid(2x) - 1` on an autodiff device, where burn has a dedicated
+/// sigmoid backward and flex a vectorised sigmoid (together about half the cost of burn's tanh
+/// forward and backward on flex). The two agree to within `2e-7` in `f32`.
+pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if !x.device().is_autodiff() {
+        return x.tanh();
+    }
+    activation::sigmoid(x.mul_scalar(2.0))
+        .mul_scalar(2.0)
+        .sub_scalar(1.0)
+}
+
+/// `norm.forward(x)` with the same results: batch statistics, biased variance, running
+/// statistics updated with the layer's momentum when training on an autodiff device; the
+/// running statistics otherwise. The statistics are reductions over the contiguous axes of
+/// `x` viewed as `[B, C, H*W]`, so no transposed copy is made.
+pub fn batch_norm<const D: usize>(norm: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    if !(x.device().is_autodiff() && norm.training.is_enabled()) {
+        return norm.forward(x);
+    }
+    let dims = x.dims();
+    let (batch, channels) = (dims[0], dims[1]);
+    let spatial = dims[2..].iter().product::<usize>();
+    let x: Tensor<3> = x.reshape([batch, channels, spatial]); // [B, C, HW]
+    // Mean over batch and space: [B, C, HW] -> [1, C, 1].
+    let per_channel_mean = |t: Tensor<3>| match spatial {
+        1 => t.mean_dim(0),
+        _ => t.mean_dim(2).mean_dim(0),
+    };
+    let mean = per_channel_mean(x.clone());
+    let centered = x - mean.clone();
+    let variance = per_channel_mean(centered.clone().square());
+    let gamma = norm.gamma.val().reshape([1, channels, 1]);
+    let beta = norm.beta.val().reshape([1, channels, 1]);
+    let scale = variance.clone().add_scalar(norm.epsilon).sqrt().recip() * gamma;
+    let y = centered * scale + beta;
+
+    let momentum = norm.momentum;
+    let update = |running: Tensor<1>, batch_stat: Tensor<3>| {
+        let batch_stat = batch_stat.detach().reshape([channels]);
+        let running = running.to_device(&batch_stat.device());
+        running
+            .mul_scalar(1.0 - momentum)
+            .add(batch_stat.mul_scalar(momentum))
+            .detach()
+    };
+    norm.running_mean
+        .update(update(norm.running_mean.value_sync(), mean));
+    norm.running_var
+        .update(update(norm.running_var.value_sync(), variance));
+    y.reshape(dims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::BatchNormConfig;
+    use burn::tensor::{Distribution, Tolerance};
+
+    fn values<const D: usize>(t: Tensor<D>) -> TensorData {
+        t.into_data()
+    }
+
+    /// Output and input gradient of `f` at `x` (autodiff) for the loss `sum(weights * f(x))`.
+    fn output_and_grad<const D: usize>(
+        x: Tensor<D>,
+        weights: Tensor<D>,
+        f: impl Fn(Tensor<D>) -> Tensor<D>,
+    ) -> (TensorData, TensorData) {
+        let x = x.require_grad();
+        let y = f(x.clone());
+        let grads = (y.clone() * weights).sum().backward();
+        let grad = x.grad(&grads).expect("x is tracked");
+        (values(y), values(grad))
+    }
+
+    #[test]
+    fn leaky_relu_and_tanh_match_burn_with_gradients() {
+        let device = Device::flex().autodiff();
+        device.seed(7);
+        let x = Tensor::<2>::random([13, 29], Distribution::Normal(0.0, 2.0), &device);
+        let w = Tensor::<2>::random([13, 29], Distribution::Default, &device);
+        let pairs = [
+            (
+                output_and_grad(x.clone(), w.clone(), |x| leaky_relu(x, 0.2)),
+                output_and_grad(x.clone(), w.clone(), |x| activation::leaky_relu(x, 0.2)),
+            ),
+            (
+                output_and_grad(x.clone(), w.clone(), tanh),
+                output_and_grad(x.clone(), w.clone(), |x| x.tanh()),
+            ),
+        ];
+        for (ours, burns) in pairs {
+            ours.0
+                .assert_approx_eq::<f32>(&burns.0, Tolerance::absolute(1e-6));
+            ours.1
+                .assert_approx_eq::<f32>(&burns.1, Tolerance::absolute(1e-5));
+        }
+        // Outside autodiff, burn's kernels.
+        let plain = Device::flex();
+        let x = Tensor::<1>::from_floats([-2.0, 0.5], &plain);
+        assert_eq!(
+            leaky_relu(x.clone(), 0.2)
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap(),
+            [-0.4, 0.5]
+        );
+        assert_eq!(tanh(x.clone()).into_data(), x.tanh().into_data());
+    }
+
+    fn check_batch_norm<const D: usize>(shape: [usize; D]) {
+        let device = Device::flex().autodiff();
+        device.seed(11);
+        let ours = BatchNormConfig::new(shape[1]).init(&device);
+        let burns = ours.clone();
+        let x = Tensor::<D>::random(shape, Distribution::Normal(1.5, 3.0), &device);
+        let x2 = x.clone().mul_scalar(0.5);
+        // Two steps, so the second uses running statistics the first one updated.
+        for x in [x, x2] {
+            let weights = Tensor::<D>::random(shape, Distribution::Default, &device);
+            let a = output_and_grad(x.clone(), weights.clone(), |x| batch_norm(&ours, x));
+            let b = output_and_grad(x.clone(), weights, |x| burns.forward(x));
+            a.0.assert_approx_eq::<f32>(&b.0, Tolerance::absolute(2e-5));
+            a.1.assert_approx_eq::<f32>(&b.1, Tolerance::absolute(2e-5));
+        }
+        for (a, b) in [
+            (ours.running_mean.value(), burns.running_mean.value()),
+            (ours.running_var.value(), burns.running_var.value()),
+        ] {
+            values(a).assert_approx_eq::<f32>(&values(b), Tolerance::absolute(1e-5));
+        }
+        // Off autodiff, the path is burn's.
+        let plain = Device::flex();
+        let eval = BatchNormConfig::new(shape[1]).init(&plain);
+        let x = Tensor::<D>::random(shape, Distribution::Default, &plain);
+        assert_eq!(
+            values(batch_norm(&eval, x.clone())),
+            values(eval.forward(x))
+        );
+    }
+
+    #[test]
+    fn batch_norm_matches_burn_in_1d_and_2d() {
+        check_batch_norm([6, 5]);
+        check_batch_norm([4, 3, 5, 7]);
+    }
+}
