@@ -14,6 +14,10 @@ use ganforge_models::{REFERENCE_MODELS, reference};
 use ganforge_trainer::bench::reference_gan;
 use ganforge_trainer::gan::{noise_rng, normal_noise};
 
+/// The allocator of the `ganforge` binary, so both time the same program.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn devices() -> Vec<(BackendKind, Device)> {
     ganforge_backend::compiled()
         .into_iter()

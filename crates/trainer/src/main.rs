@@ -8,6 +8,12 @@ use ganforge_backend::BackendKind;
 use ganforge_trainer::progress::ProgressMode;
 use ganforge_trainer::{RawConfig, RunOptions, TrainError, TrainPlan};
 
+/// mimalloc keeps freed tensor buffers for reuse. With the system allocator every buffer above
+/// its mmap threshold goes back to the kernel when a step frees it and is faulted in again,
+/// zeroed, by the next step: 25-40% of an `mlp-mnist` iteration on flex (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "ganforge",
