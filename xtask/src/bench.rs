@@ -16,6 +16,7 @@ pub struct BenchOptions {
     models: Vec<String>,
     iters: usize,
     warmup: usize,
+    rounds: usize,
     threads: usize,
     criterion: bool,
     scaling: bool,
@@ -23,14 +24,15 @@ pub struct BenchOptions {
 }
 
 impl BenchOptions {
-    /// Parses `--backends a,b --models a,b --iters N --warmup N --threads N --no-criterion
-    /// --scaling --peer-device cpu|cuda`.
+    /// Parses `--backends a,b --models a,b --iters N --warmup N --rounds N --threads N
+    /// --no-criterion --scaling --peer-device cpu|cuda`.
     pub fn parse(args: &[String]) -> Result<Self, String> {
         let mut o = Self {
             backends: vec!["flex".into()],
             models: MODELS.iter().map(|m| m.to_string()).collect(),
             iters: 20,
             warmup: 3,
+            rounds: 3,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             criterion: true,
             scaling: false,
@@ -46,6 +48,7 @@ impl BenchOptions {
                 "--models" => o.models = list(value()?),
                 "--iters" => o.iters = number(value()?)?,
                 "--warmup" => o.warmup = number(value()?)?,
+                "--rounds" => o.rounds = number(value()?)?.max(1),
                 "--threads" => o.threads = number(value()?)?,
                 "--peer-device" => o.peer_device = value()?,
                 "--no-criterion" => o.criterion = false,
@@ -77,10 +80,60 @@ fn json_line(output: &[u8]) -> Option<String> {
 struct Row {
     model: String,
     backend: String,
+    /// Median images/s over the rounds.
     ganforge: Option<f64>,
     ganforge_rss: Option<f64>,
     peer: Option<f64>,
     peer_rss: Option<f64>,
+    /// ganforge / PyTorch within each round (the two ran back to back), sorted.
+    ratios: Vec<f64>,
+}
+
+/// One timed run: images/s and peak RSS in MiB.
+type Sample = (f64, Option<f64>);
+
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(values[n / 2]),
+        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
+    }
+}
+
+fn max_rss(samples: &[Sample]) -> Option<f64> {
+    samples.iter().filter_map(|s| s.1).reduce(f64::max)
+}
+
+impl Row {
+    /// Summarises the rounds of one model on one backend; `None` marks a failed run.
+    fn new(model: &str, backend: &str, ours: &[Option<Sample>], peer: &[Option<Sample>]) -> Self {
+        let ok = |v: &[Option<Sample>]| v.iter().flatten().copied().collect::<Vec<_>>();
+        let (ours_ok, peer_ok) = (ok(ours), ok(peer));
+        let mut ratios: Vec<f64> = ours
+            .iter()
+            .zip(peer)
+            .filter_map(|(a, b)| match (a, b) {
+                (Some(a), Some(b)) if b.0 > 0.0 => Some(a.0 / b.0),
+                _ => None,
+            })
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        Self {
+            model: model.to_string(),
+            backend: backend.to_string(),
+            ganforge: median(ours_ok.iter().map(|s| s.0).collect()),
+            ganforge_rss: max_rss(&ours_ok),
+            peer: median(peer_ok.iter().map(|s| s.0).collect()),
+            peer_rss: max_rss(&peer_ok),
+            ratios,
+        }
+    }
+
+    fn ratio(&self) -> Option<f64> {
+        median(self.ratios.clone())
+    }
 }
 
 /// The python with torch: the project's venv when there is one, else `python3`.
@@ -98,7 +151,7 @@ fn peer_python() -> PathBuf {
 
 /// Runs the peer for one model in its own process (so its peak RSS is that model's) and
 /// returns (images/s, peak RSS MiB).
-fn peer(model: &str, o: &BenchOptions) -> Option<(f64, Option<f64>)> {
+fn peer(model: &str, o: &BenchOptions) -> Option<Sample> {
     let script = workspace_root().join(PEER);
     if !script.is_file() {
         eprintln!("PyTorch peer not found at {}", script.display());
@@ -205,36 +258,42 @@ fn fmt(v: Option<f64>, digits: usize) -> String {
 fn write_report(rows: &[Row], o: &BenchOptions, dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut md = format!(
-        "threads: {}, iterations: {} (+{} warm-up), PyTorch device: {}\n\n\
-         | model | backend | ganforge img/s | PyTorch img/s | ratio | ganforge peak RSS MiB | PyTorch peak RSS MiB |\n\
-         |---|---|---|---|---|---|---|\n",
-        o.threads, o.iters, o.warmup, o.peer_device
+        "threads: {}, iterations: {} (+{} warm-up), rounds: {} (ganforge and PyTorch back to \
+         back in each; images/s are medians, the ratio is the median of the rounds' ratios), \
+         PyTorch device: {}\n\n\
+         | model | backend | ganforge img/s | PyTorch img/s | ratio | ratio range | ganforge peak RSS MiB | PyTorch peak RSS MiB |\n\
+         |---|---|---|---|---|---|---|---|\n",
+        o.threads, o.iters, o.warmup, o.rounds, o.peer_device
     );
     let mut json = String::from("[\n");
     for (i, r) in rows.iter().enumerate() {
-        let ratio = match (r.ganforge, r.peer) {
-            (Some(a), Some(b)) if b > 0.0 => Some(a / b),
-            _ => None,
+        let ratio = r.ratio();
+        let range = match (r.ratios.first(), r.ratios.last()) {
+            (Some(lo), Some(hi)) => format!("{lo:.2}-{hi:.2}"),
+            _ => "-".into(),
         };
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.model,
             r.backend,
             fmt(r.ganforge, 1),
             fmt(r.peer, 1),
             fmt(ratio, 2),
+            range,
             fmt(r.ganforge_rss, 0),
             fmt(r.peer_rss, 0)
         ));
         let num = |v: Option<f64>| v.map_or("null".into(), |v| format!("{v}"));
         json.push_str(&format!(
-            "  {{\"model\": \"{}\", \"backend\": \"{}\", \"threads\": {}, \"ganforge_images_per_s\": {}, \"pytorch_images_per_s\": {}, \"ratio\": {}, \"ganforge_peak_rss_mb\": {}, \"pytorch_peak_rss_mb\": {}}}{}\n",
+            "  {{\"model\": \"{}\", \"backend\": \"{}\", \"threads\": {}, \"rounds\": {}, \"ganforge_images_per_s\": {}, \"pytorch_images_per_s\": {}, \"ratio\": {}, \"round_ratios\": {:?}, \"ganforge_peak_rss_mb\": {}, \"pytorch_peak_rss_mb\": {}}}{}\n",
             r.model,
             r.backend,
             o.threads,
+            o.rounds,
             num(r.ganforge),
             num(r.peer),
             num(ratio),
+            r.ratios,
             num(r.ganforge_rss),
             num(r.peer_rss),
             if i + 1 < rows.len() { "," } else { "" }
@@ -246,6 +305,36 @@ fn write_report(rows: &[Row], o: &BenchOptions, dir: &Path) -> std::io::Result<(
     println!("\n{md}");
     println!("written to {}", dir.display());
     Ok(())
+}
+
+/// One `ganforge bench` run of `model` on `backend`.
+fn time_ganforge(
+    model: &str,
+    backend: &str,
+    binary: &Path,
+    torch: Option<&TorchEnv>,
+    o: &BenchOptions,
+) -> Option<Sample> {
+    let mut cmd = Command::new(binary);
+    cmd.args(["bench", "--model", model, "--backend", backend])
+        .args([
+            "--iters",
+            &o.iters.to_string(),
+            "--warmup",
+            &o.warmup.to_string(),
+        ])
+        .env("RAYON_NUM_THREADS", o.threads.to_string());
+    if let Some(env) = torch {
+        env.apply(&mut cmd);
+    }
+    eprintln!("+ {cmd:?}");
+    let out = cmd.output().ok()?;
+    if !out.status.success() {
+        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let line = json_line(&out.stdout)?;
+    println!("{line}");
+    Some((field(&line, "images_per_s")?, field(&line, "peak_rss_mb")))
 }
 
 /// The whole `cargo xtask bench`.
@@ -263,41 +352,20 @@ pub fn bench(o: &BenchOptions) -> bool {
             }
         }
     }
+    // Rounds alternate ganforge and the peer, so a slow spell of a shared machine hits both
+    // sides of a round; the report gives medians and the spread of the per-round ratios.
     let mut rows = Vec::new();
-    let mut peers = std::collections::HashMap::new();
-    for (backend, binary, torch) in &built {
-        for model in &o.models {
-            let mut cmd = Command::new(binary);
-            cmd.args(["bench", "--model", model, "--backend", backend])
-                .args([
-                    "--iters",
-                    &o.iters.to_string(),
-                    "--warmup",
-                    &o.warmup.to_string(),
-                ])
-                .env("RAYON_NUM_THREADS", o.threads.to_string());
-            if let Some(env) = torch {
-                env.apply(&mut cmd);
+    for model in &o.models {
+        let mut ours: Vec<Vec<Option<Sample>>> = vec![Vec::new(); built.len()];
+        let mut peers = Vec::new();
+        for _ in 0..o.rounds {
+            for (samples, (backend, binary, torch)) in ours.iter_mut().zip(&built) {
+                samples.push(time_ganforge(model, backend, binary, torch.as_ref(), o));
             }
-            eprintln!("+ {cmd:?}");
-            let line = cmd.output().ok().and_then(|out| {
-                if !out.status.success() {
-                    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-                }
-                json_line(&out.stdout)
-            });
-            if let Some(line) = &line {
-                println!("{line}");
-            }
-            let peer_result = *peers.entry(model.clone()).or_insert_with(|| peer(model, o));
-            rows.push(Row {
-                model: model.clone(),
-                backend: backend.to_string(),
-                ganforge: line.as_deref().and_then(|l| field(l, "images_per_s")),
-                ganforge_rss: line.as_deref().and_then(|l| field(l, "peak_rss_mb")),
-                peer: peer_result.map(|p| p.0),
-                peer_rss: peer_result.and_then(|p| p.1),
-            });
+            peers.push(peer(model, o));
+        }
+        for (samples, (backend, _, _)) in ours.iter().zip(&built) {
+            rows.push(Row::new(model, backend, samples, &peers));
         }
     }
     let out = workspace_root().join("target/bench");
@@ -332,5 +400,24 @@ mod tests {
         assert_eq!(field(line, "images_per_s"), Some(123.5));
         assert_eq!(field(line, "peak_rss_mb"), Some(7.0));
         assert_eq!(field(line, "missing"), None);
+    }
+
+    #[test]
+    fn rows_pair_the_rounds_and_take_medians() {
+        let ours = [Some((100.0, Some(50.0))), Some((80.0, Some(52.0))), None];
+        let peer = [
+            Some((50.0, Some(600.0))),
+            Some((100.0, None)),
+            Some((70.0, None)),
+        ];
+        let row = Row::new("m", "flex", &ours, &peer);
+        assert_eq!(row.ganforge, Some(90.0));
+        assert_eq!(row.peer, Some(70.0));
+        // Round 3 failed on our side, so only rounds 1 and 2 give ratios: 2.0 and 0.8.
+        assert_eq!(row.ratios, vec![0.8, 2.0]);
+        assert_eq!(row.ratio(), Some(1.4));
+        assert_eq!((row.ganforge_rss, row.peer_rss), (Some(52.0), Some(600.0)));
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![]), None);
     }
 }
