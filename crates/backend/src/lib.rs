@@ -246,9 +246,9 @@ mod tests {
         assert_eq!(default_kind(), Some(BackendKind::Flex));
         let device = device(BackendKind::Flex).unwrap();
         let t = Tensor::<1>::from_floats([1.0, 2.0], &device);
+        assert!(is_flex(&t.device()));
         assert_eq!(t.sum().into_scalar::<f32>(), 3.0);
         assert!(is_flex(&device));
         assert!(!is_flex(&device.autodiff()));
-        assert!(is_flex(&t.device()));
     }
 }
