@@ -17,6 +17,10 @@ fn dcgan_mnist_toml(data: &Path) -> String {
     )
 }
 
+/// GAN training on the ring is chaotic: a one-ulp change anywhere (a GEMM kernel, an
+/// activation's formula) moves a single seed's end state between "all modes, sharp" and "a
+/// mode or three still forming". The test therefore judges the recipe by the median of three
+/// seeds, as papers on mode collapse report medians over seeds, not by one trajectory.
 #[test]
 fn toy_gan_covers_the_ring_of_eight() {
     let runs = tempfile::tempdir().unwrap();
@@ -25,14 +29,29 @@ fn toy_gan_covers_the_ring_of_eight() {
         "/../../configs/toy-ring8.toml"
     ))
     .unwrap();
-    let p = plan(
-        &toml,
-        &["train.sample_every=100000", "train.checkpoint_every=100000"],
-    );
-    let summary = run(&p, runs.path(), None);
-    let toy = summary.toy.expect("toy score");
-    assert!(toy.modes_covered >= 7, "{toy:?}");
-    assert!(toy.high_quality_fraction >= 0.8, "{toy:?}");
+    let scores: Vec<_> = [1, 2, 3]
+        .into_iter()
+        .map(|seed| {
+            let seed = format!("train.seed={seed}");
+            let p = plan(
+                &toml,
+                &[
+                    "train.sample_every=100000",
+                    "train.checkpoint_every=100000",
+                    &seed,
+                ],
+            );
+            run(&p, runs.path(), None).toy.expect("toy score")
+        })
+        .collect();
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[1]
+    };
+    let modes = median(scores.iter().map(|s| s.modes_covered as f64).collect());
+    let quality = median(scores.iter().map(|s| s.high_quality_fraction).collect());
+    assert!(modes >= 7.0, "{scores:?}");
+    assert!(quality >= 0.8, "{scores:?}");
 }
 
 #[test]
