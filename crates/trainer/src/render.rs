@@ -287,6 +287,10 @@ pub fn log_log_panels(path: &Path, title: &str, panels: &[Panel]) -> Result<(), 
                 .map_err(|e| plot_error(path, e))?;
             chart
                 .configure_mesh()
+                .x_labels(6)
+                .y_labels(6)
+                .x_label_formatter(&|v| format!("{v:.0}"))
+                .y_label_formatter(&|v| format!("{v:.2}"))
                 .x_desc(panel.x_desc.as_str())
                 .y_desc(panel.y_desc.as_str())
                 .draw()
