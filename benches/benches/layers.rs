@@ -6,6 +6,8 @@
 //! of `dcgan-mnist` show what the rest costs.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::time::Duration;
 
 use burn::nn::BatchNormConfig;
@@ -13,18 +15,9 @@ use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
 use burn::prelude::*;
 use burn::tensor::{Distribution, activation};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use ganforge_backend::BackendKind;
 use ganforge_models::layers;
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn devices() -> Vec<(BackendKind, Device)> {
-    ganforge_backend::compiled()
-        .into_iter()
-        .filter_map(|kind| ganforge_backend::device(kind).ok().map(|d| (kind, d)))
-        .collect()
-}
+use common::devices;
 
 /// Times `layer` forward and backward (input gradient, and parameter gradients where the
 /// layer has parameters) on a fixed input of `shape`.

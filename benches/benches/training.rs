@@ -5,31 +5,17 @@
 //! back), so asynchronous backends are timed for the work they did, not for queuing it.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::time::Duration;
 
 use burn::prelude::*;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use ganforge_backend::BackendKind;
 use ganforge_models::{REFERENCE_MODELS, reference};
 use ganforge_trainer::bench::reference_gan;
 use ganforge_trainer::gan::{noise_rng, normal_noise};
 
-/// The allocator of the `ganforge` binary, so both time the same program.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn devices() -> Vec<(BackendKind, Device)> {
-    ganforge_backend::compiled()
-        .into_iter()
-        .filter_map(|kind| match ganforge_backend::device(kind) {
-            Ok(device) => Some((kind, device)),
-            Err(e) => {
-                eprintln!("skipping {kind}: {e}");
-                None
-            }
-        })
-        .collect()
-}
+use common::devices;
 
 fn host_batch(n: usize, salt: usize) -> Vec<f32> {
     (0..n)
