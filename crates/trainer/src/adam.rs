@@ -69,14 +69,6 @@ impl StepFactors {
     }
 }
 
-fn host_data<const D: usize>(tensor: Tensor<D>) -> TensorData {
-    tensor.into_data()
-}
-
-fn zeros_like(shape: &Shape) -> TensorData {
-    TensorData::zeros::<f32, _>(shape.clone())
-}
-
 impl Optimizer for FusedAdam {
     type State<const D: usize> = AdamState<D>;
 
@@ -94,21 +86,19 @@ impl Optimizer for FusedAdam {
         {
             return self.burn_adam.step(lr, tensor, grad, state);
         }
-        let shape = tensor.shape();
-        let (time, moment_1, moment_2) = match state {
-            Some(state) => {
-                let momentum = state.momentum;
-                (
-                    momentum.time + 1,
-                    host_data(momentum.moment_1),
-                    host_data(momentum.moment_2),
-                )
+        let (time, mut moment_1, mut moment_2) = match state {
+            Some(AdamState { momentum }) => (
+                momentum.time + 1,
+                momentum.moment_1.into_data(),
+                momentum.moment_2.into_data(),
+            ),
+            None => {
+                let zeros = TensorData::zeros::<f32, _>(tensor.shape());
+                (1, zeros.clone(), zeros)
             }
-            None => (1, zeros_like(&shape), zeros_like(&shape)),
         };
-        let mut param = host_data(tensor);
-        let grad = host_data(grad);
-        let (mut moment_1, mut moment_2) = (moment_1, moment_2);
+        let mut param = tensor.into_data();
+        let grad = grad.into_data();
         let t = time as i32;
         let bias_correction_2 = (1.0 - self.beta_2.powi(t)).sqrt();
         let factors = StepFactors {
@@ -127,7 +117,9 @@ impl Optimizer for FusedAdam {
             moment_2.as_mut_slice::<f32>(),
         );
         match slices {
-            (Ok(p), Ok(g), Ok(m), Ok(v)) if g.len() == p.len() && m.len() == p.len() => {
+            (Ok(p), Ok(g), Ok(m), Ok(v))
+                if [g.len(), m.len(), v.len()].iter().all(|&n| n == p.len()) =>
+            {
                 p.par_chunks_mut(CHUNK)
                     .zip(g.par_chunks(CHUNK))
                     .zip(m.par_chunks_mut(CHUNK))
