@@ -105,11 +105,12 @@ impl DcganGenerator {
         let [batch, latent] = z.dims();
         let mut x: Tensor<4> = z.reshape([batch, latent, 1, 1]); // [B, latent, 1, 1]
         for block in &self.blocks {
-            x = self
-                .activation
-                .forward(layers::batch_norm(&block.norm, block.conv.forward(x)));
+            x = self.activation.forward(layers::batch_norm(
+                &block.norm,
+                layers::conv_transpose2d(&block.conv, x),
+            ));
         }
-        layers::tanh(self.out.forward(x)) // [B, C, S, S]
+        layers::tanh(layers::conv_transpose2d(&self.out, x)) // [B, C, S, S]
     }
 }
 
@@ -183,13 +184,14 @@ pub struct DcganDiscriminator {
 impl DcganDiscriminator {
     /// `[B, C, S, S] -> [B, 1]` logits.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = self.activation.forward(self.first.forward(x)); // [B, f, S/2, S/2]
+        let mut x = self.activation.forward(layers::conv2d(&self.first, x)); // [B, f, S/2, S/2]
         for block in &self.blocks {
-            x = self
-                .activation
-                .forward(layers::batch_norm(&block.norm, block.conv.forward(x)));
+            x = self.activation.forward(layers::batch_norm(
+                &block.norm,
+                layers::conv2d(&block.conv, x),
+            ));
         }
-        self.out.forward(x).flatten(1, 3) // [B, 1]
+        layers::conv2d(&self.out, x).flatten(1, 3) // [B, 1]
     }
 }
 

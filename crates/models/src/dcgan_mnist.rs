@@ -112,13 +112,15 @@ impl DcganMnistGenerator {
             .activation
             .forward(layers::batch_norm(&self.project_norm, x));
         let x: Tensor<4> = x.reshape([batch, w, s, s]); // [B, w, s, s]
-        let x = self
-            .activation
-            .forward(layers::batch_norm(&self.norm1, self.up1.forward(x))); // [B, w/2, s, s]
-        let x = self
-            .activation
-            .forward(layers::batch_norm(&self.norm2, self.up2.forward(x))); // [B, w/4, 2s, 2s]
-        layers::tanh(self.up3.forward(x)) // [B, C, 4s, 4s]
+        let x = self.activation.forward(layers::batch_norm(
+            &self.norm1,
+            layers::conv_transpose2d(&self.up1, x),
+        )); // [B, w/2, s, s]
+        let x = self.activation.forward(layers::batch_norm(
+            &self.norm2,
+            layers::conv_transpose2d(&self.up2, x),
+        )); // [B, w/4, 2s, 2s]
+        layers::tanh(layers::conv_transpose2d(&self.up3, x)) // [B, C, 4s, 4s]
     }
 }
 
@@ -174,8 +176,8 @@ pub struct DcganMnistDiscriminator {
 impl DcganMnistDiscriminator {
     /// `[B, C, 4s, 4s] -> [B, 1]` logits.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = self.activation.forward(self.conv1.forward(x)); // [B, w, 2s, 2s]
-        let x = self.activation.forward(self.conv2.forward(x)); // [B, 2w, s, s]
+        let x = self.activation.forward(layers::conv2d(&self.conv1, x)); // [B, w, 2s, 2s]
+        let x = self.activation.forward(layers::conv2d(&self.conv2, x)); // [B, 2w, s, s]
         self.out.forward(x.flatten(1, 3)) // [B, 1]
     }
 }

@@ -1,5 +1,5 @@
-//! Activation and normalisation layers written with the tensor operations that are cheapest
-//! to differentiate, for the models of this crate.
+//! Activation, normalisation and convolution layers written with the tensor operations that
+//! are cheapest to differentiate, for the models of this crate.
 //!
 //! burn's autodiff has no dedicated LeakyReLU: it differentiates `mask_where(x < 0, x * s, x)`,
 //! whose mask and fill operations cost about 20x a ReLU on flex. Its training-mode BatchNorm
@@ -7,12 +7,15 @@
 //! backward. The layers here compute the same functions from ReLU, products and
 //! reductions over contiguous axes, which halves (BatchNorm) or quarters (LeakyReLU) the time
 //! of a forward and backward on flex (BENCHMARKS.md). Outside autodiff they call burn's own
-//! kernels, which are the fastest there.
+//! kernels, which are the fastest there. Convolutions go through `ganforge_kernels`, whose
+//! batch-wide products beat burn-flex's per-image ones with and without autodiff.
 
 use burn::module::Module;
-use burn::nn::BatchNorm;
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation;
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
 /// `LeakyReLU(x) = max(x, s * x)` for a slope `0 <= s < 1`.
 ///
@@ -96,6 +99,39 @@ pub fn batch_norm<const D: usize>(norm: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     norm.running_var
         .update(update(norm.running_var.value_sync(), variance));
     y.reshape(dims)
+}
+
+/// `conv.forward(x)`, through `ganforge_kernels::conv2d` (burn's module for `Same` padding).
+pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+        PaddingConfig2d::Same => return conv.forward(x),
+    };
+    let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
+    ganforge_kernels::conv2d(
+        x,
+        conv.weight.val(),
+        conv.bias.as_ref().map(|b| b.val()),
+        options,
+    )
+}
+
+/// `conv.forward(x)`, through `ganforge_kernels::conv_transpose2d`.
+pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+    let options = ConvTransposeOptions::new(
+        conv.stride,
+        conv.padding,
+        conv.padding_out,
+        conv.dilation,
+        conv.groups,
+    );
+    ganforge_kernels::conv_transpose2d(
+        x,
+        conv.weight.val(),
+        conv.bias.as_ref().map(|b| b.val()),
+        options,
+    )
 }
 
 #[cfg(test)]

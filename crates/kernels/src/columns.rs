@@ -1,0 +1,255 @@
+//! The patch matrix of a 2-D convolution over a whole batch, and its adjoint.
+//!
+//! A convolution slides a `kh x kw` window with stride `(sh, sw)` over an image padded by
+//! `(ph, pw)` at its start. Its patch matrix has one row per (image, window position) and
+//! one column per (channel, kernel row, kernel column):
+//! `patches[b*L + oy*ow + ox, (c*kh + ky)*kw + kx] = img[b, c, oy*sh + ky - ph, ox*sw + kx - pw]`
+//! (0 outside the image), with `L = oh * ow` positions per image. A convolution is then one
+//! matrix product for the whole batch, and [`scatter_patches`] (the transpose of
+//! [`patches`]) adds a patch matrix back onto images, summing overlaps.
+
+use rayon::prelude::*;
+
+/// Where a kernel window lands: the image side (`channels x height x width`), the kernel,
+/// stride and leading padding, and the number of window positions (`out_h x out_w`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Windows {
+    /// Channels of the image side.
+    pub channels: usize,
+    /// Image height and width.
+    pub image: [usize; 2],
+    /// Kernel height and width.
+    pub kernel: [usize; 2],
+    /// Stride along height and width.
+    pub stride: [usize; 2],
+    /// Padding before the first row and column (padding after them only changes `out`).
+    pub padding: [usize; 2],
+    /// Window positions along height and width.
+    pub out: [usize; 2],
+}
+
+impl Windows {
+    /// Length of one patch: `channels * kh * kw`.
+    pub fn patch_len(&self) -> usize {
+        self.channels * self.kernel[0] * self.kernel[1]
+    }
+
+    /// Window positions per image: `out_h * out_w`.
+    pub fn positions(&self) -> usize {
+        self.out[0] * self.out[1]
+    }
+
+    /// Elements of one image: `channels * height * width`.
+    pub fn image_len(&self) -> usize {
+        self.channels * self.image[0] * self.image[1]
+    }
+
+    /// For window position `o` along `axis`: the image coordinate of kernel offset 0 (which
+    /// may lie in the padding, hence signed) and the kernel offsets that land in the image.
+    #[inline]
+    fn span(&self, axis: usize, o: usize) -> (isize, std::ops::Range<usize>) {
+        let start = (o * self.stride[axis]) as isize - self.padding[axis] as isize;
+        let size = self.image[axis] as isize;
+        let k = self.kernel[axis] as isize;
+        let first = (-start).clamp(0, k);
+        let end = (size - start).clamp(first, k);
+        (start, first as usize..end as usize)
+    }
+}
+
+/// The patch matrix `[batch * positions, patch_len]` of `images` (`[batch, channels, h, w]`).
+pub fn patches(images: &[f32], batch: usize, w: &Windows) -> Vec<f32> {
+    assert_eq!(
+        images.len(),
+        batch * w.image_len(),
+        "patches: image buffer size"
+    );
+    let [kh, kw] = w.kernel;
+    let [ih, iw] = w.image;
+    let len = w.patch_len();
+    let mut out = vec![0.0f32; batch * w.positions() * len];
+    if len == 0 || out.is_empty() {
+        return out;
+    }
+    out.par_chunks_mut(w.out[1] * len)
+        .enumerate()
+        .for_each(|(line, out)| {
+            let (b, oy) = (line / w.out[0], line % w.out[0]);
+            let image = &images[b * w.image_len()..][..w.image_len()];
+            let (y0, rows) = w.span(0, oy);
+            for (ox, patch) in out.chunks_mut(len).enumerate() {
+                let (x0, cols) = w.span(1, ox);
+                for c in 0..w.channels {
+                    for ky in rows.clone() {
+                        let line = c * ih * iw + (y0 + ky as isize) as usize * iw;
+                        let from = (line as isize + x0 + cols.start as isize) as usize;
+                        let to = (c * kh + ky) * kw + cols.start;
+                        patch[to..][..cols.len()].copy_from_slice(&image[from..][..cols.len()]);
+                    }
+                }
+            }
+        });
+    out
+}
+
+/// The images (`[batch, channels, h, w]`) whose patches sum to `patch_matrix`
+/// (`[batch * positions, patch_len]`): the adjoint of [`patches`].
+pub fn scatter_patches(patch_matrix: &[f32], batch: usize, w: &Windows) -> Vec<f32> {
+    let len = w.patch_len();
+    let per_image = w.positions() * len;
+    assert_eq!(
+        patch_matrix.len(),
+        batch * per_image,
+        "scatter_patches: buffer size"
+    );
+    let [kh, kw] = w.kernel;
+    let [ih, iw] = w.image;
+    let mut images = vec![0.0f32; batch * w.image_len()];
+    if images.is_empty() || per_image == 0 {
+        return images;
+    }
+    images
+        .par_chunks_mut(w.image_len())
+        .zip(patch_matrix.par_chunks(per_image))
+        .for_each(|(image, src)| {
+            for (position, patch) in src.chunks(len).enumerate() {
+                let (y0, rows) = w.span(0, position / w.out[1]);
+                let (x0, cols) = w.span(1, position % w.out[1]);
+                for c in 0..w.channels {
+                    for ky in rows.clone() {
+                        let line = c * ih * iw + (y0 + ky as isize) as usize * iw;
+                        let to = (line as isize + x0 + cols.start as isize) as usize;
+                        let from = (c * kh + ky) * kw + cols.start;
+                        let src = &patch[from..][..cols.len()];
+                        for (d, s) in image[to..][..cols.len()].iter_mut().zip(src) {
+                            *d += s;
+                        }
+                    }
+                }
+            }
+        });
+    images
+}
+
+/// `[outer, a, b]` to `[outer, b, a]`: the layout change between `[B, C, positions]` images
+/// and `[B * positions, C]` matrix rows.
+pub fn transpose_inner(data: &[f32], outer: usize, a: usize, b: usize) -> Vec<f32> {
+    assert_eq!(data.len(), outer * a * b, "transpose_inner: buffer size");
+    let mut out = vec![0.0f32; data.len()];
+    if a == 0 || b == 0 {
+        return out;
+    }
+    out.par_chunks_mut(a * b)
+        .zip(data.par_chunks(a * b))
+        .for_each(|(out, src)| {
+            // Blocks of 16 x 16 keep both sides in cache.
+            const BLOCK: usize = 16;
+            for i0 in (0..a).step_by(BLOCK) {
+                for j0 in (0..b).step_by(BLOCK) {
+                    for i in i0..(i0 + BLOCK).min(a) {
+                        for j in j0..(j0 + BLOCK).min(b) {
+                            out[j * a + i] = src[i * b + j];
+                        }
+                    }
+                }
+            }
+        });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn windows() -> Windows {
+        // 2 channels of 5x4, 3x2 kernel, stride (2, 1), padding (1, 1): out 3 x 5.
+        Windows {
+            channels: 2,
+            image: [5, 4],
+            kernel: [3, 2],
+            stride: [2, 1],
+            padding: [1, 1],
+            out: [3, 5],
+        }
+    }
+
+    fn ramp(n: usize, scale: f32) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) * scale)
+            .collect()
+    }
+
+    #[test]
+    fn patches_read_the_window_and_zero_padding() {
+        let w = windows();
+        let batch = 2;
+        let img = ramp(batch * w.image_len(), 0.1);
+        let p = patches(&img, batch, &w);
+        for b in 0..batch {
+            for c in 0..2 {
+                for ky in 0..3 {
+                    for kx in 0..2 {
+                        for oy in 0..3 {
+                            for ox in 0..5 {
+                                let (iy, ix) = (oy * 2 + ky, ox + kx);
+                                let expected = if (1..=5).contains(&iy) && (1..=4).contains(&ix) {
+                                    img[((b * 2 + c) * 5 + iy - 1) * 4 + ix - 1]
+                                } else {
+                                    0.0
+                                };
+                                let row = b * 15 + oy * 5 + ox;
+                                let col = (c * 3 + ky) * 2 + kx;
+                                assert_eq!(p[row * w.patch_len() + col], expected);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn scatter_is_the_adjoint_of_patches() {
+        // <patches(x), y> == <x, scatter_patches(y)> for any x, y, including windows that
+        // overhang the image on both sides and skip pixels.
+        let skipping = Windows {
+            channels: 3,
+            image: [7, 6],
+            kernel: [2, 4],
+            stride: [3, 2],
+            padding: [0, 2],
+            out: [2, 4],
+        };
+        for w in [windows(), skipping] {
+            let batch = 3;
+            let x = ramp(batch * w.image_len(), 0.01);
+            let y = ramp(batch * w.positions() * w.patch_len(), 0.02);
+            let dot = |a: &[f32], b: &[f32]| -> f64 {
+                a.iter()
+                    .zip(b)
+                    .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                    .sum()
+            };
+            let lhs = dot(&patches(&x, batch, &w), &y);
+            let rhs = dot(&x, &scatter_patches(&y, batch, &w));
+            assert!(
+                (lhs - rhs).abs() < 1e-6 * lhs.abs().max(1.0),
+                "{lhs} vs {rhs}"
+            );
+        }
+    }
+
+    #[test]
+    fn transpose_inner_swaps_the_two_inner_axes() {
+        let data = ramp(2 * 19 * 33, 1.0);
+        let t = transpose_inner(&data, 2, 19, 33);
+        for o in 0..2 {
+            for i in 0..19 {
+                for j in 0..33 {
+                    assert_eq!(t[(o * 33 + j) * 19 + i], data[(o * 19 + i) * 33 + j]);
+                }
+            }
+        }
+        assert_eq!(transpose_inner(&t, 2, 33, 19), data);
+    }
+}

@@ -1,0 +1,138 @@
+//! A bounds-checked matrix product over strided views of host buffers, with `gemm` (the crate
+//! burn's flex matmul uses, with the same run-time choice of SIMD kernels).
+
+/// A read-only strided matrix over a slice: element `(i, j)` is
+/// `data[i * row_stride + j * col_stride]`.
+#[derive(Clone, Copy, Debug)]
+pub struct MatRef<'a> {
+    data: &'a [f32],
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a> MatRef<'a> {
+    /// A row-major `rows x cols` matrix.
+    pub fn row_major(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        Self::strided(data, rows, cols, cols, 1)
+    }
+
+    /// The transpose of the row-major `cols x rows` matrix in `data` (a `rows x cols` view).
+    pub fn transposed(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        Self::strided(data, rows, cols, 1, rows)
+    }
+
+    /// Any strided view; panics if an element would lie outside `data`.
+    pub fn strided(
+        data: &'a [f32],
+        rows: usize,
+        cols: usize,
+        row_stride: usize,
+        col_stride: usize,
+    ) -> Self {
+        if rows > 0 && cols > 0 {
+            let last = (rows - 1) * row_stride + (cols - 1) * col_stride;
+            assert!(last < data.len(), "matrix view exceeds its buffer");
+        }
+        Self {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride,
+        }
+    }
+}
+
+/// `lhs x rhs` as a new row-major matrix, computed on rayon's threads.
+pub fn matmul(lhs: MatRef<'_>, rhs: MatRef<'_>) -> Vec<f32> {
+    assert_eq!(lhs.cols, rhs.rows, "matmul: inner dimensions differ");
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    let mut dst = vec![0.0f32; m * n];
+    if m == 0 || n == 0 || k == 0 {
+        return dst;
+    }
+    // Strides index into slices, which never hold more than `isize::MAX` bytes.
+    let stride = |s: usize| s as isize;
+    // SAFETY: every index `gemm` reads or writes is `i * row_stride + j * col_stride` for
+    // `i < rows`, `j < cols` of the view it belongs to; `MatRef::strided` checked that the
+    // largest such index lies inside its slice, and `dst` is a fresh row-major `m x n`
+    // buffer. `read_dst` is false, so `dst` is only written, and no buffer aliases another.
+    #[allow(unsafe_code)]
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            stride(n),
+            false,
+            lhs.data.as_ptr(),
+            stride(lhs.col_stride),
+            stride(lhs.row_stride),
+            rhs.data.as_ptr(),
+            stride(rhs.col_stride),
+            stride(rhs.row_stride),
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(0),
+        );
+    }
+    dst
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(lhs: MatRef<'_>, rhs: MatRef<'_>) -> Vec<f32> {
+        let mut out = vec![0.0; lhs.rows * rhs.cols];
+        for i in 0..lhs.rows {
+            for j in 0..rhs.cols {
+                out[i * rhs.cols + j] = (0..lhs.cols)
+                    .map(|p| {
+                        lhs.data[i * lhs.row_stride + p * lhs.col_stride]
+                            * rhs.data[p * rhs.row_stride + j * rhs.col_stride]
+                    })
+                    .sum();
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn products_of_row_major_and_transposed_views_match_the_definition() {
+        let a: Vec<f32> = (0..35).map(|i| (i % 7) as f32 - 3.0).collect();
+        let b: Vec<f32> = (0..40).map(|i| (i % 5) as f32 * 0.5).collect();
+        let cases = [
+            (
+                MatRef::row_major(&a, 5, 7),
+                MatRef::row_major(&b[..35], 7, 5),
+            ),
+            (MatRef::transposed(&a, 7, 5), MatRef::row_major(&b, 5, 8)),
+            (
+                MatRef::row_major(&a, 5, 7),
+                MatRef::transposed(&b[..21], 7, 3),
+            ),
+        ];
+        for (lhs, rhs) in cases {
+            let got = matmul(lhs, rhs);
+            let want = naive(lhs, rhs);
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() <= 1e-4 * w.abs().max(1.0), "{g} vs {w}");
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "exceeds its buffer")]
+    fn a_view_larger_than_its_buffer_is_refused() {
+        let a = [0.0f32; 10];
+        let _ = MatRef::row_major(&a, 3, 4);
+    }
+}
