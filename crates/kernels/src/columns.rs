@@ -1,12 +1,14 @@
 //! The patch matrix of a 2-D convolution over a whole batch, and its adjoint.
 //!
 //! A convolution slides a `kh x kw` window with stride `(sh, sw)` over an image padded by
-//! `(ph, pw)` at its start. Its patch matrix has one row per (image, window position) and
-//! one column per (channel, kernel row, kernel column):
-//! `patches[b*L + oy*ow + ox, (c*kh + ky)*kw + kx] = img[b, c, oy*sh + ky - ph, ox*sw + kx - pw]`
-//! (0 outside the image), with `L = oh * ow` positions per image. A convolution is then one
-//! matrix product for the whole batch, and [`scatter_patches`] (the transpose of
-//! [`patches`]) adds a patch matrix back onto images, summing overlaps.
+//! `(ph, pw)` at its start. Images here are channels-last (`[B, H, W, C]`), and the patch
+//! matrix has one row per (image, window position) and one column per (kernel row, kernel
+//! column, channel):
+//! `patches[b*L + oy*ow + ox, (ky*kw + kx)*C + c] = img[b, oy*sh + ky - ph, ox*sw + kx - pw, c]`
+//! (0 outside the image), with `L = oh * ow` positions per image. Each kernel row of a patch
+//! is then one contiguous run of `kw * C` image elements. A convolution is one matrix product
+//! for the whole batch, and [`scatter_patches`] (the transpose of [`patches`]) adds a patch
+//! matrix back onto images, summing overlaps.
 
 use rayon::prelude::*;
 
@@ -57,15 +59,16 @@ impl Windows {
     }
 }
 
-/// The patch matrix `[batch * positions, patch_len]` of `images` (`[batch, channels, h, w]`).
+/// The patch matrix `[batch * positions, patch_len]` of `images` (`[batch, h, w, channels]`).
 pub fn patches(images: &[f32], batch: usize, w: &Windows) -> Vec<f32> {
     assert_eq!(
         images.len(),
         batch * w.image_len(),
         "patches: image buffer size"
     );
-    let [kh, kw] = w.kernel;
-    let [ih, iw] = w.image;
+    let kw = w.kernel[1];
+    let iw = w.image[1];
+    let c = w.channels;
     let len = w.patch_len();
     let mut out = vec![0.0f32; batch * w.positions() * len];
     if len == 0 || out.is_empty() {
@@ -79,20 +82,19 @@ pub fn patches(images: &[f32], batch: usize, w: &Windows) -> Vec<f32> {
             let (y0, rows) = w.span(0, oy);
             for (ox, patch) in out.chunks_mut(len).enumerate() {
                 let (x0, cols) = w.span(1, ox);
-                for c in 0..w.channels {
-                    for ky in rows.clone() {
-                        let line = c * ih * iw + (y0 + ky as isize) as usize * iw;
-                        let from = (line as isize + x0 + cols.start as isize) as usize;
-                        let to = (c * kh + ky) * kw + cols.start;
-                        patch[to..][..cols.len()].copy_from_slice(&image[from..][..cols.len()]);
-                    }
+                let run = cols.len() * c;
+                for ky in rows.clone() {
+                    let iy = (y0 + ky as isize) as usize;
+                    let from = ((iy * iw) as isize + x0 + cols.start as isize) as usize * c;
+                    let to = (ky * kw + cols.start) * c;
+                    patch[to..][..run].copy_from_slice(&image[from..][..run]);
                 }
             }
         });
     out
 }
 
-/// The images (`[batch, channels, h, w]`) whose patches sum to `patch_matrix`
+/// The images (`[batch, h, w, channels]`) whose patches sum to `patch_matrix`
 /// (`[batch * positions, patch_len]`): the adjoint of [`patches`].
 pub fn scatter_patches(patch_matrix: &[f32], batch: usize, w: &Windows) -> Vec<f32> {
     let len = w.patch_len();
@@ -102,8 +104,9 @@ pub fn scatter_patches(patch_matrix: &[f32], batch: usize, w: &Windows) -> Vec<f
         batch * per_image,
         "scatter_patches: buffer size"
     );
-    let [kh, kw] = w.kernel;
-    let [ih, iw] = w.image;
+    let kw = w.kernel[1];
+    let iw = w.image[1];
+    let c = w.channels;
     let mut images = vec![0.0f32; batch * w.image_len()];
     if images.is_empty() || per_image == 0 {
         return images;
@@ -115,15 +118,13 @@ pub fn scatter_patches(patch_matrix: &[f32], batch: usize, w: &Windows) -> Vec<f
             for (position, patch) in src.chunks(len).enumerate() {
                 let (y0, rows) = w.span(0, position / w.out[1]);
                 let (x0, cols) = w.span(1, position % w.out[1]);
-                for c in 0..w.channels {
-                    for ky in rows.clone() {
-                        let line = c * ih * iw + (y0 + ky as isize) as usize * iw;
-                        let to = (line as isize + x0 + cols.start as isize) as usize;
-                        let from = (c * kh + ky) * kw + cols.start;
-                        let src = &patch[from..][..cols.len()];
-                        for (d, s) in image[to..][..cols.len()].iter_mut().zip(src) {
-                            *d += s;
-                        }
+                let run = cols.len() * c;
+                for ky in rows.clone() {
+                    let iy = (y0 + ky as isize) as usize;
+                    let to = ((iy * iw) as isize + x0 + cols.start as isize) as usize * c;
+                    let from = (ky * kw + cols.start) * c;
+                    for (d, s) in image[to..][..run].iter_mut().zip(&patch[from..][..run]) {
+                        *d += s;
                     }
                 }
             }
@@ -193,12 +194,12 @@ mod tests {
                             for ox in 0..5 {
                                 let (iy, ix) = (oy * 2 + ky, ox + kx);
                                 let expected = if (1..=5).contains(&iy) && (1..=4).contains(&ix) {
-                                    img[((b * 2 + c) * 5 + iy - 1) * 4 + ix - 1]
+                                    img[((b * 5 + iy - 1) * 4 + ix - 1) * 2 + c]
                                 } else {
                                     0.0
                                 };
                                 let row = b * 15 + oy * 5 + ox;
-                                let col = (c * 3 + ky) * 2 + kx;
+                                let col = (ky * 2 + kx) * 2 + c;
                                 assert_eq!(p[row * w.patch_len() + col], expected);
                             }
                         }

@@ -49,16 +49,18 @@ impl<'a> MatRef<'a> {
 pub fn matmul(lhs: MatRef<'_>, rhs: MatRef<'_>) -> Vec<f32> {
     assert_eq!(lhs.cols, rhs.rows, "matmul: inner dimensions differ");
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
-    let mut dst = vec![0.0f32; m * n];
     if m == 0 || n == 0 || k == 0 {
-        return dst;
+        return vec![0.0f32; m * n];
     }
+    let mut dst: Vec<f32> = Vec::with_capacity(m * n);
     // Strides index into slices, which never hold more than `isize::MAX` bytes.
     let stride = |s: usize| s as isize;
     // SAFETY: every index `gemm` reads or writes is `i * row_stride + j * col_stride` for
     // `i < rows`, `j < cols` of the view it belongs to; `MatRef::strided` checked that the
-    // largest such index lies inside its slice, and `dst` is a fresh row-major `m x n`
-    // buffer. `read_dst` is false, so `dst` is only written, and no buffer aliases another.
+    // largest such index lies inside its slice, and `dst` is a fresh allocation of `m * n`
+    // elements, written row-major. With `read_dst` false `gemm` never reads `dst` and
+    // writes every one of its `m * n` elements, so they are initialised when its length is
+    // set. No buffer aliases another.
     #[allow(unsafe_code)]
     unsafe {
         gemm::gemm(
@@ -82,6 +84,7 @@ pub fn matmul(lhs: MatRef<'_>, rhs: MatRef<'_>) -> Vec<f32> {
             false,
             gemm::Parallelism::Rayon(0),
         );
+        dst.set_len(m * n);
     }
     dst
 }

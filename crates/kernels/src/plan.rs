@@ -1,8 +1,9 @@
 //! The shapes of one 2-D convolution or transposed convolution, and its forward and backward
 //! passes over host buffers as batch-wide column matrices and matrix products.
 //!
-//! With `P = patches(x)` (`[B*L, C_in*kh*kw]`, one row per window position of every image),
-//! the weight as `W` (`[C_out, C_in*kh*kw]`) and images as `[B*L, C]` matrices, a
+//! Images are turned channels-last (`[B*L, C]` matrices, one row per pixel) and weights
+//! taps-major. With `P = patches(x)` (`[B*L, kh*kw*C_in]`, one row per window position of
+//! every image) and the weight as `W` (`[C_out, kh*kw*C_in]`), a
 //! convolution is `Y = P W^T`, its input gradient `scatter(dY W)` and its weight gradient
 //! `dY^T P`. A transposed convolution is the input gradient of the convolution it
 //! transposes: `y = scatter(X W)`, with gradients `dX = patches(dy) W^T` and
@@ -135,28 +136,30 @@ impl Plan {
     /// The forward pass: `x` `[B, C_in, H, W]`, `weight` in its layout, optional bias
     /// `[C_out]`; returns the output `[B, C_out, oh, ow]`.
     pub fn forward(&self, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+        let (batch, c_in, c_out) = (self.batch, self.in_channels, self.out_channels);
+        let (in_len, out_len) = (self.in_positions(), self.out_positions());
         let len = self.windows.patch_len();
-        let mut out = if self.transposed {
-            let rows = self.batch * self.in_positions();
-            let xt = transpose_inner(x, self.batch, self.in_channels, self.in_positions());
+        let taps = self.windows.kernel[0] * self.windows.kernel[1];
+        let x = transpose_inner(x, batch, c_in, in_len); // [B*HW, C_in]
+        let y = if self.transposed {
+            let w = transpose_inner(weight, c_in, c_out, taps); // [C_in, taps*C_out]
             let p = matmul(
-                MatRef::row_major(&xt, rows, self.in_channels),
-                MatRef::row_major(weight, self.in_channels, len),
+                MatRef::row_major(&x, batch * in_len, c_in),
+                MatRef::row_major(&w, c_in, len),
             );
-            scatter_patches(&p, self.batch, &self.windows)
+            scatter_patches(&p, batch, &self.windows)
         } else {
-            let rows = self.batch * self.out_positions();
-            let p = patches(x, self.batch, &self.windows);
-            let yt = matmul(
-                MatRef::row_major(&p, rows, len),
-                MatRef::transposed(weight, len, self.out_channels),
-            );
-            transpose_inner(&yt, self.batch, self.out_positions(), self.out_channels)
-        };
+            let w = transpose_inner(weight, c_out, c_in, taps); // [C_out, taps*C_in]
+            let p = patches(&x, batch, &self.windows);
+            matmul(
+                MatRef::row_major(&p, batch * out_len, len),
+                MatRef::transposed(&w, len, c_out),
+            )
+        }; // [B*L, C_out]
+        let mut out = transpose_inner(&y, batch, out_len, c_out);
         if let Some(bias) = bias {
-            let positions = self.out_positions();
-            for (i, plane) in out.chunks_mut(positions.max(1)).enumerate() {
-                let b = bias[i % self.out_channels];
+            for (i, plane) in out.chunks_mut(out_len.max(1)).enumerate() {
+                let b = bias[i % c_out];
                 plane.iter_mut().for_each(|v| *v += b);
             }
         }
@@ -166,49 +169,50 @@ impl Plan {
     /// The backward pass for the output gradient `dy` `[B, C_out, oh, ow]`, computing the
     /// gradients flagged in `want` (input, weight, bias).
     pub fn backward(&self, x: &[f32], weight: &[f32], dy: &[f32], want: [bool; 3]) -> Grads {
+        let (batch, c_in, c_out) = (self.batch, self.in_channels, self.out_channels);
+        let (in_len, out_len) = (self.in_positions(), self.out_positions());
         let len = self.windows.patch_len();
+        let taps = self.windows.kernel[0] * self.windows.kernel[1];
         let mut grads = Grads::default();
         if want[2] {
-            grads.bias = Some(channel_sums(dy, self.out_channels, self.out_positions()));
+            grads.bias = Some(channel_sums(dy, c_out, out_len));
         }
+        let dy = transpose_inner(dy, batch, c_out, out_len); // [B*L, C_out]
+        let x = || transpose_inner(x, batch, c_in, in_len); // [B*HW, C_in]
         if self.transposed {
-            let rows = self.batch * self.in_positions();
-            let dp = patches(dy, self.batch, &self.windows); // [B*HW, len]
+            let dp = patches(&dy, batch, &self.windows); // [B*HW, taps*C_out]
             if want[0] {
-                let dxt = matmul(
-                    MatRef::row_major(&dp, rows, len),
-                    MatRef::transposed(weight, len, self.in_channels),
+                let w = transpose_inner(weight, c_in, c_out, taps);
+                let dx = matmul(
+                    MatRef::row_major(&dp, batch * in_len, len),
+                    MatRef::transposed(&w, len, c_in),
                 );
-                grads.x = Some(transpose_inner(
-                    &dxt,
-                    self.batch,
-                    self.in_positions(),
-                    self.in_channels,
-                ));
+                grads.x = Some(transpose_inner(&dx, batch, in_len, c_in));
             }
             if want[1] {
-                let xt = transpose_inner(x, self.batch, self.in_channels, self.in_positions());
-                grads.weight = Some(matmul(
-                    MatRef::transposed(&xt, self.in_channels, rows),
-                    MatRef::row_major(&dp, rows, len),
-                ));
+                let dw = matmul(
+                    MatRef::transposed(&x(), c_in, batch * in_len),
+                    MatRef::row_major(&dp, batch * in_len, len),
+                );
+                grads.weight = Some(transpose_inner(&dw, c_in, taps, c_out));
             }
         } else {
-            let rows = self.batch * self.out_positions();
-            let dyt = transpose_inner(dy, self.batch, self.out_channels, self.out_positions());
             if want[0] {
+                let w = transpose_inner(weight, c_out, c_in, taps);
                 let dp = matmul(
-                    MatRef::row_major(&dyt, rows, self.out_channels),
-                    MatRef::row_major(weight, self.out_channels, len),
+                    MatRef::row_major(&dy, batch * out_len, c_out),
+                    MatRef::row_major(&w, c_out, len),
                 );
-                grads.x = Some(scatter_patches(&dp, self.batch, &self.windows));
+                let dx = scatter_patches(&dp, batch, &self.windows); // [B*HW, C_in]
+                grads.x = Some(transpose_inner(&dx, batch, in_len, c_in));
             }
             if want[1] {
-                let p = patches(x, self.batch, &self.windows);
-                grads.weight = Some(matmul(
-                    MatRef::transposed(&dyt, self.out_channels, rows),
-                    MatRef::row_major(&p, rows, len),
-                ));
+                let p = patches(&x(), batch, &self.windows);
+                let dw = matmul(
+                    MatRef::transposed(&dy, c_out, batch * out_len),
+                    MatRef::row_major(&p, batch * out_len, len),
+                );
+                grads.weight = Some(transpose_inner(&dw, c_out, taps, c_in));
             }
         }
         grads

@@ -4,10 +4,33 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use burn::prelude::*;
+use burn::tensor::Tolerance;
 use burn::tensor::module;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
-use burn::tensor::{Distribution, Tolerance};
 use ganforge_kernels::{conv_transpose2d, conv2d};
+
+/// Values in `[-scale, scale)` from a fixed sequence: the tests run in parallel, so they do
+/// not share the device's random generator.
+fn fixed_random<const D: usize>(
+    shape: [usize; D],
+    seed: u64,
+    scale: f32,
+    device: &Device,
+) -> Tensor<D> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let n = shape.iter().product::<usize>();
+    let values: Vec<f32> = (0..n)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
+        })
+        .collect();
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
 
 /// Input shape, weight shape, options, bias length.
 type Case<O> = ([usize; 4], [usize; 4], O, Option<usize>);
@@ -23,9 +46,7 @@ fn run(
     let (x, w) = (x.clone().require_grad(), w.clone().require_grad());
     let b = b.map(|b| b.clone().require_grad());
     let y = conv(x.clone(), w.clone(), b.clone());
-    let device = y.device();
-    device.seed(seed);
-    let r = Tensor::<4>::random(y.dims(), Distribution::Normal(0.0, 1.0), &device);
+    let r = fixed_random(y.dims(), seed, 1.0, &y.device());
     let grads = (y.clone() * r).sum().backward();
     let mut out = vec![
         y.into_data(),
@@ -46,10 +67,9 @@ fn compare(
     bias: Option<usize>,
 ) {
     let device = Device::flex().autodiff();
-    device.seed(3);
-    let x = Tensor::<4>::random(x_shape, Distribution::Normal(0.0, 1.0), &device);
-    let w = Tensor::<4>::random(w_shape, Distribution::Normal(0.0, 0.1), &device);
-    let b = bias.map(|n| Tensor::<1>::random([n], Distribution::Normal(0.0, 1.0), &device));
+    let x = fixed_random(x_shape, 1, 1.0, &device);
+    let w = fixed_random(w_shape, 2, 0.1, &device);
+    let b = bias.map(|n| fixed_random([n], 3, 1.0, &device));
     let got = run(ours, &x, &w, b.as_ref(), 5);
     let want = run(burns, &x, &w, b.as_ref(), 5);
     let names = ["output", "x grad", "weight grad", "bias grad"];
