@@ -2,8 +2,8 @@
 //! backend's autodiff device: the per-op view of where an iteration's time goes.
 //!
 //! Each activation and normalisation is timed twice, as burn's module computes it and as
-//! `ganforge_models::layers` does, so the gain of the rewrite stays measured; the convolutions
-//! of `dcgan-mnist` show what the rest costs.
+//! `ganforge_models::layers` does (the convolutions of `dcgan-mnist` through
+//! `ganforge-kernels`), so the gain of each rewrite stays measured.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -145,42 +145,32 @@ fn convolutions(c: &mut Criterion) {
             .with_stride([2, 2])
             .with_padding(burn::nn::PaddingConfig2d::Explicit(2, 2, 2, 2))
             .init(&ad);
-        let id = |name: &str| BenchmarkId::new(name, backend);
-        forward_backward(
-            &mut group,
-            id("G convT 256->128 7x7"),
-            &ad,
-            [64, 256, 7, 7],
-            |x| up1.forward(x),
-        );
-        forward_backward(
-            &mut group,
-            id("G convT 128->64 7->14"),
-            &ad,
-            [64, 128, 7, 7],
-            |x| up2.forward(x),
-        );
-        forward_backward(
-            &mut group,
-            id("G convT 64->1 14->28"),
-            &ad,
-            [64, 64, 14, 14],
-            |x| up3.forward(x),
-        );
-        forward_backward(
-            &mut group,
-            id("D conv 1->64 28->14"),
-            &ad,
-            [64, 1, 28, 28],
-            |x| down1.forward(x),
-        );
-        forward_backward(
-            &mut group,
-            id("D conv 64->128 14->7"),
-            &ad,
-            [64, 64, 14, 14],
-            |x| down2.forward(x),
-        );
+        let id = |name: &str, by: &str| BenchmarkId::new(format!("{name}/{by}"), backend);
+        let transposed = [
+            ("G convT 256->128 7x7", [64, 256, 7, 7], &up1),
+            ("G convT 128->64 7->14", [64, 128, 7, 7], &up2),
+            ("G convT 64->1 14->28", [64, 64, 14, 14], &up3),
+        ];
+        for (name, shape, conv) in transposed {
+            forward_backward(&mut group, id(name, "burn"), &ad, shape, |x| {
+                conv.forward(x)
+            });
+            forward_backward(&mut group, id(name, "ganforge"), &ad, shape, |x| {
+                layers::conv_transpose2d(conv, x)
+            });
+        }
+        let direct = [
+            ("D conv 1->64 28->14", [64, 1, 28, 28], &down1),
+            ("D conv 64->128 14->7", [64, 64, 14, 14], &down2),
+        ];
+        for (name, shape, conv) in direct {
+            forward_backward(&mut group, id(name, "burn"), &ad, shape, |x| {
+                conv.forward(x)
+            });
+            forward_backward(&mut group, id(name, "ganforge"), &ad, shape, |x| {
+                layers::conv2d(conv, x)
+            });
+        }
     }
     group.finish();
 }

@@ -1,6 +1,8 @@
 //! A bounds-checked matrix product over strided views of host buffers, with `gemm` (the crate
 //! burn's flex matmul uses, with the same run-time choice of SIMD kernels).
 
+use rayon::prelude::*;
+
 /// A read-only strided matrix over a slice: element `(i, j)` is
 /// `data[i * row_stride + j * col_stride]`.
 #[derive(Clone, Copy, Debug)]
@@ -45,13 +47,69 @@ impl<'a> MatRef<'a> {
     }
 }
 
+/// Inner-dimension slice of one partial product when the inner dimension is split.
+const K_CHUNK: usize = 4096;
+
 /// `lhs x rhs` as a new row-major matrix, computed on rayon's threads.
+///
+/// `gemm` parallelises over the output only, so a product with a small output and a long
+/// inner dimension (a weight gradient summed over every pixel of a batch: `[64 x 131072] x
+/// [131072 x 48]`) would run on one thread. Such products are split into fixed slices of the
+/// inner dimension, computed in parallel and summed in slice order, so the result does not
+/// depend on the number of threads.
 pub fn matmul(lhs: MatRef<'_>, rhs: MatRef<'_>) -> Vec<f32> {
     assert_eq!(lhs.cols, rhs.rows, "matmul: inner dimensions differ");
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     if m == 0 || n == 0 || k == 0 {
         return vec![0.0f32; m * n];
     }
+    let chunks = k.div_ceil(K_CHUNK);
+    if chunks < 4 || k < 8 * m.max(n) || m * n * chunks > 1 << 24 {
+        return product(lhs, rhs, gemm::Parallelism::Rayon(0));
+    }
+    let partials: Vec<Vec<f32>> = (0..chunks)
+        .into_par_iter()
+        .map(|c| {
+            let (start, len) = (c * K_CHUNK, K_CHUNK.min(k - c * K_CHUNK));
+            product(lhs.columns(start, len), rhs.rows(start, len), gemm::Parallelism::None)
+        })
+        .collect();
+    let mut sum = vec![0.0f32; m * n];
+    for partial in &partials {
+        sum.iter_mut().zip(partial).for_each(|(s, p)| *s += p);
+    }
+    sum
+}
+
+impl<'a> MatRef<'a> {
+    /// Columns `start..start + len`.
+    fn columns(&self, start: usize, len: usize) -> Self {
+        assert!(start + len <= self.cols, "column range out of bounds");
+        Self::strided(
+            &self.data[start * self.col_stride..],
+            self.rows,
+            len,
+            self.row_stride,
+            self.col_stride,
+        )
+    }
+
+    /// Rows `start..start + len`.
+    fn rows(&self, start: usize, len: usize) -> Self {
+        assert!(start + len <= self.rows, "row range out of bounds");
+        Self::strided(
+            &self.data[start * self.row_stride..],
+            len,
+            self.cols,
+            self.row_stride,
+            self.col_stride,
+        )
+    }
+}
+
+/// One `gemm` call: `lhs x rhs` as a new row-major matrix.
+fn product(lhs: MatRef<'_>, rhs: MatRef<'_>, parallelism: gemm::Parallelism) -> Vec<f32> {
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     let mut dst: Vec<f32> = Vec::with_capacity(m * n);
     // Strides index into slices, which never hold more than `isize::MAX` bytes.
     let stride = |s: usize| s as isize;
@@ -59,8 +117,8 @@ pub fn matmul(lhs: MatRef<'_>, rhs: MatRef<'_>) -> Vec<f32> {
     // `i < rows`, `j < cols` of the view it belongs to; `MatRef::strided` checked that the
     // largest such index lies inside its slice, and `dst` is a fresh allocation of `m * n`
     // elements, written row-major. With `read_dst` false `gemm` never reads `dst` and
-    // writes every one of its `m * n` elements, so they are initialised when its length is
-    // set. No buffer aliases another.
+    // writes every one of its `m * n` elements (`m`, `n`, `k` > 0, checked by `matmul`), so
+    // they are initialised when its length is set. No buffer aliases another.
     #[allow(unsafe_code)]
     unsafe {
         gemm::gemm(
@@ -82,7 +140,7 @@ pub fn matmul(lhs: MatRef<'_>, rhs: MatRef<'_>) -> Vec<f32> {
             false,
             false,
             false,
-            gemm::Parallelism::Rayon(0),
+            parallelism,
         );
         dst.set_len(m * n);
     }
@@ -129,6 +187,19 @@ mod tests {
             for (g, w) in got.iter().zip(&want) {
                 assert!((g - w).abs() <= 1e-4 * w.abs().max(1.0), "{g} vs {w}");
             }
+        }
+    }
+
+    #[test]
+    fn a_long_inner_dimension_is_split_and_summed() {
+        let k = 5 * K_CHUNK + 123;
+        let a: Vec<f32> = (0..3 * k).map(|i| ((i * 7) % 13) as f32 / 13.0 - 0.5).collect();
+        let b: Vec<f32> = (0..k * 2).map(|i| ((i * 5) % 11) as f32 / 11.0 - 0.5).collect();
+        let (lhs, rhs) = (MatRef::row_major(&a, 3, k), MatRef::transposed(&b, k, 2));
+        let got = matmul(lhs, rhs);
+        let want = naive(lhs, rhs);
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() <= 1e-3 * w.abs().max(1.0), "{g} vs {w}");
         }
     }
 
