@@ -71,7 +71,11 @@ pub fn matmul(lhs: MatRef<'_>, rhs: MatRef<'_>) -> Vec<f32> {
         .into_par_iter()
         .map(|c| {
             let (start, len) = (c * K_CHUNK, K_CHUNK.min(k - c * K_CHUNK));
-            product(lhs.columns(start, len), rhs.rows(start, len), gemm::Parallelism::None)
+            product(
+                lhs.columns(start, len),
+                rhs.rows(start, len),
+                gemm::Parallelism::None,
+            )
         })
         .collect();
     let mut sum = vec![0.0f32; m * n];
@@ -193,8 +197,12 @@ mod tests {
     #[test]
     fn a_long_inner_dimension_is_split_and_summed() {
         let k = 5 * K_CHUNK + 123;
-        let a: Vec<f32> = (0..3 * k).map(|i| ((i * 7) % 13) as f32 / 13.0 - 0.5).collect();
-        let b: Vec<f32> = (0..k * 2).map(|i| ((i * 5) % 11) as f32 / 11.0 - 0.5).collect();
+        let a: Vec<f32> = (0..3 * k)
+            .map(|i| ((i * 7) % 13) as f32 / 13.0 - 0.5)
+            .collect();
+        let b: Vec<f32> = (0..k * 2)
+            .map(|i| ((i * 5) % 11) as f32 / 11.0 - 0.5)
+            .collect();
         let (lhs, rhs) = (MatRef::row_major(&a, 3, k), MatRef::transposed(&b, k, 2));
         let got = matmul(lhs, rhs);
         let want = naive(lhs, rhs);
