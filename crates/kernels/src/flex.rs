@@ -8,18 +8,18 @@ use burn_autodiff::Autodiff;
 use burn_autodiff::checkpoint::base::Checkpointer;
 use burn_autodiff::checkpoint::strategy::NoCheckpointing;
 use burn_autodiff::grads::Gradients;
-use burn_autodiff::ops::{Backward, Ops, OpsKind};
+use burn_autodiff::ops::{Backward, NodeGuard, Ops, OpsKind};
 use burn_flex::{Flex, FlexTensor};
 use std::borrow::Cow;
 
 /// Runs `plan` on `x`, `weight` and `bias` if all of them are `f32` tensors of plain flex or
 /// of autodiff over flex; `None` (and nothing consumed but clones) otherwise.
-pub fn run<const D: usize>(
+pub fn run(
     plan: &Plan,
-    x: &Tensor<D>,
-    weight: &Tensor<D>,
+    x: &Tensor<4>,
+    weight: &Tensor<4>,
     bias: Option<&Tensor<1>>,
-) -> Option<Tensor<D>> {
+) -> Option<Tensor<4>> {
     let all_f32 = x.dtype() == DType::F32
         && weight.dtype() == DType::F32
         && bias.is_none_or(|b| b.dtype() == DType::F32 && b.dims() == [plan.out_channels]);
@@ -30,41 +30,19 @@ pub fn run<const D: usize>(
         x.clone().try_into_primitive::<Autodiff<Flex>>(),
         weight.clone().try_into_primitive::<Autodiff<Flex>>(),
     ) {
-        let out = match bias {
+        let (x, x_node) = x.into_parts();
+        let (w, w_node) = w.into_parts();
+        return match bias {
             Some(b) => {
-                let b = b.clone().try_into_primitive::<Autodiff<Flex>>().ok()?;
-                let (b, b_node) = b.into_parts();
-                let (x, x_node) = x.into_parts();
-                let (w, w_node) = w.into_parts();
-                match ConvStep(*plan)
-                    .prepare::<NoCheckpointing>([x_node, w_node, b_node])
-                    .compute_bound()
-                    .stateful()
-                {
-                    OpsKind::Tracked(prep) => {
-                        let out = forward(plan, &x, &w, Some(&b));
-                        prep.finish((x, w), out)
-                    }
-                    OpsKind::UnTracked(prep) => prep.finish(forward(plan, &x, &w, Some(&b))),
-                }
+                let (b, b_node) = b
+                    .clone()
+                    .try_into_primitive::<Autodiff<Flex>>()
+                    .ok()?
+                    .into_parts();
+                Some(record(plan, [x_node, w_node, b_node], x, w, Some(&b)))
             }
-            None => {
-                let (x, x_node) = x.into_parts();
-                let (w, w_node) = w.into_parts();
-                match ConvStep(*plan)
-                    .prepare::<NoCheckpointing>([x_node, w_node])
-                    .compute_bound()
-                    .stateful()
-                {
-                    OpsKind::Tracked(prep) => {
-                        let out = forward(plan, &x, &w, None);
-                        prep.finish((x, w), out)
-                    }
-                    OpsKind::UnTracked(prep) => prep.finish(forward(plan, &x, &w, None)),
-                }
-            }
+            None => Some(record(plan, [x_node, w_node], x, w, None)),
         };
-        return Some(Tensor::from_primitive::<Autodiff<Flex>>(out));
     }
     let x = x.clone().try_into_primitive::<Flex>().ok()?;
     let w = weight.clone().try_into_primitive::<Flex>().ok()?;
@@ -78,6 +56,27 @@ pub fn run<const D: usize>(
         &w,
         b.as_ref(),
     )))
+}
+
+/// The forward pass as an autodiff operation whose parents are `nodes` (input, weight and,
+/// with three, bias), keeping the input and weight for the backward step when it is tracked.
+fn record<const N: usize>(
+    plan: &Plan,
+    nodes: [NodeGuard; N],
+    x: FlexTensor,
+    w: FlexTensor,
+    b: Option<&FlexTensor>,
+) -> Tensor<4> {
+    let out = forward(plan, &x, &w, b);
+    let out = match ConvStep(*plan)
+        .prepare::<NoCheckpointing>(nodes)
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish((x, w), out),
+        OpsKind::UnTracked(prep) => prep.finish(out),
+    };
+    Tensor::from_primitive::<Autodiff<Flex>>(out)
 }
 
 /// The backward step of a [`Plan`]: its parents are the input, the weight and (with three

@@ -5,7 +5,7 @@
 //! and the same weights re-packed for every image. [`conv2d`] and [`conv_transpose2d`] take
 //! the same arguments as `burn::tensor::module::conv2d` / `conv_transpose2d` and, on flex
 //! `f32` tensors (plain or under autodiff), compute each pass over the whole batch as one
-//! matrix product of a batch-wide column matrix (see `plan` for the algebra), registering
+//! matrix product over a batch-wide patch matrix (see `plan` for the algebra), registering
 //! their own backward step with burn's autodiff. Everything else (other backends and dtypes,
 //! groups, dilation) goes to burn's own operation, so the two functions are drop-in
 //! replacements everywhere. Results agree with burn's to float rounding (tested).

@@ -1,5 +1,5 @@
 //! The shapes of one 2-D convolution or transposed convolution, and its forward and backward
-//! passes over host buffers as batch-wide column matrices and matrix products.
+//! passes over host buffers as batch-wide patch matrices and matrix products.
 //!
 //! Images are turned channels-last (`[B*L, C]` matrices, one row per pixel) and weights
 //! taps-major. With `P = patches(x)` (`[B*L, kh*kw*C_in]`, one row per window position of
