@@ -6,6 +6,7 @@
 //! `resolved.toml`, `metrics.jsonl`, sample grids, `curves.png` and checkpoints.
 
 pub mod adam;
+pub mod allocator;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;

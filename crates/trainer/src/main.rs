@@ -12,7 +12,7 @@ use ganforge_trainer::{RawConfig, RunOptions, TrainError, TrainPlan};
 /// its mmap threshold goes back to the kernel when a step frees it and is faulted in again,
 /// zeroed, by the next step: 25-40% of an `mlp-mnist` iteration on flex (BENCHMARKS.md).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: ganforge_trainer::allocator::Allocator = ganforge_trainer::allocator::Allocator;
 
 #[derive(Parser)]
 #[command(
@@ -317,6 +317,7 @@ fn run(cli: Cli) -> Result<(), TrainError> {
 }
 
 fn main() -> ExitCode {
+    ganforge_trainer::allocator::keep_freed_memory();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
