@@ -18,6 +18,8 @@ mod flex;
 mod matmul;
 #[cfg(feature = "flex")]
 mod plan;
+#[cfg(feature = "flex")]
+mod taps;
 
 use burn::prelude::*;
 use burn::tensor::module;

@@ -151,6 +151,99 @@ fn product(lhs: MatRef<'_>, rhs: MatRef<'_>, parallelism: gemm::Parallelism) -> 
     dst
 }
 
+/// A writable strided matrix over a slice: element `(i, j)` is
+/// `data[i * row_stride + j * col_stride]`.
+#[derive(Debug)]
+pub struct MatMut<'a> {
+    data: &'a mut [f32],
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+}
+
+impl<'a> MatMut<'a> {
+    /// A row-major `rows x cols` matrix with `row_stride` elements from one row to the next;
+    /// panics if an element would lie outside `data`.
+    pub fn strided(data: &'a mut [f32], rows: usize, cols: usize, row_stride: usize) -> Self {
+        if rows > 0 && cols > 0 {
+            let last = (rows - 1) * row_stride + cols - 1;
+            assert!(last < data.len(), "matrix view exceeds its buffer");
+        }
+        Self {
+            data,
+            rows,
+            cols,
+            row_stride,
+        }
+    }
+}
+
+/// `dst += lhs x rhs` (or `dst = lhs x rhs` when `accumulate` is false), on the calling
+/// thread.
+pub fn matmul_into(dst: MatMut<'_>, lhs: MatRef<'_>, rhs: MatRef<'_>, accumulate: bool) {
+    matmul_into_with(dst, lhs, rhs, accumulate, gemm::Parallelism::None)
+}
+
+/// [`matmul_into`] on rayon's threads.
+pub fn matmul_into_par(dst: MatMut<'_>, lhs: MatRef<'_>, rhs: MatRef<'_>, accumulate: bool) {
+    matmul_into_with(dst, lhs, rhs, accumulate, gemm::Parallelism::Rayon(0))
+}
+
+fn matmul_into_with(
+    dst: MatMut<'_>,
+    lhs: MatRef<'_>,
+    rhs: MatRef<'_>,
+    accumulate: bool,
+    parallelism: gemm::Parallelism,
+) {
+    assert_eq!(lhs.cols, rhs.rows, "matmul: inner dimensions differ");
+    assert!(
+        dst.rows == lhs.rows && dst.cols == rhs.cols,
+        "matmul: output shape differs"
+    );
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                dst.data[i * dst.row_stride..][..n].fill(0.0);
+            }
+        }
+        return;
+    }
+    let stride = |s: usize| s as isize;
+    // SAFETY: every index `gemm` reads or writes is `i * row_stride + j * col_stride` for
+    // `i < rows`, `j < cols` of the view it belongs to, and the constructors checked that
+    // the largest such index lies inside its slice. `dst` is borrowed mutably, so no other
+    // view aliases it.
+    #[allow(unsafe_code)]
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.data.as_mut_ptr(),
+            1,
+            stride(dst.row_stride),
+            accumulate,
+            lhs.data.as_ptr(),
+            stride(lhs.col_stride),
+            stride(lhs.row_stride),
+            rhs.data.as_ptr(),
+            stride(rhs.col_stride),
+            stride(rhs.row_stride),
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

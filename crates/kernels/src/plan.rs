@@ -12,7 +12,33 @@
 
 use crate::columns::{Windows, patches, scatter_patches, transpose_inner};
 use crate::matmul::{MatRef, matmul};
+use crate::taps::{TapConv, weights_by_output, weights_by_tap};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+
+/// How a [`Plan`] computes its passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// One product over a batch-wide patch matrix per pass (`columns`): best when one side
+    /// has very few channels (an RGB or grey image), where per-tap products would be thin.
+    Patches,
+    /// One product per kernel tap over pixel-major images (`taps`): no patch matrix and no
+    /// products over the zero padding.
+    Taps,
+}
+
+impl Method {
+    /// Fewest channels on both sides for which [`Method::Taps`] is chosen: below it the
+    /// per-tap products are too thin to run near the machine's peak.
+    pub const TAPS_MIN_CHANNELS: usize = 16;
+
+    fn for_channels(a: usize, b: usize) -> Self {
+        if a.min(b) >= Self::TAPS_MIN_CHANNELS {
+            Method::Taps
+        } else {
+            Method::Patches
+        }
+    }
+}
 
 /// A convolution or transposed convolution these kernels handle: 2-D, one group, no
 /// dilation, weights `[C_out, C_in, kh, kw]` (convolution) or `[C_in, C_out, kh, kw]`
@@ -34,6 +60,8 @@ pub struct Plan {
     /// The windows of the convolution: over `x` for a convolution, over the output for a
     /// transposed convolution.
     pub windows: Windows,
+    /// How the passes are computed (chosen from the channel counts).
+    pub method: Method,
 }
 
 /// The gradients one backward pass computed (those asked for).
@@ -77,6 +105,7 @@ impl Plan {
                 padding: [options.padding[0].0, options.padding[1].0],
                 out: out_size,
             },
+            method: Method::for_channels(in_channels, out_channels),
         })
     }
 
@@ -116,6 +145,7 @@ impl Plan {
                 padding: options.padding,
                 out: [h, w],
             },
+            method: Method::for_channels(in_channels, out_channels),
         })
     }
 
@@ -136,6 +166,49 @@ impl Plan {
     /// The forward pass: `x` `[B, C_in, H, W]`, `weight` in its layout, optional bias
     /// `[C_out]`; returns the output `[B, C_out, oh, ow]`.
     pub fn forward(&self, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+        let mut out = match self.method {
+            Method::Patches => self.forward_patches(x, weight),
+            Method::Taps => self.forward_taps(x, weight),
+        };
+        if let Some(bias) = bias {
+            let out_len = self.out_positions();
+            for (i, plane) in out.chunks_mut(out_len.max(1)).enumerate() {
+                let b = bias[i % self.out_channels];
+                plane.iter_mut().for_each(|v| *v += b);
+            }
+        }
+        out
+    }
+
+    /// The pixel-major view of this plan, and its weights by tap.
+    fn taps(&self, weight: &[f32]) -> (TapConv, Vec<f32>) {
+        let channels_out = if self.transposed {
+            self.in_channels
+        } else {
+            self.out_channels
+        };
+        let conv = TapConv {
+            windows: self.windows,
+            batch: self.batch,
+            channels_out,
+        };
+        let taps = self.windows.kernel[0] * self.windows.kernel[1];
+        let by_tap = weights_by_tap(weight, channels_out, self.windows.channels, taps);
+        (conv, by_tap)
+    }
+
+    fn forward_taps(&self, x: &[f32], weight: &[f32]) -> Vec<f32> {
+        let (conv, w) = self.taps(weight);
+        if self.transposed {
+            let y = conv.correlate_adjoint(&conv.positions().arrange(x), &w);
+            conv.image().to_nchw(&y)
+        } else {
+            let y = conv.correlate(&conv.image().arrange(x), &w);
+            conv.positions().to_nchw(&y)
+        }
+    }
+
+    fn forward_patches(&self, x: &[f32], weight: &[f32]) -> Vec<f32> {
         let (batch, c_in, c_out) = (self.batch, self.in_channels, self.out_channels);
         let (in_len, out_len) = (self.in_positions(), self.out_positions());
         let len = self.windows.patch_len();
@@ -156,26 +229,66 @@ impl Plan {
                 MatRef::transposed(&w, len, c_out),
             )
         }; // [B*L, C_out]
-        let mut out = transpose_inner(&y, batch, out_len, c_out);
-        if let Some(bias) = bias {
-            for (i, plane) in out.chunks_mut(out_len.max(1)).enumerate() {
-                let b = bias[i % c_out];
-                plane.iter_mut().for_each(|v| *v += b);
-            }
-        }
-        out
+        transpose_inner(&y, batch, out_len, c_out)
     }
 
     /// The backward pass for the output gradient `dy` `[B, C_out, oh, ow]`, computing the
     /// gradients flagged in `want` (input, weight, bias).
     pub fn backward(&self, x: &[f32], weight: &[f32], dy: &[f32], want: [bool; 3]) -> Grads {
+        let mut grads = match self.method {
+            Method::Patches => self.backward_patches(x, weight, dy, want),
+            Method::Taps => self.backward_taps(x, weight, dy, want),
+        };
+        if want[2] {
+            grads.bias = Some(channel_sums(dy, self.out_channels, self.out_positions()));
+        }
+        grads
+    }
+
+    fn backward_taps(&self, x: &[f32], weight: &[f32], dy: &[f32], want: [bool; 3]) -> Grads {
+        let (conv, w) = self.taps(weight);
+        let (c_o, c_img) = (conv.channels_out, self.windows.channels);
+        let taps = self.windows.kernel[0] * self.windows.kernel[1];
+        let (image, positions) = (conv.image(), conv.positions());
+        let mut grads = Grads::default();
+        // In the convolution's terms: the image side and the position side of x and dy.
+        let (x_side, dy_side) = if self.transposed {
+            (positions, image)
+        } else {
+            (image, positions)
+        };
+        if !want[0] && !want[1] {
+            return grads;
+        }
+        let dy = dy_side.arrange(dy);
+        if want[0] {
+            let dx = if self.transposed {
+                conv.correlate(&dy, &w)
+            } else {
+                conv.correlate_adjoint(&dy, &w)
+            };
+            grads.x = Some(x_side.to_nchw(&dx));
+        }
+        if want[1] {
+            let x = x_side.arrange(x);
+            let by_tap = if self.transposed {
+                conv.weight_gradient(&dy, &x)
+            } else {
+                conv.weight_gradient(&x, &dy)
+            };
+            grads.weight = Some(weights_by_output(&by_tap, c_o, c_img, taps));
+        }
+        grads
+    }
+
+    fn backward_patches(&self, x: &[f32], weight: &[f32], dy: &[f32], want: [bool; 3]) -> Grads {
         let (batch, c_in, c_out) = (self.batch, self.in_channels, self.out_channels);
         let (in_len, out_len) = (self.in_positions(), self.out_positions());
         let len = self.windows.patch_len();
         let taps = self.windows.kernel[0] * self.windows.kernel[1];
         let mut grads = Grads::default();
-        if want[2] {
-            grads.bias = Some(channel_sums(dy, c_out, out_len));
+        if !want[0] && !want[1] {
+            return grads;
         }
         let dy = transpose_inner(dy, batch, c_out, out_len); // [B*L, C_out]
         let x = || transpose_inner(x, batch, c_in, in_len); // [B*HW, C_in]
@@ -226,4 +339,113 @@ fn channel_sums(data: &[f32], channels: usize, positions: usize) -> Vec<f32> {
         sums[i % channels] += plane.iter().sum::<f32>();
     }
     sums
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ramp(n: usize, seed: usize, scale: f32) -> Vec<f32> {
+        (0..n)
+            .map(|i| (((i + seed) * 37 % 101) as f32 - 50.0) * scale)
+            .collect()
+    }
+
+    fn close(got: &[f32], want: &[f32], what: &str, plan: &Plan) {
+        assert_eq!(got.len(), want.len(), "{what} length, {plan:?}");
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!(
+                (g - w).abs() <= 1e-4 * w.abs().max(1.0),
+                "{what}[{i}]: {g} vs {w}, {plan:?}"
+            );
+        }
+    }
+
+    /// Both methods on one plan: same output and gradients.
+    fn methods_agree(plan: Plan) {
+        let [kh, kw] = plan.windows.kernel;
+        let x = ramp(plan.batch * plan.in_channels * plan.in_positions(), 1, 0.02);
+        let w = ramp(plan.in_channels * plan.out_channels * kh * kw, 2, 0.01);
+        let dy = ramp(
+            plan.batch * plan.out_channels * plan.out_positions(),
+            3,
+            0.03,
+        );
+        let taps = Plan {
+            method: Method::Taps,
+            ..plan
+        };
+        let patches = Plan {
+            method: Method::Patches,
+            ..plan
+        };
+        close(
+            &taps.forward(&x, &w, None),
+            &patches.forward(&x, &w, None),
+            "output",
+            &plan,
+        );
+        let (a, b) = (
+            taps.backward(&x, &w, &dy, [true, true, false]),
+            patches.backward(&x, &w, &dy, [true, true, false]),
+        );
+        close(
+            &a.x.unwrap_or_default(),
+            &b.x.unwrap_or_default(),
+            "dx",
+            &plan,
+        );
+        close(
+            &a.weight.unwrap_or_default(),
+            &b.weight.unwrap_or_default(),
+            "dw",
+            &plan,
+        );
+    }
+
+    #[test]
+    fn taps_and_patches_agree_on_convolutions() {
+        // (input, weight, stride, padding): the reference layers' kinds and odd ones.
+        let cases = [
+            ([3, 4, 14, 14], [6, 4, 5, 5], [2, 2], [2, 2]),
+            ([2, 3, 7, 7], [5, 3, 5, 5], [1, 1], [2, 2]),
+            ([2, 3, 9, 7], [4, 3, 3, 2], [2, 1], [1, 0]),
+            ([2, 2, 8, 8], [3, 2, 2, 2], [3, 3], [0, 0]),
+            ([2, 3, 4, 4], [2, 3, 4, 4], [1, 1], [0, 0]),
+            ([1, 2, 5, 9], [3, 2, 1, 3], [1, 3], [0, 1]),
+            ([2, 2, 6, 6], [2, 2, 3, 3], [2, 2], [1, 1]),
+        ];
+        for (x, w, stride, padding) in cases {
+            let options = ConvOptions::new(stride, padding, [1, 1], 1);
+            methods_agree(Plan::conv(x, w, &options).unwrap_or_else(|| panic!("{x:?} {w:?}")));
+        }
+    }
+
+    #[test]
+    fn taps_and_patches_agree_on_transposed_convolutions() {
+        // (input, weight, stride, padding, output padding).
+        let cases = [
+            ([3, 4, 7, 7], [4, 3, 5, 5], [1, 1], [2, 2], [0, 0]),
+            ([2, 4, 7, 7], [4, 2, 5, 5], [2, 2], [2, 2], [1, 1]),
+            ([2, 5, 1, 1], [5, 3, 4, 4], [1, 1], [0, 0], [0, 0]),
+            ([2, 3, 4, 4], [3, 2, 4, 4], [2, 2], [1, 1], [0, 0]),
+            ([2, 3, 5, 4], [3, 2, 3, 2], [2, 3], [1, 0], [1, 2]),
+            ([1, 2, 3, 3], [2, 2, 2, 2], [3, 3], [0, 0], [0, 0]),
+        ];
+        for (x, w, stride, padding, out_padding) in cases {
+            let options = ConvTransposeOptions::new(stride, padding, out_padding, [1, 1], 1);
+            methods_agree(
+                Plan::conv_transpose(x, w, &options).unwrap_or_else(|| panic!("{x:?} {w:?}")),
+            );
+        }
+    }
+
+    #[test]
+    fn the_method_follows_the_channel_counts() {
+        let options = ConvOptions::new([2, 2], [2, 2], [1, 1], 1);
+        let wide = Plan::conv([2, 64, 14, 14], [128, 64, 5, 5], &options);
+        let grey = Plan::conv([2, 1, 28, 28], [64, 1, 5, 5], &options);
+        assert_eq!(wide.map(|p| p.method), Some(Method::Taps));
+        assert_eq!(grey.map(|p| p.method), Some(Method::Patches));
+    }
 }

@@ -1,0 +1,410 @@
+//! Convolutions as sums of one matrix product per kernel tap, over pixel-major images: no
+//! patch matrix, and no product over the zero padding.
+//!
+//! Images are stored pixel-major with the batch inside each pixel (`[H, W, B, C]`), so that
+//! the pixels `x0..x1` of one image row, for the whole batch, are one contiguous block of
+//! `(x1 - x0) * B` matrix rows of `C` columns. For a kernel tap `(ky, kx)` and one row `oy`
+//! of window positions, the positions whose tap lands inside the image form one range of
+//! `ox`, and the pixels they read one such block. A convolution is then, for every row of
+//! positions, a sum over taps of `[n*B x C_img] x [C_img x C_o]` products, all reading and
+//! writing the buffers in place.
+//!
+//! With a horizontal stride `s`, the pixels read by consecutive positions are `s` apart;
+//! the image side is then split by column phase (`[s, H, ceil(W / s), B, C]`, phase
+//! `r` holding the columns `x = j * s + r`), so they are adjacent again.
+//!
+//! Three passes, in the vocabulary of a convolution (the image side `x`, the window
+//! positions `y`, weights `w_t` `[C_img x C_o]` per tap):
+//! [`correlate`] `y = sum_t x_t w_t`, [`correlate_adjoint`] `x = sum_t y_t w_t^T` and
+//! [`weight_gradient`] `w_t = x_t^T y`. A transposed convolution uses the same three with
+//! the roles of input and output swapped (see `plan`).
+
+use crate::columns::{Windows, transpose_inner};
+use crate::matmul::{MatMut, MatRef, matmul_into, matmul_into_par};
+use rayon::prelude::*;
+
+/// Target number of matrix rows (pixels times batch) of one parallel task.
+const ROWS_PER_TASK: usize = 256;
+
+/// The pixel-major layout of one side of a convolution: `[phases, h, cols, batch, channels]`
+/// with `cols = ceil(w / phases)`; phase `r` holds the image columns `j * phases + r`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PixelMajor {
+    /// Column phases (the horizontal stride on the image side, 1 elsewhere).
+    pub phases: usize,
+    /// Image height.
+    pub h: usize,
+    /// Image width.
+    pub w: usize,
+    /// Batch size.
+    pub batch: usize,
+    /// Channels.
+    pub channels: usize,
+}
+
+impl PixelMajor {
+    /// Columns per phase: `ceil(w / phases)`.
+    fn cols(&self) -> usize {
+        self.w.div_ceil(self.phases)
+    }
+
+    /// Columns that phase `r` actually holds (the last ones may be absent).
+    fn cols_of(&self, r: usize) -> usize {
+        if r < self.w {
+            (self.w - r).div_ceil(self.phases)
+        } else {
+            0
+        }
+    }
+
+    /// Elements of one pixel (all images): `batch * channels`.
+    fn pixel(&self) -> usize {
+        self.batch * self.channels
+    }
+
+    /// Elements of one row of one phase.
+    fn row(&self) -> usize {
+        self.cols() * self.pixel()
+    }
+
+    /// Total elements.
+    pub fn len(&self) -> usize {
+        self.phases * self.h * self.row()
+    }
+
+    /// Offset of pixel column `j` of phase `r`, row `y`.
+    fn at(&self, r: usize, y: usize, j: usize) -> usize {
+        ((r * self.h + y) * self.cols() + j) * self.pixel()
+    }
+
+    /// `[B, C, H, W]` to this layout. Slots of absent columns are zero.
+    pub fn arrange(&self, nchw: &[f32]) -> Vec<f32> {
+        let (b, c, hw) = (self.batch, self.channels, self.h * self.w);
+        assert_eq!(nchw.len(), b * c * hw, "pixel-major: image buffer size");
+        let nhwc = transpose_inner(nchw, b, c, hw); // [B, H*W, C]
+        let mut out = vec![0.0f32; self.len()];
+        if out.is_empty() {
+            return out;
+        }
+        out.par_chunks_mut(self.row())
+            .enumerate()
+            .for_each(|(line, row)| {
+                let (r, y) = (line / self.h, line % self.h);
+                for j in 0..self.cols_of(r) {
+                    let x = j * self.phases + r;
+                    let pixel = &mut row[j * self.pixel()..][..self.pixel()];
+                    for (image, dst) in pixel.chunks_mut(c).enumerate() {
+                        dst.copy_from_slice(&nhwc[(image * hw + y * self.w + x) * c..][..c]);
+                    }
+                }
+            });
+        out
+    }
+
+    /// This layout back to `[B, C, H, W]`.
+    pub fn to_nchw(self, data: &[f32]) -> Vec<f32> {
+        assert_eq!(data.len(), self.len(), "pixel-major: buffer size");
+        let (b, c, hw) = (self.batch, self.channels, self.h * self.w);
+        let mut nhwc = vec![0.0f32; b * c * hw];
+        if nhwc.is_empty() {
+            return nhwc;
+        }
+        nhwc.par_chunks_mut(hw * c)
+            .enumerate()
+            .for_each(|(image, out)| {
+                for (p, dst) in out.chunks_mut(c).enumerate() {
+                    let (y, x) = (p / self.w, p % self.w);
+                    let at = self.at(x % self.phases, y, x / self.phases) + image * c;
+                    dst.copy_from_slice(&data[at..][..c]);
+                }
+            });
+        transpose_inner(&nhwc, b, hw, c)
+    }
+}
+
+/// One convolution in pixel-major terms: the windows (over the image side) and the channels
+/// of the position side.
+#[derive(Clone, Copy, Debug)]
+pub struct TapConv {
+    /// The windows over the image side.
+    pub windows: Windows,
+    /// Batch size.
+    pub batch: usize,
+    /// Channels of the position side.
+    pub channels_out: usize,
+}
+
+/// Where tap `kx` of the positions `ox` lands, horizontally: the column phase `r`, the
+/// column shift `d` (pixel column `j = ox + d` of phase `r`) and the positions whose
+/// pixel lies inside the image.
+#[derive(Clone, Copy, Debug)]
+struct ColumnTap {
+    phase: usize,
+    shift: isize,
+    first: usize,
+    end: usize,
+}
+
+impl TapConv {
+    /// The image side's layout.
+    pub fn image(&self) -> PixelMajor {
+        let w = &self.windows;
+        PixelMajor {
+            phases: w.stride[1].max(1),
+            h: w.image[0],
+            w: w.image[1],
+            batch: self.batch,
+            channels: w.channels,
+        }
+    }
+
+    /// The position side's layout.
+    pub fn positions(&self) -> PixelMajor {
+        PixelMajor {
+            phases: 1,
+            h: self.windows.out[0],
+            w: self.windows.out[1],
+            batch: self.batch,
+            channels: self.channels_out,
+        }
+    }
+
+    fn taps(&self) -> usize {
+        self.windows.kernel[0] * self.windows.kernel[1]
+    }
+
+    /// The image row that tap row `ky` of position row `oy` reads, if inside the image.
+    fn image_row(&self, oy: usize, ky: usize) -> Option<usize> {
+        let w = &self.windows;
+        let y = (oy * w.stride[0] + ky).checked_sub(w.padding[0])?;
+        (y < w.image[0]).then_some(y)
+    }
+
+    fn column_tap(&self, kx: usize) -> ColumnTap {
+        let w = &self.windows;
+        let image = self.image();
+        let (s, offset) = (image.phases as isize, kx as isize - w.padding[1] as isize);
+        let phase = offset.rem_euclid(s) as usize;
+        let shift = offset.div_euclid(s);
+        let cols = image.cols_of(phase) as isize;
+        let first = (-shift).clamp(0, w.out[1] as isize) as usize;
+        let end = (cols - shift).clamp(first as isize, w.out[1] as isize) as usize;
+        ColumnTap {
+            phase,
+            shift,
+            first,
+            end,
+        }
+    }
+
+    /// Positions per parallel task along a row.
+    fn chunk(&self, row_len: usize) -> usize {
+        ROWS_PER_TASK
+            .div_ceil(self.batch.max(1))
+            .clamp(1, row_len.max(1))
+    }
+
+    /// `y = sum_t x_t w_t`: `x` in the image layout, `weights` `[taps, C_img, C_o]`;
+    /// returns `y` in the position layout.
+    pub fn correlate(&self, x: &[f32], weights: &[f32]) -> Vec<f32> {
+        let (image, positions) = (self.image(), self.positions());
+        let (c_img, c_o, batch) = (image.channels, positions.channels, self.batch);
+        assert_eq!(x.len(), image.len(), "correlate: image buffer size");
+        assert_eq!(
+            weights.len(),
+            self.taps() * c_img * c_o,
+            "correlate: weights"
+        );
+        let mut y = vec![0.0f32; positions.len()];
+        if y.is_empty() {
+            return y;
+        }
+        let [kh, kw] = self.windows.kernel;
+        let columns: Vec<ColumnTap> = (0..kw).map(|kx| self.column_tap(kx)).collect();
+        let out_w = self.windows.out[1];
+        let chunk = self.chunk(out_w);
+        y.par_chunks_mut(positions.row())
+            .enumerate()
+            .for_each(|(oy, row)| {
+                row.par_chunks_mut(chunk * positions.pixel())
+                    .enumerate()
+                    .for_each(|(part, dst)| {
+                        let (a, e) = (part * chunk, (part * chunk + chunk).min(out_w));
+                        for ky in 0..kh {
+                            let Some(iy) = self.image_row(oy, ky) else {
+                                continue;
+                            };
+                            for (kx, col) in columns.iter().enumerate() {
+                                let (lo, hi) = (col.first.max(a), col.end.min(e));
+                                if lo >= hi {
+                                    continue;
+                                }
+                                let rows = (hi - lo) * batch;
+                                let j = (lo as isize + col.shift) as usize;
+                                let src = &x[image.at(col.phase, iy, j)..][..rows * c_img];
+                                let w = &weights[(ky * kw + kx) * c_img * c_o..][..c_img * c_o];
+                                let out = &mut dst[(lo - a) * batch * c_o..][..rows * c_o];
+                                matmul_into(
+                                    MatMut::strided(out, rows, c_o, c_o),
+                                    MatRef::row_major(src, rows, c_img),
+                                    MatRef::row_major(w, c_img, c_o),
+                                    true,
+                                );
+                            }
+                        }
+                    });
+            });
+        y
+    }
+
+    /// `x = sum_t y_t w_t^T`: `y` in the position layout, `weights` `[taps, C_img, C_o]`;
+    /// returns `x` in the image layout (the adjoint of [`Self::correlate`]).
+    pub fn correlate_adjoint(&self, y: &[f32], weights: &[f32]) -> Vec<f32> {
+        let (image, positions) = (self.image(), self.positions());
+        let (c_img, c_o, batch) = (image.channels, positions.channels, self.batch);
+        assert_eq!(y.len(), positions.len(), "correlate_adjoint: buffer size");
+        assert_eq!(weights.len(), self.taps() * c_img * c_o, "adjoint: weights");
+        let mut x = vec![0.0f32; image.len()];
+        if x.is_empty() {
+            return x;
+        }
+        let [kh, kw] = self.windows.kernel;
+        let (sh, ph) = (self.windows.stride[0].max(1), self.windows.padding[0]);
+        let out_h = self.windows.out[0];
+        let columns: Vec<ColumnTap> = (0..kw).map(|kx| self.column_tap(kx)).collect();
+        let cols = image.cols();
+        let chunk = self.chunk(cols);
+        x.par_chunks_mut(image.row())
+            .enumerate()
+            .for_each(|(line, row)| {
+                let (r, iy) = (line / image.h, line % image.h);
+                row.par_chunks_mut(chunk * image.pixel())
+                    .enumerate()
+                    .for_each(|(part, dst)| {
+                        let (a, e) = (part * chunk, (part * chunk + chunk).min(cols));
+                        for ky in 0..kh {
+                            // Position row whose tap row `ky` reads image row `iy`.
+                            let Some(shifted) = (iy + ph).checked_sub(ky) else {
+                                continue;
+                            };
+                            if shifted % sh != 0 || shifted / sh >= out_h {
+                                continue;
+                            }
+                            let oy = shifted / sh;
+                            for (kx, col) in columns.iter().enumerate() {
+                                if col.phase != r {
+                                    continue;
+                                }
+                                // Pixel columns j = ox + shift for the valid ox, within a..e.
+                                let j_first = col.first as isize + col.shift;
+                                let j_end = col.end as isize + col.shift;
+                                let (lo, hi) = (j_first.max(a as isize), j_end.min(e as isize));
+                                if lo >= hi {
+                                    continue;
+                                }
+                                let (lo, hi) = (lo as usize, hi as usize);
+                                let rows = (hi - lo) * batch;
+                                let ox = (lo as isize - col.shift) as usize;
+                                let src = &y[positions.at(0, oy, ox)..][..rows * c_o];
+                                let w = &weights[(ky * kw + kx) * c_img * c_o..][..c_img * c_o];
+                                let out = &mut dst[(lo - a) * batch * c_img..][..rows * c_img];
+                                matmul_into(
+                                    MatMut::strided(out, rows, c_img, c_img),
+                                    MatRef::row_major(src, rows, c_o),
+                                    MatRef::transposed(w, c_o, c_img),
+                                    true,
+                                );
+                            }
+                        }
+                    });
+            });
+        x
+    }
+
+    /// `w_t = x_t^T y` for every tap: `x` in the image layout, `y` in the position layout;
+    /// returns `[taps, C_img, C_o]`. Each tap sums its rows in a fixed order, so the result
+    /// does not depend on the number of threads.
+    pub fn weight_gradient(&self, x: &[f32], y: &[f32]) -> Vec<f32> {
+        let (image, positions) = (self.image(), self.positions());
+        let (c_img, c_o, batch) = (image.channels, positions.channels, self.batch);
+        assert_eq!(x.len(), image.len(), "weight_gradient: image buffer size");
+        assert_eq!(y.len(), positions.len(), "weight_gradient: buffer size");
+        let mut grads = vec![0.0f32; self.taps() * c_img * c_o];
+        if grads.is_empty() {
+            return grads;
+        }
+        let [_, kw] = self.windows.kernel;
+        let out_h = self.windows.out[0];
+        // Few taps (1x1 kernels): let each product use every thread instead.
+        let parallel_products = self.taps() < 2 * rayon::current_num_threads();
+        let tap = |(t, dst): (usize, &mut [f32])| {
+            let (ky, kx) = (t / kw, t % kw);
+            let col = self.column_tap(kx);
+            if col.first >= col.end {
+                return;
+            }
+            let rows = (col.end - col.first) * batch;
+            let j = (col.first as isize + col.shift) as usize;
+            for oy in 0..out_h {
+                let Some(iy) = self.image_row(oy, ky) else {
+                    continue;
+                };
+                let src = &x[image.at(col.phase, iy, j)..][..rows * c_img];
+                let grad = &y[positions.at(0, oy, col.first)..][..rows * c_o];
+                let out = MatMut::strided(dst, c_img, c_o, c_o);
+                let (lhs, rhs) = (
+                    MatRef::transposed(src, c_img, rows),
+                    MatRef::row_major(grad, rows, c_o),
+                );
+                if parallel_products {
+                    matmul_into_par(out, lhs, rhs, true);
+                } else {
+                    matmul_into(out, lhs, rhs, true);
+                }
+            }
+        };
+        if parallel_products {
+            grads.chunks_mut(c_img * c_o).enumerate().for_each(tap);
+        } else {
+            grads.par_chunks_mut(c_img * c_o).enumerate().for_each(tap);
+        }
+        grads
+    }
+}
+
+/// Weights `[C_o, C_img, taps]` (a convolution's `[C_out, C_in, kh, kw]`, or a transposed
+/// convolution's `[C_in, C_out, kh, kw]`) as `[taps, C_img, C_o]`.
+pub fn weights_by_tap(weight: &[f32], c_o: usize, c_img: usize, taps: usize) -> Vec<f32> {
+    assert_eq!(
+        weight.len(),
+        c_o * c_img * taps,
+        "weights_by_tap: buffer size"
+    );
+    let mut out = vec![0.0f32; weight.len()];
+    for (o, per_output) in weight.chunks(c_img * taps).enumerate() {
+        for (i, per_input) in per_output.chunks(taps).enumerate() {
+            for (t, v) in per_input.iter().enumerate() {
+                out[(t * c_img + i) * c_o + o] = *v;
+            }
+        }
+    }
+    out
+}
+
+/// The inverse of [`weights_by_tap`]: `[taps, C_img, C_o]` as `[C_o, C_img, taps]`.
+pub fn weights_by_output(by_tap: &[f32], c_o: usize, c_img: usize, taps: usize) -> Vec<f32> {
+    assert_eq!(
+        by_tap.len(),
+        c_o * c_img * taps,
+        "weights_by_output: buffer size"
+    );
+    let mut out = vec![0.0f32; by_tap.len()];
+    for (t, per_tap) in by_tap.chunks(c_img * c_o).enumerate() {
+        for (i, per_input) in per_tap.chunks(c_o).enumerate() {
+            for (o, v) in per_input.iter().enumerate() {
+                out[(o * c_img + i) * taps + t] = *v;
+            }
+        }
+    }
+    out
+}
