@@ -380,15 +380,8 @@ pub fn weights_by_tap(weight: &[f32], c_o: usize, c_img: usize, taps: usize) -> 
         c_o * c_img * taps,
         "weights_by_tap: buffer size"
     );
-    let mut out = vec![0.0f32; weight.len()];
-    for (o, per_output) in weight.chunks(c_img * taps).enumerate() {
-        for (i, per_input) in per_output.chunks(taps).enumerate() {
-            for (t, v) in per_input.iter().enumerate() {
-                out[(t * c_img + i) * c_o + o] = *v;
-            }
-        }
-    }
-    out
+    let by_input = transpose_inner(weight, 1, c_o, c_img * taps); // [C_img, taps, C_o]
+    swap_outer(&by_input, c_img, taps, c_o)
 }
 
 /// The inverse of [`weights_by_tap`]: `[taps, C_img, C_o]` as `[C_o, C_img, taps]`.
@@ -398,13 +391,64 @@ pub fn weights_by_output(by_tap: &[f32], c_o: usize, c_img: usize, taps: usize) 
         c_o * c_img * taps,
         "weights_by_output: buffer size"
     );
-    let mut out = vec![0.0f32; by_tap.len()];
-    for (t, per_tap) in by_tap.chunks(c_img * c_o).enumerate() {
-        for (i, per_input) in per_tap.chunks(c_o).enumerate() {
-            for (o, v) in per_input.iter().enumerate() {
-                out[(o * c_img + i) * taps + t] = *v;
+    let by_input = swap_outer(by_tap, taps, c_img, c_o); // [C_img, taps, C_o]
+    transpose_inner(&by_input, 1, c_img * taps, c_o)
+}
+
+/// `[a, b, run]` to `[b, a, run]`, one contiguous copy per run.
+fn swap_outer(data: &[f32], a: usize, b: usize, run: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; data.len()];
+    if out.is_empty() {
+        return out;
+    }
+    out.par_chunks_mut(a * run)
+        .enumerate()
+        .for_each(|(j, dst)| {
+            for (i, dst) in dst.chunks_mut(run).enumerate() {
+                dst.copy_from_slice(&data[(i * b + j) * run..][..run]);
+            }
+        });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_go_by_tap_and_back() {
+        let (c_o, c_img, taps) = (3, 4, 5);
+        let w: Vec<f32> = (0..c_o * c_img * taps).map(|v| v as f32).collect();
+        let by_tap = weights_by_tap(&w, c_o, c_img, taps);
+        for o in 0..c_o {
+            for i in 0..c_img {
+                for t in 0..taps {
+                    assert_eq!(
+                        by_tap[(t * c_img + i) * c_o + o],
+                        w[(o * c_img + i) * taps + t]
+                    );
+                }
             }
         }
+        assert_eq!(weights_by_output(&by_tap, c_o, c_img, taps), w);
     }
-    out
+
+    #[test]
+    fn pixel_major_layouts_round_trip() {
+        // Width 7 in 3 phases: the phases hold 3, 2 and 2 columns.
+        let layout = PixelMajor {
+            phases: 3,
+            h: 2,
+            w: 7,
+            batch: 2,
+            channels: 3,
+        };
+        let nchw: Vec<f32> = (0..2 * 3 * 2 * 7).map(|v| v as f32).collect();
+        let arranged = layout.arrange(&nchw);
+        for (b, c, y, x) in [(0, 0, 0, 0), (1, 2, 1, 6), (0, 1, 1, 4), (1, 0, 0, 5)] {
+            let at = layout.at(x % 3, y, x / 3) + b * 3 + c;
+            assert_eq!(arranged[at], nchw[((b * 3 + c) * 2 + y) * 7 + x]);
+        }
+        assert_eq!(layout.to_nchw(&arranged), nchw);
+    }
 }

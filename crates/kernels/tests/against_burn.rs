@@ -92,7 +92,7 @@ fn compare(
 
 #[test]
 fn convolutions_match_burn_with_gradients() {
-    let cases: [Case<ConvOptions<2>>; 5] = [
+    let cases: [Case<ConvOptions<2>>; 6] = [
         // dcgan-mnist's discriminator (narrowed), with bias.
         (
             [3, 1, 28, 28],
@@ -127,6 +127,13 @@ fn convolutions_match_burn_with_gradients() {
             ConvOptions::new([3, 3], [0, 0], [1, 1], 1),
             None,
         ),
+        // Wide enough on both sides for the per-tap method, odd size, with bias.
+        (
+            [2, 16, 9, 9],
+            [24, 16, 5, 5],
+            ConvOptions::new([2, 2], [2, 2], [1, 1], 1),
+            Some(24),
+        ),
     ];
     for (x, w, options, bias) in cases {
         let (a, b) = (options.clone(), options);
@@ -142,7 +149,7 @@ fn convolutions_match_burn_with_gradients() {
 
 #[test]
 fn transposed_convolutions_match_burn_with_gradients() {
-    let cases: [Case<ConvTransposeOptions<2>>; 5] = [
+    let cases: [Case<ConvTransposeOptions<2>>; 7] = [
         // dcgan-mnist's generator (narrowed): stride 1, then stride 2 with output padding.
         (
             [3, 16, 7, 7],
@@ -175,6 +182,19 @@ fn transposed_convolutions_match_burn_with_gradients() {
             [3, 2, 3, 2],
             ConvTransposeOptions::new([2, 3], [1, 0], [1, 2], [1, 1], 1),
             Some(2),
+        ),
+        // Wide enough for the per-tap method: stride 1, and stride 2 with output padding.
+        (
+            [2, 24, 7, 7],
+            [24, 16, 5, 5],
+            ConvTransposeOptions::new([1, 1], [2, 2], [0, 0], [1, 1], 1),
+            Some(16),
+        ),
+        (
+            [2, 16, 5, 5],
+            [16, 16, 5, 5],
+            ConvTransposeOptions::new([2, 2], [2, 2], [1, 1], [1, 1], 1),
+            None,
         ),
     ];
     for (x, w, options, bias) in cases {
