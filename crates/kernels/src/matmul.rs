@@ -111,48 +111,22 @@ impl<'a> MatRef<'a> {
     }
 }
 
-/// One `gemm` call: `lhs x rhs` as a new row-major matrix.
+/// `lhs x rhs` as a new row-major matrix, in one `gemm` call.
 fn product(lhs: MatRef<'_>, rhs: MatRef<'_>, parallelism: gemm::Parallelism) -> Vec<f32> {
-    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
-    let mut dst: Vec<f32> = Vec::with_capacity(m * n);
-    // Strides index into slices, which never hold more than `isize::MAX` bytes.
-    let stride = |s: usize| s as isize;
-    // SAFETY: every index `gemm` reads or writes is `i * row_stride + j * col_stride` for
-    // `i < rows`, `j < cols` of the view it belongs to; `MatRef::strided` checked that the
-    // largest such index lies inside its slice, and `dst` is a fresh allocation of `m * n`
-    // elements, written row-major. With `read_dst` false `gemm` never reads `dst` and
-    // writes every one of its `m * n` elements (`m`, `n`, `k` > 0, checked by `matmul`), so
-    // they are initialised when its length is set. No buffer aliases another.
-    #[allow(unsafe_code)]
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            stride(n),
-            false,
-            lhs.data.as_ptr(),
-            stride(lhs.col_stride),
-            stride(lhs.row_stride),
-            rhs.data.as_ptr(),
-            stride(rhs.col_stride),
-            stride(rhs.row_stride),
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
-        dst.set_len(m * n);
-    }
+    let (m, n) = (lhs.rows, rhs.cols);
+    let mut dst = vec![0.0f32; m * n];
+    matmul_into_with(
+        MatMut::strided(&mut dst, m, n, n),
+        lhs,
+        rhs,
+        false,
+        parallelism,
+    );
     dst
 }
 
-/// A writable strided matrix over a slice: element `(i, j)` is
-/// `data[i * row_stride + j * col_stride]`.
+/// A writable row-major matrix over a slice, rows `row_stride` apart: element `(i, j)` is
+/// `data[i * row_stride + j]`.
 #[derive(Debug)]
 pub struct MatMut<'a> {
     data: &'a mut [f32],
@@ -213,11 +187,12 @@ fn matmul_into_with(
         }
         return;
     }
+    // Strides index into slices, which never hold more than `isize::MAX` bytes.
     let stride = |s: usize| s as isize;
     // SAFETY: every index `gemm` reads or writes is `i * row_stride + j * col_stride` for
-    // `i < rows`, `j < cols` of the view it belongs to, and the constructors checked that
-    // the largest such index lies inside its slice. `dst` is borrowed mutably, so no other
-    // view aliases it.
+    // `i < rows`, `j < cols` of the view it belongs to (`col_stride` 1 for `dst`), and the
+    // constructors checked that the largest such index lies inside its slice. `dst` is
+    // borrowed mutably, so no other view aliases it; all of it is initialised memory.
     #[allow(unsafe_code)]
     unsafe {
         gemm::gemm(
@@ -301,6 +276,24 @@ mod tests {
         let want = naive(lhs, rhs);
         for (g, w) in got.iter().zip(&want) {
             assert!((g - w).abs() <= 1e-3 * w.abs().max(1.0), "{g} vs {w}");
+        }
+    }
+
+    #[test]
+    fn products_into_a_strided_output_overwrite_or_accumulate() {
+        let a: Vec<f32> = (0..6).map(|i| i as f32 - 2.0).collect();
+        let b: Vec<f32> = (0..12).map(|i| (i % 5) as f32 * 0.5).collect();
+        let (lhs, rhs) = (MatRef::row_major(&a, 2, 3), MatRef::row_major(&b, 3, 4));
+        let want = naive(lhs, rhs);
+        // A 2 x 4 block inside rows of 6, whose last two columns must stay untouched.
+        let mut dst = vec![1.0f32; 12];
+        matmul_into(MatMut::strided(&mut dst, 2, 4, 6), lhs, rhs, false);
+        matmul_into(MatMut::strided(&mut dst, 2, 4, 6), lhs, rhs, true);
+        for i in 0..2 {
+            for j in 0..6 {
+                let expected = if j < 4 { 2.0 * want[i * 4 + j] } else { 1.0 };
+                assert!((dst[i * 6 + j] - expected).abs() < 1e-5, "({i}, {j})");
+            }
         }
     }
 
