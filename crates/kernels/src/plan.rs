@@ -180,25 +180,29 @@ impl Plan {
         out
     }
 
-    /// The pixel-major view of this plan, and its weights by tap.
-    fn taps(&self, weight: &[f32]) -> (TapConv, Vec<f32>) {
+    /// The pixel-major view of this plan.
+    fn tap_conv(&self) -> TapConv {
         let channels_out = if self.transposed {
             self.in_channels
         } else {
             self.out_channels
         };
-        let conv = TapConv {
+        TapConv {
             windows: self.windows,
             batch: self.batch,
             channels_out,
-        };
+        }
+    }
+
+    /// The weight (in its layout) by tap, as [`TapConv`]'s passes take it.
+    fn weights_by_tap(&self, weight: &[f32]) -> Vec<f32> {
         let taps = self.windows.kernel[0] * self.windows.kernel[1];
-        let by_tap = weights_by_tap(weight, channels_out, self.windows.channels, taps);
-        (conv, by_tap)
+        let c_o = self.tap_conv().channels_out;
+        weights_by_tap(weight, c_o, self.windows.channels, taps)
     }
 
     fn forward_taps(&self, x: &[f32], weight: &[f32]) -> Vec<f32> {
-        let (conv, w) = self.taps(weight);
+        let (conv, w) = (self.tap_conv(), self.weights_by_tap(weight));
         if self.transposed {
             let y = conv.correlate_adjoint(&conv.positions().arrange(x), &w);
             conv.image().to_nchw(&y)
@@ -236,6 +240,7 @@ impl Plan {
     /// gradients flagged in `want` (input, weight, bias).
     pub fn backward(&self, x: &[f32], weight: &[f32], dy: &[f32], want: [bool; 3]) -> Grads {
         let mut grads = match self.method {
+            _ if !want[0] && !want[1] => Grads::default(),
             Method::Patches => self.backward_patches(x, weight, dy, want),
             Method::Taps => self.backward_taps(x, weight, dy, want),
         };
@@ -246,7 +251,7 @@ impl Plan {
     }
 
     fn backward_taps(&self, x: &[f32], weight: &[f32], dy: &[f32], want: [bool; 3]) -> Grads {
-        let (conv, w) = self.taps(weight);
+        let conv = self.tap_conv();
         let (c_o, c_img) = (conv.channels_out, self.windows.channels);
         let taps = self.windows.kernel[0] * self.windows.kernel[1];
         let (image, positions) = (conv.image(), conv.positions());
@@ -257,11 +262,9 @@ impl Plan {
         } else {
             (image, positions)
         };
-        if !want[0] && !want[1] {
-            return grads;
-        }
         let dy = dy_side.arrange(dy);
         if want[0] {
+            let w = self.weights_by_tap(weight);
             let dx = if self.transposed {
                 conv.correlate(&dy, &w)
             } else {
@@ -287,9 +290,6 @@ impl Plan {
         let len = self.windows.patch_len();
         let taps = self.windows.kernel[0] * self.windows.kernel[1];
         let mut grads = Grads::default();
-        if !want[0] && !want[1] {
-            return grads;
-        }
         let dy = transpose_inner(dy, batch, c_out, out_len); // [B*L, C_out]
         let x = || transpose_inner(x, batch, c_in, in_len); // [B*HW, C_in]
         if self.transposed {
@@ -396,9 +396,18 @@ mod tests {
             &plan,
         );
         close(
-            &a.weight.unwrap_or_default(),
+            &a.weight.clone().unwrap_or_default(),
             &b.weight.unwrap_or_default(),
             "dw",
+            &plan,
+        );
+        // The weight gradient alone (the discriminator step's case) is the same.
+        let alone = taps.backward(&x, &w, &dy, [false, true, false]);
+        assert!(alone.x.is_none(), "dx computed unasked, {plan:?}");
+        close(
+            &alone.weight.unwrap_or_default(),
+            &a.weight.unwrap_or_default(),
+            "dw alone",
             &plan,
         );
     }

@@ -180,6 +180,15 @@ impl TapConv {
         (y < w.image[0]).then_some(y)
     }
 
+    /// The position row whose tap row `ky` reads image row `iy`, if any (the inverse of
+    /// [`Self::image_row`]).
+    fn position_row(&self, iy: usize, ky: usize) -> Option<usize> {
+        let w = &self.windows;
+        let shifted = (iy + w.padding[0]).checked_sub(ky)?;
+        let stride = w.stride[0].max(1);
+        (shifted % stride == 0 && shifted / stride < w.out[0]).then_some(shifted / stride)
+    }
+
     fn column_tap(&self, kx: usize) -> ColumnTap {
         let w = &self.windows;
         let image = self.image();
@@ -269,8 +278,6 @@ impl TapConv {
             return x;
         }
         let [kh, kw] = self.windows.kernel;
-        let (sh, ph) = (self.windows.stride[0].max(1), self.windows.padding[0]);
-        let out_h = self.windows.out[0];
         let columns: Vec<ColumnTap> = (0..kw).map(|kx| self.column_tap(kx)).collect();
         let cols = image.cols();
         let chunk = self.chunk(cols);
@@ -283,14 +290,9 @@ impl TapConv {
                     .for_each(|(part, dst)| {
                         let (a, e) = (part * chunk, (part * chunk + chunk).min(cols));
                         for ky in 0..kh {
-                            // Position row whose tap row `ky` reads image row `iy`.
-                            let Some(shifted) = (iy + ph).checked_sub(ky) else {
+                            let Some(oy) = self.position_row(iy, ky) else {
                                 continue;
                             };
-                            if shifted % sh != 0 || shifted / sh >= out_h {
-                                continue;
-                            }
-                            let oy = shifted / sh;
                             for (kx, col) in columns.iter().enumerate() {
                                 if col.phase != r {
                                     continue;
