@@ -132,32 +132,6 @@ pub fn scatter_patches(patch_matrix: &[f32], batch: usize, w: &Windows) -> Vec<f
     images
 }
 
-/// `[outer, a, b]` to `[outer, b, a]`: the layout change between `[B, C, positions]` images
-/// and `[B * positions, C]` matrix rows.
-pub fn transpose_inner(data: &[f32], outer: usize, a: usize, b: usize) -> Vec<f32> {
-    assert_eq!(data.len(), outer * a * b, "transpose_inner: buffer size");
-    let mut out = vec![0.0f32; data.len()];
-    if a == 0 || b == 0 {
-        return out;
-    }
-    out.par_chunks_mut(a * b)
-        .zip(data.par_chunks(a * b))
-        .for_each(|(out, src)| {
-            // Blocks of 16 x 16 keep both sides in cache.
-            const BLOCK: usize = 16;
-            for i0 in (0..a).step_by(BLOCK) {
-                for j0 in (0..b).step_by(BLOCK) {
-                    for i in i0..(i0 + BLOCK).min(a) {
-                        for j in j0..(j0 + BLOCK).min(b) {
-                            out[j * a + i] = src[i * b + j];
-                        }
-                    }
-                }
-            }
-        });
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,19 +212,5 @@ mod tests {
                 "{lhs} vs {rhs}"
             );
         }
-    }
-
-    #[test]
-    fn transpose_inner_swaps_the_two_inner_axes() {
-        let data = ramp(2 * 19 * 33, 1.0);
-        let t = transpose_inner(&data, 2, 19, 33);
-        for o in 0..2 {
-            for i in 0..19 {
-                for j in 0..33 {
-                    assert_eq!(t[(o * 33 + j) * 19 + i], data[(o * 19 + i) * 33 + j]);
-                }
-            }
-        }
-        assert_eq!(transpose_inner(&t, 2, 33, 19), data);
     }
 }

@@ -20,6 +20,8 @@ mod matmul;
 mod plan;
 #[cfg(feature = "flex")]
 mod taps;
+#[cfg(feature = "flex")]
+mod transpose;
 
 use burn::prelude::*;
 use burn::tensor::module;

@@ -10,9 +10,10 @@
 //! `dW = X^T patches(dy)`. Each is one matrix product over the whole batch, in the operand
 //! layouts `gemm` runs fastest (measured; BENCHMARKS.md).
 
-use crate::columns::{Windows, patches, scatter_patches, transpose_inner};
+use crate::columns::{Windows, patches, scatter_patches};
 use crate::matmul::{MatRef, matmul};
 use crate::taps::{TapConv, weights_by_output, weights_by_tap};
+use crate::transpose::transpose_inner;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
 /// How a [`Plan`] computes its passes.

@@ -19,8 +19,9 @@
 //! [`weight_gradient`] `w_t = x_t^T y`. A transposed convolution uses the same three with
 //! the roles of input and output swapped (see `plan`).
 
-use crate::columns::{Windows, transpose_inner};
+use crate::columns::Windows;
 use crate::matmul::{MatMut, MatRef, matmul_into, matmul_into_par};
+use crate::transpose::{RowsMut, Strided, transpose_inner, transpose_rows};
 use rayon::prelude::*;
 
 /// Target number of matrix rows (pixels times batch) of one parallel task.
@@ -77,48 +78,80 @@ impl PixelMajor {
         ((r * self.h + y) * self.cols() + j) * self.pixel()
     }
 
-    /// `[B, C, H, W]` to this layout. Slots of absent columns are zero.
+    /// `[B, C, H, W]` to this layout, in one pass: one task per image row, each transposing
+    /// that row of every image (`C x W`) into its pixels. Slots of absent columns are zero.
     pub fn arrange(&self, nchw: &[f32]) -> Vec<f32> {
         let (b, c, hw) = (self.batch, self.channels, self.h * self.w);
         assert_eq!(nchw.len(), b * c * hw, "pixel-major: image buffer size");
-        let nhwc = transpose_inner(nchw, b, c, hw); // [B, H*W, C]
         let mut out = vec![0.0f32; self.len()];
         if out.is_empty() {
             return out;
         }
-        out.par_chunks_mut(self.row())
-            .enumerate()
-            .for_each(|(line, row)| {
-                let (r, y) = (line / self.h, line % self.h);
-                for j in 0..self.cols_of(r) {
-                    let x = j * self.phases + r;
-                    let pixel = &mut row[j * self.pixel()..][..self.pixel()];
-                    for (image, dst) in pixel.chunks_mut(c).enumerate() {
-                        dst.copy_from_slice(&nhwc[(image * hw + y * self.w + x) * c..][..c]);
-                    }
-                }
-            });
+        // The lines of image row `y` in every phase, so that one task owns them all.
+        let mut by_row: Vec<Vec<&mut [f32]>> = (0..self.h)
+            .map(|_| Vec::with_capacity(self.phases))
+            .collect();
+        for (line, data) in out.chunks_mut(self.row()).enumerate() {
+            by_row[line % self.h].push(data);
+        }
+        by_row.into_par_iter().enumerate().for_each(|(y, lines)| {
+            let mut dst = PhaseRows {
+                lines,
+                phases: self.phases,
+                pixel: self.pixel(),
+                offset: 0,
+            };
+            for image in 0..b {
+                dst.offset = image * c;
+                let row = |ch: usize| (image * c + ch) * hw + y * self.w;
+                transpose_rows(nchw, c, self.w, row, &mut dst);
+            }
+        });
         out
     }
 
-    /// This layout back to `[B, C, H, W]`.
+    /// This layout back to `[B, C, H, W]`, in one pass: one task per image, transposing its
+    /// pixels (`H*W x C`) into channel planes.
     pub fn to_nchw(self, data: &[f32]) -> Vec<f32> {
         assert_eq!(data.len(), self.len(), "pixel-major: buffer size");
         let (b, c, hw) = (self.batch, self.channels, self.h * self.w);
-        let mut nhwc = vec![0.0f32; b * c * hw];
-        if nhwc.is_empty() {
-            return nhwc;
+        let mut nchw = vec![0.0f32; b * c * hw];
+        if nchw.is_empty() {
+            return nchw;
         }
-        nhwc.par_chunks_mut(hw * c)
+        nchw.par_chunks_mut(c * hw)
             .enumerate()
             .for_each(|(image, out)| {
-                for (p, dst) in out.chunks_mut(c).enumerate() {
+                let pixel = |p: usize| {
                     let (y, x) = (p / self.w, p % self.w);
-                    let at = self.at(x % self.phases, y, x / self.phases) + image * c;
-                    dst.copy_from_slice(&data[at..][..c]);
-                }
+                    self.at(x % self.phases, y, x / self.phases) + image * c
+                };
+                let mut dst = Strided {
+                    data: out,
+                    stride: hw,
+                    offset: 0,
+                };
+                transpose_rows(data, hw, c, pixel, &mut dst);
             });
-        transpose_inner(&nhwc, b, hw, c)
+        nchw
+    }
+}
+
+/// The pixels of one image row in a [`PixelMajor`] layout as destination rows: pixel `x` is
+/// in the line of phase `x % phases`, at column `x / phases`, from `offset` (the image's
+/// channels) on.
+struct PhaseRows<'a> {
+    lines: Vec<&'a mut [f32]>,
+    phases: usize,
+    pixel: usize,
+    offset: usize,
+}
+
+impl RowsMut for PhaseRows<'_> {
+    #[inline(always)]
+    fn row(&mut self, x: usize) -> &mut [f32] {
+        let start = (x / self.phases) * self.pixel + self.offset;
+        &mut self.lines[x % self.phases][start..]
     }
 }
 
