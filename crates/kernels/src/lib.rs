@@ -1,4 +1,5 @@
-//! Faster 2-D convolutions for burn's flex (CPU) backend.
+//! Faster kernels for burn's flex (CPU) backend: 2-D convolutions, training-mode batch
+//! normalisation fused with its activation, LeakyReLU and tanh.
 //!
 //! burn-flex computes a convolution one image at a time: one matrix product per image, whose
 //! narrow right-hand side (49 columns for a 7x7 feature map) keeps its GEMM far from peak,
@@ -11,11 +12,17 @@
 //! replacements everywhere. Results agree with burn's to float rounding (tested).
 
 #[cfg(feature = "flex")]
+mod activation;
+#[cfg(feature = "flex")]
 mod columns;
+#[cfg(feature = "flex")]
+mod elementwise;
 #[cfg(feature = "flex")]
 mod flex;
 #[cfg(feature = "flex")]
 mod matmul;
+#[cfg(feature = "flex")]
+mod norm;
 #[cfg(feature = "flex")]
 mod plan;
 #[cfg(feature = "flex")]
@@ -37,7 +44,7 @@ pub fn conv2d(
 ) -> Tensor<4> {
     #[cfg(feature = "flex")]
     if let Some(plan) = plan::Plan::conv(x.dims(), weight.dims(), &options)
-        && let Some(out) = flex::run(&plan, &x, &weight, bias.as_ref())
+        && let Some(out) = flex::convolution(&plan, &x, &weight, bias.as_ref())
     {
         return out;
     }
@@ -54,9 +61,67 @@ pub fn conv_transpose2d(
 ) -> Tensor<4> {
     #[cfg(feature = "flex")]
     if let Some(plan) = plan::Plan::conv_transpose(x.dims(), weight.dims(), &options)
-        && let Some(out) = flex::run(&plan, &x, &weight, bias.as_ref())
+        && let Some(out) = flex::convolution(&plan, &x, &weight, bias.as_ref())
     {
         return out;
     }
     module::conv_transpose2d(x, weight, bias, options)
+}
+
+/// The output of [`batch_norm`] and the batch statistics it normalised with.
+#[derive(Debug, Clone)]
+pub struct BatchNormOutput<const D: usize> {
+    /// `act(gamma * (x - mean) / sqrt(variance + epsilon) + beta)`.
+    pub output: Tensor<D>,
+    /// Per-channel batch mean, `[C]`, without autodiff history.
+    pub mean: Tensor<1>,
+    /// Per-channel biased batch variance, `[C]`, without autodiff history.
+    pub variance: Tensor<1>,
+}
+
+/// Training-mode batch normalisation of `x` `[B, C, ...]` with its own batch statistics
+/// (biased variance), scale `gamma` and shift `beta` (`[C]`), followed by LeakyReLU with
+/// `negative_slope` (0: ReLU; `None`: no activation), in one pass forward and one backward.
+///
+/// `None` where these kernels do not apply (tensors that are not `f32` on flex, plain or
+/// under autodiff; mismatched shapes; a negative slope): compute it another way then. The
+/// running statistics are the caller's to update from the returned batch statistics.
+pub fn batch_norm<const D: usize>(
+    x: &Tensor<D>,
+    gamma: &Tensor<1>,
+    beta: &Tensor<1>,
+    epsilon: f64,
+    negative_slope: Option<f64>,
+) -> Option<BatchNormOutput<D>> {
+    #[cfg(feature = "flex")]
+    return flex::batch_norm(x, gamma, beta, epsilon, negative_slope);
+    #[cfg(not(feature = "flex"))]
+    {
+        let _ = (x, gamma, beta, epsilon, negative_slope);
+        None
+    }
+}
+
+/// `max(x, s x)` for a slope `s >= 0`, whose backward step reads only the output; `None` where
+/// these kernels do not apply (see [`batch_norm`]).
+pub fn leaky_relu<const D: usize>(x: &Tensor<D>, negative_slope: f64) -> Option<Tensor<D>> {
+    #[cfg(feature = "flex")]
+    return flex::leaky_relu(x, negative_slope);
+    #[cfg(not(feature = "flex"))]
+    {
+        let _ = (x, negative_slope);
+        None
+    }
+}
+
+/// `tanh(x)` (within 2e-7 of the exact value), whose backward step reads only the output;
+/// `None` where these kernels do not apply (see [`batch_norm`]).
+pub fn tanh<const D: usize>(x: &Tensor<D>) -> Option<Tensor<D>> {
+    #[cfg(feature = "flex")]
+    return flex::tanh(x);
+    #[cfg(not(feature = "flex"))]
+    {
+        let _ = x;
+        None
+    }
 }

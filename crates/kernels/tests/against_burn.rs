@@ -1,13 +1,15 @@
-//! The kernels against burn's own convolutions: outputs and the gradients of input, weight
-//! and bias, on flex with and without autodiff, over the shapes of the reference models and
-//! odd ones (asymmetric padding, non-square kernels and strides, output padding).
+//! The kernels against burn's own operations. Convolutions: outputs and the gradients of
+//! input, weight and bias, on flex with and without autodiff, over the shapes of the reference
+//! models and odd ones (asymmetric padding, non-square kernels and strides, output padding).
+//! Batch normalisation with its activation, LeakyReLU and tanh: outputs, batch statistics and
+//! the gradients of input, scale and shift, in 1-D and 2-D.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+use burn::nn::BatchNormConfig;
 use burn::prelude::*;
-use burn::tensor::Tolerance;
-use burn::tensor::module;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
-use ganforge_kernels::{conv_transpose2d, conv2d};
+use burn::tensor::{Tolerance, activation, module};
+use ganforge_kernels::{batch_norm, conv_transpose2d, conv2d, leaky_relu, tanh};
 
 /// Values in `[-scale, scale)` from a fixed sequence: the tests run in parallel, so they do
 /// not share the device's random generator.
@@ -229,4 +231,132 @@ fn what_the_kernels_do_not_cover_goes_to_burn() {
         [2, 3, 3, 3],
         None,
     );
+}
+
+/// A layer from `[B, C, H, W]` to the same shape.
+type Layer = dyn Fn(Tensor<4>) -> Tensor<4>;
+
+/// Output and input gradient of `sum(r * f(x))`.
+fn output_and_input_grad<const D: usize>(
+    x: &Tensor<D>,
+    f: impl Fn(Tensor<D>) -> Tensor<D>,
+) -> [TensorData; 2] {
+    let x = x.clone().require_grad();
+    let y = f(x.clone());
+    let r = fixed_random(y.dims(), 9, 1.0, &y.device());
+    let grads = (y.clone() * r).sum().backward();
+    [
+        y.into_data(),
+        x.grad(&grads).expect("x tracked").into_data(),
+    ]
+}
+
+fn assert_close(got: &TensorData, want: &TensorData, tolerance: f32, what: &str) {
+    assert_eq!(got.shape(), want.shape(), "{what}: shape");
+    got.assert_approx_eq::<f32>(want, Tolerance::absolute(tolerance));
+}
+
+/// Our batch norm + activation against burn's `BatchNorm` module and activation.
+fn check_batch_norm<const D: usize>(shape: [usize; D], slope: Option<f64>) {
+    let device = Device::flex().autodiff();
+    let norm = BatchNormConfig::new(shape[1]).init(&device);
+    // Scale and shift other than 1 and 0, so that their roles are checked too.
+    let norm = burn::nn::BatchNorm {
+        gamma: burn::module::Param::from_tensor(
+            fixed_random([shape[1]], 21, 0.5, &device).add_scalar(1.0),
+        ),
+        beta: burn::module::Param::from_tensor(fixed_random([shape[1]], 22, 0.5, &device)),
+        ..norm
+    };
+    let x = fixed_random(shape, 23, 2.0, &device).add_scalar(0.7);
+    let act = |y: Tensor<D>| match slope {
+        Some(s) => activation::leaky_relu(y, s),
+        None => y,
+    };
+    let r = fixed_random(shape, 24, 1.0, &device);
+    let run = |f: &dyn Fn(Tensor<D>) -> Tensor<D>| {
+        let x = x.clone().require_grad();
+        let y = f(x.clone());
+        let grads = (y.clone() * r.clone()).sum().backward();
+        [
+            y.into_data(),
+            x.grad(&grads).expect("x tracked").into_data(),
+            norm.gamma.grad(&grads).expect("gamma tracked").into_data(),
+            norm.beta.grad(&grads).expect("beta tracked").into_data(),
+        ]
+    };
+    let ours = run(&|x| {
+        batch_norm(&x, &norm.gamma.val(), &norm.beta.val(), norm.epsilon, slope)
+            .expect("flex f32 tensors")
+            .output
+    });
+    let burns = run(&|x| act(norm.forward(x)));
+    let names = ["output", "x grad", "gamma grad", "beta grad"];
+    for ((g, w), name) in ours.iter().zip(&burns).zip(names) {
+        assert_close(g, w, 2e-4, &format!("{name}, {shape:?}, slope {slope:?}"));
+    }
+    // The batch statistics, and the plain-flex path.
+    let plain = Device::flex();
+    let xp = x.clone().inner().to_device(&plain);
+    let out = batch_norm(
+        &xp,
+        &norm.gamma.val().inner().to_device(&plain),
+        &norm.beta.val().inner().to_device(&plain),
+        norm.epsilon,
+        slope,
+    )
+    .expect("flex f32 tensors");
+    assert_close(&out.output.into_data(), &ours[0], 1e-6, "plain flex output");
+    let [b, c] = [shape[0], shape[1]];
+    let flat: Tensor<3> = xp.reshape([b as i64, c as i64, -1]);
+    let mean = flat.clone().mean_dim(2).mean_dim(0);
+    let variance = (flat - mean.clone()).square().mean_dim(2).mean_dim(0);
+    assert_close(
+        &out.mean.into_data(),
+        &mean.reshape([c]).into_data(),
+        1e-5,
+        "mean",
+    );
+    assert_close(
+        &out.variance.into_data(),
+        &variance.reshape([c]).into_data(),
+        1e-5,
+        "variance",
+    );
+}
+
+#[test]
+fn batch_norm_with_its_activation_matches_burn_with_gradients() {
+    for slope in [Some(0.2), Some(0.0), None] {
+        check_batch_norm([16, 40], slope);
+        check_batch_norm([5, 3, 7, 9], slope);
+        check_batch_norm([4, 16, 7, 7], slope);
+    }
+}
+
+#[test]
+fn leaky_relu_and_tanh_match_burn_with_gradients() {
+    let device = Device::flex().autodiff();
+    for shape in [[3, 5, 7, 9], [64, 1, 28, 28]] {
+        let x = fixed_random(shape, 31, 3.0, &device);
+        let pairs: [(&Layer, &Layer); 3] = [
+            (&|x| leaky_relu(&x, 0.2).expect("flex"), &|x| {
+                activation::leaky_relu(x, 0.2)
+            }),
+            (&|x| leaky_relu(&x, 0.0).expect("flex"), &|x| {
+                activation::relu(x)
+            }),
+            (&|x| tanh(&x).expect("flex"), &|x| x.tanh()),
+        ];
+        for (i, (ours, burns)) in pairs.iter().enumerate() {
+            let got = output_and_input_grad(&x, ours);
+            let want = output_and_input_grad(&x, burns);
+            assert_close(&got[0], &want[0], 1e-6, &format!("output {i}"));
+            assert_close(&got[1], &want[1], 1e-5, &format!("input grad {i}"));
+        }
+        let plain = x.inner();
+        let got = tanh(&plain).expect("flex").into_data();
+        assert_close(&got, &plain.tanh().into_data(), 1e-6, "plain tanh");
+    }
+    assert!(leaky_relu(&Tensor::<1>::zeros([2], &device), -0.5).is_none());
 }

@@ -96,6 +96,7 @@ pub struct GenBlock {
 pub struct DcganGenerator {
     blocks: Vec<GenBlock>,
     out: ConvTranspose2d,
+    /// ReLU after each block's BatchNorm (applied fused with it, `layers::batch_norm_leaky_relu`).
     activation: Relu,
 }
 
@@ -105,10 +106,12 @@ impl DcganGenerator {
         let [batch, latent] = z.dims();
         let mut x: Tensor<4> = z.reshape([batch, latent, 1, 1]); // [B, latent, 1, 1]
         for block in &self.blocks {
-            x = self.activation.forward(layers::batch_norm(
+            // BatchNorm then ReLU (a LeakyReLU of slope 0).
+            x = layers::batch_norm_leaky_relu(
                 &block.norm,
                 layers::conv_transpose2d(&block.conv, x),
-            ));
+                0.0,
+            );
         }
         layers::tanh(layers::conv_transpose2d(&self.out, x)) // [B, C, S, S]
     }
@@ -186,10 +189,11 @@ impl DcganDiscriminator {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let mut x = self.activation.forward(layers::conv2d(&self.first, x)); // [B, f, S/2, S/2]
         for block in &self.blocks {
-            x = self.activation.forward(layers::batch_norm(
+            x = layers::batch_norm_leaky_relu(
                 &block.norm,
                 layers::conv2d(&block.conv, x),
-            ));
+                self.activation.negative_slope,
+            );
         }
         layers::conv2d(&self.out, x).flatten(1, 3) // [B, 1]
     }

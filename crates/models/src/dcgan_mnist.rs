@@ -108,18 +108,13 @@ impl DcganMnistGenerator {
         let batch = z.dims()[0];
         let [w, s, _] = self.start;
         let x = self.project.forward(z); // [B, w*s*s]
-        let x = self
-            .activation
-            .forward(layers::batch_norm(&self.project_norm, x));
+        let slope = self.activation.negative_slope;
+        let x = layers::batch_norm_leaky_relu(&self.project_norm, x, slope);
         let x: Tensor<4> = x.reshape([batch, w, s, s]); // [B, w, s, s]
-        let x = self.activation.forward(layers::batch_norm(
-            &self.norm1,
-            layers::conv_transpose2d(&self.up1, x),
-        )); // [B, w/2, s, s]
-        let x = self.activation.forward(layers::batch_norm(
-            &self.norm2,
-            layers::conv_transpose2d(&self.up2, x),
-        )); // [B, w/4, 2s, 2s]
+        let x = layers::conv_transpose2d(&self.up1, x);
+        let x = layers::batch_norm_leaky_relu(&self.norm1, x, slope); // [B, w/2, s, s]
+        let x = layers::conv_transpose2d(&self.up2, x);
+        let x = layers::batch_norm_leaky_relu(&self.norm2, x, slope); // [B, w/4, 2s, 2s]
         layers::tanh(layers::conv_transpose2d(&self.up3, x)) // [B, C, 4s, 4s]
     }
 }

@@ -1,14 +1,15 @@
-//! Activation, normalisation and convolution layers written with the tensor operations that
-//! are cheapest to differentiate, for the models of this crate.
+//! Activation, normalisation and convolution layers for the models of this crate, computed by
+//! the fastest means each backend has.
 //!
-//! burn's autodiff has no dedicated LeakyReLU: it differentiates `mask_where(x < 0, x * s, x)`,
-//! whose mask and fill operations cost about 20x a ReLU on flex. Its training-mode BatchNorm
-//! transposes the input to `[C, B*H*W]` (a strided copy) for each statistic and again in its
-//! backward. The layers here compute the same functions from ReLU, products and
-//! reductions over contiguous axes, which halves (BatchNorm) or quarters (LeakyReLU) the time
-//! of a forward and backward on flex (BENCHMARKS.md). Outside autodiff they call burn's own
-//! kernels, which are the fastest there. Convolutions go through `ganforge_kernels`, whose
-//! batch-wide products beat burn-flex's per-image ones with and without autodiff.
+//! On flex, `ganforge_kernels` computes them: convolutions over the whole batch, batch
+//! normalisation fused with the activation after it, LeakyReLU and tanh, each in one parallel,
+//! vectorised pass per direction (burn-flex runs element-wise operations on one thread, one
+//! operation per pass). Elsewhere the layers are written with the tensor operations that are
+//! cheapest to differentiate: burn's autodiff has no dedicated LeakyReLU (it differentiates
+//! `mask_where(x < 0, x * s, x)`), and its training-mode BatchNorm transposes the input to
+//! `[C, B*H*W]` for each statistic, so LeakyReLU is built from ReLU and BatchNorm from
+//! reductions over contiguous axes. Outside autodiff, burn's own kernels. All compute the same
+//! functions as burn's modules (tests).
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
@@ -38,9 +39,13 @@ impl LeakyRelu {
     }
 }
 
-/// `max(x, s * x)`, as `x + (1 - s) * relu(-x)` on an autodiff device (for `x >= 0` the
-/// ReLU term is 0; for `x < 0` it is `-x`, giving `x - (1 - s) * x = s * x`).
+/// `max(x, s * x)`: `ganforge_kernels::leaky_relu` on flex; elsewhere, as
+/// `x + (1 - s) * relu(-x)` on an autodiff device (for `x >= 0` the ReLU term is 0; for
+/// `x < 0` it is `-x`, giving `x - (1 - s) * x = s * x`).
 pub fn leaky_relu<const D: usize>(x: Tensor<D>, negative_slope: f64) -> Tensor<D> {
+    if let Some(y) = ganforge_kernels::leaky_relu(&x, negative_slope) {
+        return y;
+    }
     if !x.device().is_autodiff() {
         return activation::leaky_relu(x, negative_slope);
     }
@@ -48,10 +53,14 @@ pub fn leaky_relu<const D: usize>(x: Tensor<D>, negative_slope: f64) -> Tensor<D
     x + negative_part.mul_scalar(1.0 - negative_slope)
 }
 
-/// `tanh(x)`, as `2 * sigmoid(2x) - 1` on an autodiff device, where burn has a dedicated
+/// `tanh(x)`: `ganforge_kernels::tanh` on flex; elsewhere, as `2 * sigmoid(2x) - 1` on an
+/// autodiff device, where burn has a dedicated
 /// sigmoid backward and flex a vectorised sigmoid (together about half the cost of burn's tanh
 /// forward and backward on flex). The two agree to within `1e-6` in `f32` (tested).
 pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if let Some(y) = ganforge_kernels::tanh(&x) {
+        return y;
+    }
     if !x.device().is_autodiff() {
         return x.tanh();
     }
@@ -60,12 +69,39 @@ pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
         .sub_scalar(1.0)
 }
 
+/// `leaky_relu(batch_norm(norm, x), negative_slope)` (a slope of 0 is a ReLU), with the same
+/// results. Training on flex, one fused kernel each way (`ganforge_kernels::batch_norm`).
+pub fn batch_norm_leaky_relu<const D: usize>(
+    norm: &BatchNorm,
+    x: Tensor<D>,
+    negative_slope: f64,
+) -> Tensor<D> {
+    if is_training(norm, &x)
+        && let Some(out) = ganforge_kernels::batch_norm(
+            &x,
+            &norm.gamma.val(),
+            &norm.beta.val(),
+            norm.epsilon,
+            Some(negative_slope),
+        )
+    {
+        update_running_statistics(norm, out.mean, out.variance);
+        return out.output;
+    }
+    leaky_relu(batch_norm(norm, x), negative_slope)
+}
+
+/// Whether `norm` normalises `x` with batch statistics: training, on an autodiff device.
+fn is_training<const D: usize>(norm: &BatchNorm, x: &Tensor<D>) -> bool {
+    x.device().is_autodiff() && norm.training.is_enabled()
+}
+
 /// `norm.forward(x)` with the same results: batch statistics, biased variance, running
 /// statistics updated with the layer's momentum when training on an autodiff device; the
 /// running statistics otherwise. The statistics are reductions over the contiguous axes of
 /// `x` viewed as `[B, C, H*W]`, so no transposed copy is made.
 pub fn batch_norm<const D: usize>(norm: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
-    if !(x.device().is_autodiff() && norm.training.is_enabled()) {
+    if !is_training(norm, &x) {
         return norm.forward(x);
     }
     let dims = x.dims();
@@ -84,10 +120,18 @@ pub fn batch_norm<const D: usize>(norm: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     let beta = norm.beta.val().reshape([1, channels, 1]);
     let scale = variance.clone().add_scalar(norm.epsilon).sqrt().recip() * gamma;
     let y = centered * scale + beta;
+    update_running_statistics(
+        norm,
+        mean.detach().reshape([channels]),
+        variance.detach().reshape([channels]),
+    );
+    y.reshape(dims)
+}
 
+/// `running = (1 - momentum) * running + momentum * batch`, for the mean and the variance.
+fn update_running_statistics(norm: &BatchNorm, mean: Tensor<1>, variance: Tensor<1>) {
     let momentum = norm.momentum;
-    let update = |running: Tensor<1>, batch_stat: Tensor<3>| {
-        let batch_stat = batch_stat.detach().reshape([channels]);
+    let update = |running: Tensor<1>, batch_stat: Tensor<1>| {
         let running = running.to_device(&batch_stat.device());
         running
             .mul_scalar(1.0 - momentum)
@@ -98,7 +142,6 @@ pub fn batch_norm<const D: usize>(norm: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
         .update(update(norm.running_mean.value_sync(), mean));
     norm.running_var
         .update(update(norm.running_var.value_sync(), variance));
-    y.reshape(dims)
 }
 
 /// `conv.forward(x)`, through `ganforge_kernels::conv2d` (burn's module for `Same` padding).
@@ -189,10 +232,14 @@ mod tests {
                 .unwrap(),
             [-0.4, 0.5]
         );
-        assert_eq!(tanh(x.clone()).into_data(), x.tanh().into_data());
+        tanh(x.clone())
+            .into_data()
+            .assert_approx_eq::<f32>(&x.tanh().into_data(), Tolerance::absolute(1e-6));
     }
 
-    fn check_batch_norm<const D: usize>(shape: [usize; D]) {
+    /// `batch_norm` (slope `None`) or `batch_norm_leaky_relu` against burn's module and
+    /// activation: outputs, input gradients and running statistics over two steps.
+    fn check_batch_norm<const D: usize>(shape: [usize; D], slope: Option<f64>) {
         let device = Device::flex().autodiff();
         device.seed(11);
         let ours = BatchNormConfig::new(shape[1]).init(&device);
@@ -202,8 +249,14 @@ mod tests {
         // Two steps, so the second uses running statistics the first one updated.
         for x in [x, x2] {
             let weights = Tensor::<D>::random(shape, Distribution::Default, &device);
-            let a = output_and_grad(x.clone(), weights.clone(), |x| batch_norm(&ours, x));
-            let b = output_and_grad(x.clone(), weights, |x| burns.forward(x));
+            let a = output_and_grad(x.clone(), weights.clone(), |x| match slope {
+                Some(s) => batch_norm_leaky_relu(&ours, x, s),
+                None => batch_norm(&ours, x),
+            });
+            let b = output_and_grad(x.clone(), weights, |x| match slope {
+                Some(s) => activation::leaky_relu(burns.forward(x), s),
+                None => burns.forward(x),
+            });
             a.0.assert_approx_eq::<f32>(&b.0, Tolerance::absolute(2e-5));
             a.1.assert_approx_eq::<f32>(&b.1, Tolerance::absolute(2e-5));
         }
@@ -225,7 +278,9 @@ mod tests {
 
     #[test]
     fn batch_norm_matches_burn_in_1d_and_2d() {
-        check_batch_norm([6, 5]);
-        check_batch_norm([4, 3, 5, 7]);
+        for slope in [None, Some(0.2), Some(0.0)] {
+            check_batch_norm([6, 5], slope);
+            check_batch_norm([4, 3, 5, 7], slope);
+        }
     }
 }

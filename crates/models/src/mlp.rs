@@ -101,8 +101,8 @@ impl MlpGenerator {
         let batch = z.dims()[0];
         let mut x = z;
         for block in &self.blocks {
-            let x_norm = layers::batch_norm(&block.norm, block.linear.forward(x));
-            x = block.activation.forward(x_norm);
+            let slope = block.activation.negative_slope;
+            x = layers::batch_norm_leaky_relu(&block.norm, block.linear.forward(x), slope);
         }
         let [c, h, w] = self.sample_shape;
         layers::tanh(self.out.forward(x)).reshape([batch, c, h, w]) // [B, C, H, W]

@@ -1,16 +1,15 @@
-//! [`Plan`]s run on flex tensors, with or without autodiff: the inputs' host buffers are
-//! read in place, and under autodiff the operation registers its own backward step.
+//! Convolution [`Plan`]s run on flex tensors, with or without autodiff.
 
+use super::{f32s, host_tensor};
 use crate::plan::Plan;
 use burn::prelude::*;
-use burn::tensor::{DType, TensorData};
+use burn::tensor::DType;
 use burn_autodiff::Autodiff;
 use burn_autodiff::checkpoint::base::Checkpointer;
 use burn_autodiff::checkpoint::strategy::NoCheckpointing;
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, NodeGuard, Ops, OpsKind};
 use burn_flex::{Flex, FlexTensor};
-use std::borrow::Cow;
 
 /// Runs `plan` on `x`, `weight` and `bias` if all of them are `f32` tensors of plain flex or
 /// of autodiff over flex; `None` (and nothing consumed but clones) otherwise.
@@ -116,16 +115,4 @@ fn forward(plan: &Plan, x: &FlexTensor, w: &FlexTensor, b: Option<&FlexTensor>) 
     let bias = b.map(f32s);
     let out = plan.forward(&f32s(x), &f32s(w), bias.as_deref());
     host_tensor(out, Shape::new(plan.out_shape()))
-}
-
-/// The tensor's elements in row-major order: its own buffer when contiguous, else a copy.
-fn f32s(t: &FlexTensor) -> Cow<'_, [f32]> {
-    match t.as_slice::<f32>() {
-        Some(slice) => Cow::Borrowed(slice),
-        None => Cow::Owned(t.to_contiguous().into_data().iter::<f32>().collect()),
-    }
-}
-
-fn host_tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape))
 }

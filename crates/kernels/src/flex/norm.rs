@@ -1,0 +1,130 @@
+//! Training-mode batch normalisation (with an optional LeakyReLU after it) on flex tensors,
+//! as one autodiff operation over the input, the scale and the shift.
+
+use super::{Primitive, f32s, host_tensor};
+use crate::BatchNormOutput;
+use crate::activation::LeakyRelu;
+use crate::elementwise::Channels;
+use crate::norm::BatchNorm;
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use burn_autodiff::Autodiff;
+use burn_autodiff::checkpoint::base::Checkpointer;
+use burn_autodiff::checkpoint::strategy::NoCheckpointing;
+use burn_autodiff::grads::Gradients;
+use burn_autodiff::ops::{Backward, Ops, OpsKind};
+use burn_flex::{Flex, FlexTensor};
+
+/// Batch normalisation of `x` `[B, C, ...]` with its own batch statistics (biased variance),
+/// scale `gamma` and shift `beta` (`[C]`), then LeakyReLU with `negative_slope` (0: ReLU;
+/// `None`: no activation). `None` when the tensors are not `f32` on flex (plain or under
+/// autodiff), the shapes do not fit or the slope is negative.
+pub fn batch_norm<const D: usize>(
+    x: &Tensor<D>,
+    gamma: &Tensor<1>,
+    beta: &Tensor<1>,
+    epsilon: f64,
+    negative_slope: Option<f64>,
+) -> Option<BatchNormOutput<D>> {
+    let dims = x.dims();
+    if D < 2 || negative_slope.is_some_and(|s| s < 0.0) {
+        return None;
+    }
+    let shape = Channels {
+        batch: dims[0],
+        channels: dims[1],
+        spatial: dims[2..].iter().product(),
+    };
+    if gamma.dims() != [shape.channels] || beta.dims() != [shape.channels] {
+        return None;
+    }
+    let norm = BatchNorm {
+        shape,
+        epsilon: epsilon as f32,
+        activation: negative_slope.map(|s| LeakyRelu::new(s as f32)),
+    };
+    let (px, pg, pb) = (
+        Primitive::of(x)?,
+        Primitive::of(gamma)?,
+        Primitive::of(beta)?,
+    );
+    let gamma_values = f32s(pg.buffer()).into_owned();
+    let forward = norm.forward(&f32s(px.buffer()), &gamma_values, &f32s(pb.buffer()));
+    let stats = |values: Vec<f32>| {
+        Tensor::<1>::from_data(TensorData::new(values, [shape.channels]), &x.device())
+    };
+    let y = host_tensor(forward.y, Shape::new(dims));
+    let output = match (px, pg, pb) {
+        (Primitive::Autodiff(xp, xn), Primitive::Autodiff(_, gn), Primitive::Autodiff(_, bn)) => {
+            let out = match NormStep(norm)
+                .prepare::<NoCheckpointing>([xn, gn, bn])
+                .compute_bound()
+                .stateful()
+            {
+                OpsKind::Tracked(prep) => {
+                    let state = NormState {
+                        x: xp,
+                        y: y.clone(),
+                        mean: forward.mean.clone(),
+                        inverse_std: norm.inverse_std(&forward.variance),
+                        gamma: gamma_values,
+                    };
+                    prep.finish(state, y)
+                }
+                OpsKind::UnTracked(prep) => prep.finish(y),
+            };
+            Tensor::from_primitive::<Autodiff<Flex>>(out)
+        }
+        (Primitive::Plain(_), Primitive::Plain(_), Primitive::Plain(_)) => {
+            Tensor::from_primitive::<Flex>(y)
+        }
+        _ => return None,
+    };
+    Some(BatchNormOutput {
+        output,
+        mean: stats(forward.mean),
+        variance: stats(forward.variance),
+    })
+}
+
+/// What the backward step keeps: the input and output, the batch statistics and the scale.
+#[derive(Debug, Clone)]
+struct NormState {
+    x: FlexTensor,
+    y: FlexTensor,
+    mean: Vec<f32>,
+    inverse_std: Vec<f32>,
+    gamma: Vec<f32>,
+}
+
+/// The backward step: parents are the input, the scale and the shift.
+#[derive(Debug)]
+struct NormStep(BatchNorm);
+
+impl Backward<Flex, 3> for NormStep {
+    type State = NormState;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dy = grads.consume::<Flex>(&ops.node);
+        let s = ops.state;
+        let computed = self.0.backward(
+            &f32s(&dy),
+            &f32s(&s.x),
+            &f32s(&s.y),
+            &s.mean,
+            &s.inverse_std,
+            &s.gamma,
+        );
+        let channels = Shape::new([self.0.shape.channels]);
+        let values = [
+            (computed.x, s.x.layout().shape().clone()),
+            (computed.gamma, channels.clone()),
+            (computed.beta, channels),
+        ];
+        for (parent, (value, shape)) in ops.parents.iter().zip(values) {
+            if let Some(node) = parent {
+                grads.register::<Flex>(node.id, host_tensor(value, shape));
+            }
+        }
+    }
+}
