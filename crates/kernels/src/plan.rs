@@ -11,10 +11,12 @@
 //! layouts `gemm` runs fastest (measured; BENCHMARKS.md).
 
 use crate::columns::{Windows, patches, scatter_patches};
+use crate::elementwise::Channels;
 use crate::matmul::{MatRef, matmul};
 use crate::taps::{TapConv, weights_by_output, weights_by_tap};
 use crate::transpose::transpose_inner;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use rayon::prelude::*;
 
 /// How a [`Plan`] computes its passes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,11 +174,12 @@ impl Plan {
             Method::Taps => self.forward_taps(x, weight),
         };
         if let Some(bias) = bias {
-            let out_len = self.out_positions();
-            for (i, plane) in out.chunks_mut(out_len.max(1)).enumerate() {
-                let b = bias[i % self.out_channels];
-                plane.iter_mut().for_each(|v| *v += b);
-            }
+            out.par_chunks_mut(self.out_positions().max(1))
+                .enumerate()
+                .for_each(|(i, plane)| {
+                    let b = bias[i % self.out_channels];
+                    plane.iter_mut().for_each(|v| *v += b);
+                });
         }
         out
     }
@@ -335,11 +338,13 @@ impl Plan {
 
 /// Per-channel sums of `[B, C, positions]`.
 fn channel_sums(data: &[f32], channels: usize, positions: usize) -> Vec<f32> {
-    let mut sums = vec![0.0f32; channels];
-    for (i, plane) in data.chunks(positions.max(1)).enumerate() {
-        sums[i % channels] += plane.iter().sum::<f32>();
-    }
-    sums
+    let shape = Channels {
+        batch: data.len() / (channels * positions).max(1),
+        channels,
+        spatial: positions,
+    };
+    let sums = shape.sums([data], [], |[v], []| [v]);
+    sums.iter().map(|[s]| *s as f32).collect()
 }
 
 #[cfg(test)]

@@ -50,7 +50,8 @@ pub fn transpose_rows(
 }
 
 /// `[outer, a, b]` to `[outer, b, a]`: the layout change between `[B, C, positions]` images
-/// and `[B * positions, C]` matrix rows, one parallel task per outer index.
+/// and `[B * positions, C]` matrix rows (and of weights, with `outer = 1`). Parallel tasks
+/// each write a block of destination rows (source columns) of one outer index.
 pub fn transpose_inner(data: &[f32], outer: usize, a: usize, b: usize) -> Vec<f32> {
     use rayon::prelude::*;
     assert_eq!(data.len(), outer * a * b, "transpose_inner: buffer size");
@@ -58,15 +59,23 @@ pub fn transpose_inner(data: &[f32], outer: usize, a: usize, b: usize) -> Vec<f3
         return data.to_vec();
     }
     let mut out = vec![0.0f32; data.len()];
+    // Destination rows per task: all of them, or blocks of 8 that give each task ~16K elements.
+    let rows = b.min((16 * 1024 / a).max(1).next_multiple_of(8));
     out.par_chunks_mut(a * b)
         .zip(data.par_chunks(a * b))
-        .for_each(|(out, src)| {
+        .flat_map(|(out, src)| {
+            out.par_chunks_mut(rows * a)
+                .enumerate()
+                .map(move |(block, out)| (block * rows, out, src))
+        })
+        .for_each(|(first, out, src)| {
+            let cols = out.len() / a;
             let mut dst = Strided {
                 data: out,
                 stride: a,
                 offset: 0,
             };
-            transpose_rows(src, a, b, |i| i * b, &mut dst);
+            transpose_rows(src, a, cols, |i| i * b + first, &mut dst);
         });
     out
 }
@@ -201,7 +210,16 @@ mod tests {
 
     #[test]
     fn blocks_and_edges_land_where_the_definition_puts_them() {
-        for (rows, cols) in [(8, 8), (16, 24), (19, 33), (7, 5), (1, 9), (9, 1), (64, 49)] {
+        for (rows, cols) in [
+            (8, 8),
+            (16, 24),
+            (19, 33),
+            (7, 5),
+            (1, 9),
+            (9, 1),
+            (64, 49),
+            (4096, 21),
+        ] {
             check(rows, cols);
         }
     }
