@@ -5,11 +5,17 @@
 //! narrow right-hand side (49 columns for a 7x7 feature map) keeps its GEMM far from peak,
 //! and the same weights re-packed for every image. [`conv2d`] and [`conv_transpose2d`] take
 //! the same arguments as `burn::tensor::module::conv2d` / `conv_transpose2d` and, on flex
-//! `f32` tensors (plain or under autodiff), compute each pass over the whole batch as one
-//! matrix product over a batch-wide patch matrix (see `plan` for the algebra), registering
-//! their own backward step with burn's autodiff. Everything else (other backends and dtypes,
-//! groups, dilation) goes to burn's own operation, so the two functions are drop-in
-//! replacements everywhere. Results agree with burn's to float rounding (tested).
+//! `f32` tensors (plain or under autodiff), compute each pass over the whole batch, as
+//! products per kernel tap or over a batch-wide patch matrix (see `plan` for the algebra),
+//! registering their own backward step with burn's autodiff. Everything else (other backends
+//! and dtypes, groups, dilation) goes to burn's own operation, so the two functions are
+//! drop-in replacements everywhere.
+//!
+//! burn-flex also runs each element-wise operation as its own single-threaded pass, and burn
+//! builds LeakyReLU and BatchNorm from several of them. [`batch_norm`] (fused with the
+//! LeakyReLU or ReLU after it), [`leaky_relu`] and [`tanh`] are one parallel, vectorised pass
+//! each way; they return `None` where they do not apply, so that callers keep their own
+//! formulation for other backends. Results agree with burn's to float rounding (tested).
 
 #[cfg(feature = "flex")]
 mod activation;
