@@ -2,8 +2,8 @@
 //! backend's autodiff device: the per-op view of where an iteration's time goes.
 //!
 //! Each activation and normalisation is timed twice, as burn's module computes it and as
-//! `ganforge_models::layers` does (the convolutions of `dcgan-mnist` through
-//! `ganforge-kernels`), so the gain of each rewrite stays measured.
+//! `ganforge_models::layers` does (on flex through `ganforge-kernels`, as are the
+//! convolutions of `dcgan-mnist`), so the gain of each rewrite stays measured.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -91,6 +91,20 @@ fn activations_and_norms(c: &mut Criterion) {
             wide,
             |x| layers::batch_norm(&norm1d, x),
         );
+        forward_backward(
+            &mut group,
+            id("batch_norm_leaky_relu/burn", "64x12544"),
+            &ad,
+            wide,
+            |x| activation::leaky_relu(norm1d.forward(x), 0.2),
+        );
+        forward_backward(
+            &mut group,
+            id("batch_norm_leaky_relu/ganforge", "64x12544"),
+            &ad,
+            wide,
+            |x| layers::batch_norm_leaky_relu(&norm1d, x, 0.2),
+        );
         let norm2d = BatchNormConfig::new(maps[1]).init(&ad);
         forward_backward(
             &mut group,
@@ -105,6 +119,20 @@ fn activations_and_norms(c: &mut Criterion) {
             &ad,
             maps,
             |x| layers::batch_norm(&norm2d, x),
+        );
+        forward_backward(
+            &mut group,
+            id("batch_norm_leaky_relu/burn", "64x64x14x14"),
+            &ad,
+            maps,
+            |x| activation::leaky_relu(norm2d.forward(x), 0.2),
+        );
+        forward_backward(
+            &mut group,
+            id("batch_norm_leaky_relu/ganforge", "64x64x14x14"),
+            &ad,
+            maps,
+            |x| layers::batch_norm_leaky_relu(&norm2d, x, 0.2),
         );
     }
     group.finish();

@@ -15,6 +15,8 @@ def layers():
     yield "tanh/64x12544", (64, 12544), torch.tanh
     yield "batch_norm/64x12544", (64, 12544), nn.BatchNorm1d(12544)
     yield "batch_norm/64x64x14x14", (64, 64, 14, 14), nn.BatchNorm2d(64)
+    yield "batch_norm_leaky_relu/64x12544", (64, 12544), nn.Sequential(nn.BatchNorm1d(12544), nn.LeakyReLU(0.2))
+    yield "batch_norm_leaky_relu/64x64x14x14", (64, 64, 14, 14), nn.Sequential(nn.BatchNorm2d(64), nn.LeakyReLU(0.2))
     yield "G convT 256->128 7x7", (64, 256, 7, 7), nn.ConvTranspose2d(256, 128, 5, 1, 2, bias=False)
     yield "G convT 128->64 7->14", (64, 128, 7, 7), nn.ConvTranspose2d(128, 64, 5, 2, 2, output_padding=1, bias=False)
     yield "G convT 64->1 14->28", (64, 64, 14, 14), nn.ConvTranspose2d(64, 1, 5, 2, 2, output_padding=1, bias=False)

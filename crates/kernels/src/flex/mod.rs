@@ -44,11 +44,18 @@ impl Primitive {
     }
 }
 
-/// The tensor's elements in row-major order: its own buffer when contiguous, else a copy.
+/// The tensor's elements in row-major order: its own buffer when contiguous, else a copy
+/// (a gradient broadcast from a sum, say).
 fn f32s(t: &FlexTensor) -> Cow<'_, [f32]> {
     match t.as_slice::<f32>() {
         Some(slice) => Cow::Borrowed(slice),
-        None => Cow::Owned(t.to_contiguous().into_data().iter::<f32>().collect()),
+        None => {
+            let contiguous = t.to_contiguous();
+            Cow::Owned(match contiguous.as_slice::<f32>() {
+                Some(slice) => slice.to_vec(),
+                None => contiguous.into_data().iter::<f32>().collect(),
+            })
+        }
     }
 }
 
