@@ -34,8 +34,16 @@ impl Method {
     /// per-tap products are too thin to run near the machine's peak.
     pub const TAPS_MIN_CHANNELS: usize = 16;
 
-    fn for_channels(a: usize, b: usize) -> Self {
-        if a.min(b) >= Self::TAPS_MIN_CHANNELS {
+    /// Fewest matrix rows per tap and row of window positions (batch times positions per
+    /// row) for which [`Method::Taps`] is chosen: with fewer (small batches, 4x4 maps) the
+    /// per-tap products are too short, and one product over a patch matrix was measured up
+    /// to 2.4x faster (BENCHMARKS.md).
+    pub const TAPS_MIN_ROWS: usize = 96;
+
+    /// The method for channel counts `a` and `b`, `batch` images and window positions
+    /// `positions_per_row` wide.
+    fn choose(a: usize, b: usize, batch: usize, positions_per_row: usize) -> Self {
+        if a.min(b) >= Self::TAPS_MIN_CHANNELS && batch * positions_per_row >= Self::TAPS_MIN_ROWS {
             Method::Taps
         } else {
             Method::Patches
@@ -108,7 +116,7 @@ impl Plan {
                 padding: [options.padding[0].0, options.padding[1].0],
                 out: out_size,
             },
-            method: Method::for_channels(in_channels, out_channels),
+            method: Method::choose(in_channels, out_channels, batch, out_size[1]),
         })
     }
 
@@ -148,7 +156,7 @@ impl Plan {
                 padding: options.padding,
                 out: [h, w],
             },
-            method: Method::for_channels(in_channels, out_channels),
+            method: Method::choose(in_channels, out_channels, batch, w),
         })
     }
 
@@ -456,11 +464,31 @@ mod tests {
     }
 
     #[test]
-    fn the_method_follows_the_channel_counts() {
+    fn the_method_follows_the_channel_counts_and_the_rows_per_tap() {
         let options = ConvOptions::new([2, 2], [2, 2], [1, 1], 1);
-        let wide = Plan::conv([2, 64, 14, 14], [128, 64, 5, 5], &options);
-        let grey = Plan::conv([2, 1, 28, 28], [64, 1, 5, 5], &options);
-        assert_eq!(wide.map(|p| p.method), Some(Method::Taps));
-        assert_eq!(grey.map(|p| p.method), Some(Method::Patches));
+        let method = |x, w| Plan::conv(x, w, &options).map(|p| p.method);
+        assert_eq!(
+            method([64, 64, 14, 14], [128, 64, 5, 5]),
+            Some(Method::Taps)
+        );
+        assert_eq!(
+            method([64, 1, 28, 28], [64, 1, 5, 5]),
+            Some(Method::Patches)
+        );
+        // One image: 7 rows per tap and row of positions.
+        assert_eq!(
+            method([1, 64, 14, 14], [128, 64, 5, 5]),
+            Some(Method::Patches)
+        );
+        let up = ConvTransposeOptions::new([2, 2], [1, 1], [0, 0], [1, 1], 1);
+        let method = |x, w| Plan::conv_transpose(x, w, &up).map(|p| p.method);
+        assert_eq!(
+            method([128, 512, 4, 4], [512, 256, 4, 4]),
+            Some(Method::Taps)
+        );
+        assert_eq!(
+            method([16, 512, 4, 4], [512, 256, 4, 4]),
+            Some(Method::Patches)
+        );
     }
 }

@@ -129,9 +129,10 @@ fn convolutions_match_burn_with_gradients() {
             ConvOptions::new([3, 3], [0, 0], [1, 1], 1),
             None,
         ),
-        // Wide enough on both sides for the per-tap method, odd size, with bias.
+        // Wide enough on both sides, and enough images, for the per-tap method (20 images x
+        // 5 positions per row >= 96 rows per tap); odd size, with bias.
         (
-            [2, 16, 9, 9],
+            [20, 16, 9, 9],
             [24, 16, 5, 5],
             ConvOptions::new([2, 2], [2, 2], [1, 1], 1),
             Some(24),
@@ -185,15 +186,16 @@ fn transposed_convolutions_match_burn_with_gradients() {
             ConvTransposeOptions::new([2, 3], [1, 0], [1, 2], [1, 1], 1),
             Some(2),
         ),
-        // Wide enough for the per-tap method: stride 1, and stride 2 with output padding.
+        // Wide enough, and enough images, for the per-tap method: stride 1, and stride 2 with
+        // output padding.
         (
-            [2, 24, 7, 7],
+            [14, 24, 7, 7],
             [24, 16, 5, 5],
             ConvTransposeOptions::new([1, 1], [2, 2], [0, 0], [1, 1], 1),
             Some(16),
         ),
         (
-            [2, 16, 5, 5],
+            [20, 16, 5, 5],
             [16, 16, 5, 5],
             ConvTransposeOptions::new([2, 2], [2, 2], [1, 1], [1, 1], 1),
             None,
