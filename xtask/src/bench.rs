@@ -9,6 +9,10 @@ use crate::{cargo, run, workspace_root};
 
 const MODELS: [&str; 4] = ["mlp-mnist", "dcgan-mnist", "dcgan32", "dcgan64"];
 const PEER: &str = "../shared/reference/torch_gan_bench.py";
+/// The peer of `ganforge bench --generate`: the reference's generators, in PyTorch.
+const PEER_GENERATE: &str = "benches/peer/torch_generate.py";
+/// Generator inference: batch sizes, and (timed iterations, warm-up) at each.
+const INFERENCE: [(usize, usize, usize); 3] = [(1, 50, 10), (64, 20, 5), (1024, 3, 1)];
 
 /// Options of one `cargo xtask bench` invocation.
 pub struct BenchOptions {
@@ -19,13 +23,14 @@ pub struct BenchOptions {
     rounds: usize,
     threads: usize,
     criterion: bool,
+    inference: bool,
     scaling: bool,
     peer_device: String,
 }
 
 impl BenchOptions {
     /// Parses `--backends a,b --models a,b --iters N --warmup N --rounds N --threads N
-    /// --no-criterion --scaling --peer-device cpu|cuda`.
+    /// --no-criterion --no-inference --scaling --peer-device cpu|cuda`.
     pub fn parse(args: &[String]) -> Result<Self, String> {
         let mut o = Self {
             backends: vec!["flex".into()],
@@ -35,6 +40,7 @@ impl BenchOptions {
             rounds: 3,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             criterion: true,
+            inference: true,
             scaling: false,
             peer_device: "cpu".into(),
         };
@@ -52,6 +58,7 @@ impl BenchOptions {
                 "--threads" => o.threads = number(value()?)?,
                 "--peer-device" => o.peer_device = value()?,
                 "--no-criterion" => o.criterion = false,
+                "--no-inference" => o.inference = false,
                 "--scaling" => o.scaling = true,
                 other => return Err(format!("unknown option {other}")),
             }
@@ -80,6 +87,8 @@ fn json_line(output: &[u8]) -> Option<String> {
 struct Row {
     model: String,
     backend: String,
+    /// The batch size of an inference row (training rows use the model's own).
+    batch: Option<usize>,
     /// Median images/s over the rounds.
     ganforge: Option<f64>,
     ganforge_rss: Option<f64>,
@@ -123,6 +132,7 @@ impl Row {
         Self {
             model: model.to_string(),
             backend: backend.to_string(),
+            batch: None,
             ganforge: median(ours_ok.iter().map(|s| s.0).collect()),
             ganforge_rss: max_rss(&ours_ok),
             peer: median(peer_ok.iter().map(|s| s.0).collect()),
@@ -196,6 +206,43 @@ fn peer(model: &str, o: &BenchOptions) -> Option<Sample> {
     Some((field(result, "images_per_s")?, rss))
 }
 
+/// Runs the generator-inference peer for one model and batch size: images/s.
+fn peer_generate(
+    model: &str,
+    batch: usize,
+    iters: usize,
+    warmup: usize,
+    o: &BenchOptions,
+) -> Option<Sample> {
+    let root = workspace_root();
+    let out = Command::new(peer_python())
+        .arg(root.join(PEER_GENERATE))
+        .arg("--reference")
+        .arg(root.join(PEER))
+        .args(["--device", &o.peer_device, "--models", model])
+        .args(["--batches", &batch.to_string()])
+        .args([
+            "--iters",
+            &iters.to_string(),
+            "--warmup",
+            &warmup.to_string(),
+        ])
+        .env("OMP_NUM_THREADS", o.threads.to_string())
+        .env("MKL_NUM_THREADS", o.threads.to_string())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "PyTorch inference peer failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    let line = json_line(&out.stdout)?;
+    println!("{line}");
+    Some((field(&line, "images_per_s")?, None))
+}
+
 fn binary_for(backend: &str) -> Result<(PathBuf, Option<TorchEnv>), String> {
     let feature = crate::feature_for(backend).ok_or(format!("unknown backend {backend}"))?;
     let torch = if feature == "tch" {
@@ -255,7 +302,66 @@ fn fmt(v: Option<f64>, digits: usize) -> String {
     v.map_or("-".into(), |v| format!("{v:.digits$}"))
 }
 
-fn write_report(rows: &[Row], o: &BenchOptions, dir: &Path) -> std::io::Result<()> {
+/// A Markdown table row and a JSON object for `r`.
+fn report_row(r: &Row, o: &BenchOptions) -> (String, String) {
+    let ratio = r.ratio();
+    let range = match (r.ratios.first(), r.ratios.last()) {
+        (Some(lo), Some(hi)) => format!("{lo:.2}-{hi:.2}"),
+        _ => "-".into(),
+    };
+    let num = |v: Option<f64>| v.map_or("null".into(), |v| format!("{v}"));
+    let common = format!(
+        "\"model\": \"{}\", \"backend\": \"{}\", \"threads\": {}, \"rounds\": {}, \"ganforge_images_per_s\": {}, \"pytorch_images_per_s\": {}, \"ratio\": {}, \"round_ratios\": {:?}",
+        r.model,
+        r.backend,
+        o.threads,
+        o.rounds,
+        num(r.ganforge),
+        num(r.peer),
+        num(ratio),
+        r.ratios
+    );
+    match r.batch {
+        Some(batch) => (
+            format!(
+                "| {} | {} | {} | {} | {} | {} | {} |\n",
+                r.model,
+                r.backend,
+                batch,
+                fmt(r.ganforge, 1),
+                fmt(r.peer, 1),
+                fmt(ratio, 2),
+                range
+            ),
+            format!("{{{common}, \"batch\": {batch}}}"),
+        ),
+        None => (
+            format!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                r.model,
+                r.backend,
+                fmt(r.ganforge, 1),
+                fmt(r.peer, 1),
+                fmt(ratio, 2),
+                range,
+                fmt(r.ganforge_rss, 0),
+                fmt(r.peer_rss, 0)
+            ),
+            format!(
+                "{{{common}, \"ganforge_peak_rss_mb\": {}, \"pytorch_peak_rss_mb\": {}}}",
+                num(r.ganforge_rss),
+                num(r.peer_rss)
+            ),
+        ),
+    }
+}
+
+fn write_report(
+    training: &[Row],
+    inference: &[Row],
+    o: &BenchOptions,
+    dir: &Path,
+) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut md = format!(
         "threads: {}, iterations: {} (+{} warm-up), rounds: {} (ganforge and PyTorch back to \
@@ -265,46 +371,46 @@ fn write_report(rows: &[Row], o: &BenchOptions, dir: &Path) -> std::io::Result<(
          |---|---|---|---|---|---|---|---|\n",
         o.threads, o.iters, o.warmup, o.rounds, o.peer_device
     );
-    let mut json = String::from("[\n");
-    for (i, r) in rows.iter().enumerate() {
-        let ratio = r.ratio();
-        let range = match (r.ratios.first(), r.ratios.last()) {
-            (Some(lo), Some(hi)) => format!("{lo:.2}-{hi:.2}"),
-            _ => "-".into(),
-        };
-        md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
-            r.model,
-            r.backend,
-            fmt(r.ganforge, 1),
-            fmt(r.peer, 1),
-            fmt(ratio, 2),
-            range,
-            fmt(r.ganforge_rss, 0),
-            fmt(r.peer_rss, 0)
-        ));
-        let num = |v: Option<f64>| v.map_or("null".into(), |v| format!("{v}"));
-        json.push_str(&format!(
-            "  {{\"model\": \"{}\", \"backend\": \"{}\", \"threads\": {}, \"rounds\": {}, \"ganforge_images_per_s\": {}, \"pytorch_images_per_s\": {}, \"ratio\": {}, \"round_ratios\": {:?}, \"ganforge_peak_rss_mb\": {}, \"pytorch_peak_rss_mb\": {}}}{}\n",
-            r.model,
-            r.backend,
-            o.threads,
-            o.rounds,
-            num(r.ganforge),
-            num(r.peer),
-            num(ratio),
-            r.ratios,
-            num(r.ganforge_rss),
-            num(r.peer_rss),
-            if i + 1 < rows.len() { "," } else { "" }
-        ));
+    let rows = |rows: &[Row], md: &mut String| {
+        let mut json = Vec::new();
+        for r in rows {
+            let (line, object) = report_row(r, o);
+            md.push_str(&line);
+            json.push(format!("    {object}"));
+        }
+        json.join(",\n")
+    };
+    let training_json = rows(training, &mut md);
+    let mut inference_json = String::new();
+    if !inference.is_empty() {
+        md.push_str(
+            "\nGenerator inference (evaluation mode, no gradients; images generated per second):\n\n\
+             | model | backend | batch | ganforge img/s | PyTorch img/s | ratio | ratio range |\n\
+             |---|---|---|---|---|---|---|\n",
+        );
+        inference_json = rows(inference, &mut md);
     }
-    json.push_str("]\n");
+    let json = format!(
+        "{{\n  \"training\": [\n{training_json}\n  ],\n  \"inference\": [\n{inference_json}\n  ]\n}}\n"
+    );
     std::fs::write(dir.join("report.md"), &md)?;
     std::fs::write(dir.join("report.json"), json)?;
     println!("\n{md}");
     println!("written to {}", dir.display());
     Ok(())
+}
+
+/// What one `ganforge bench` run times.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// Training iterations, the given number of them after the given warm-up.
+    Train { iters: usize, warmup: usize },
+    /// Generator inference at a batch size.
+    Generate {
+        batch: usize,
+        iters: usize,
+        warmup: usize,
+    },
 }
 
 /// One `ganforge bench` run of `model` on `backend`.
@@ -314,16 +420,28 @@ fn time_ganforge(
     binary: &Path,
     torch: Option<&TorchEnv>,
     o: &BenchOptions,
+    mode: Mode,
 ) -> Option<Sample> {
     let mut cmd = Command::new(binary);
     cmd.args(["bench", "--model", model, "--backend", backend])
-        .args([
-            "--iters",
-            &o.iters.to_string(),
-            "--warmup",
-            &o.warmup.to_string(),
-        ])
         .env("RAYON_NUM_THREADS", o.threads.to_string());
+    let (iters, warmup) = match mode {
+        Mode::Train { iters, warmup } => (iters, warmup),
+        Mode::Generate {
+            batch,
+            iters,
+            warmup,
+        } => {
+            cmd.args(["--generate", "--batch", &batch.to_string()]);
+            (iters, warmup)
+        }
+    };
+    cmd.args([
+        "--iters",
+        &iters.to_string(),
+        "--warmup",
+        &warmup.to_string(),
+    ]);
     if let Some(env) = torch {
         env.apply(&mut cmd);
     }
@@ -358,9 +476,20 @@ pub fn bench(o: &BenchOptions) -> bool {
     for model in &o.models {
         let mut ours: Vec<Vec<Option<Sample>>> = vec![Vec::new(); built.len()];
         let mut peers = Vec::new();
+        let train = Mode::Train {
+            iters: o.iters,
+            warmup: o.warmup,
+        };
         for _ in 0..o.rounds {
             for (samples, (backend, binary, torch)) in ours.iter_mut().zip(&built) {
-                samples.push(time_ganforge(model, backend, binary, torch.as_ref(), o));
+                samples.push(time_ganforge(
+                    model,
+                    backend,
+                    binary,
+                    torch.as_ref(),
+                    o,
+                    train,
+                ));
             }
             peers.push(peer(model, o));
         }
@@ -368,8 +497,38 @@ pub fn bench(o: &BenchOptions) -> bool {
             rows.push(Row::new(model, backend, samples, &peers));
         }
     }
+    let mut inference = Vec::new();
+    for model in o.models.iter().filter(|_| o.inference) {
+        for (batch, iters, warmup) in INFERENCE {
+            let mode = Mode::Generate {
+                batch,
+                iters,
+                warmup,
+            };
+            let mut ours: Vec<Vec<Option<Sample>>> = vec![Vec::new(); built.len()];
+            let mut peers = Vec::new();
+            for _ in 0..o.rounds {
+                for (samples, (backend, binary, torch)) in ours.iter_mut().zip(&built) {
+                    samples.push(time_ganforge(
+                        model,
+                        backend,
+                        binary,
+                        torch.as_ref(),
+                        o,
+                        mode,
+                    ));
+                }
+                peers.push(peer_generate(model, batch, iters, warmup, o));
+            }
+            for (samples, (backend, _, _)) in ours.iter().zip(&built) {
+                let mut row = Row::new(model, backend, samples, &peers);
+                row.batch = Some(batch);
+                inference.push(row);
+            }
+        }
+    }
     let out = workspace_root().join("target/bench");
-    if write_report(&rows, o, &out).is_err() {
+    if write_report(&rows, &inference, o, &out).is_err() {
         return false;
     }
     if o.scaling {
