@@ -108,6 +108,30 @@ pub fn batch_norm<const D: usize>(
     }
 }
 
+/// Evaluation-mode batch normalisation of `x` `[B, C, ...]` with given statistics (a layer's
+/// running `mean` and `variance`), scale `gamma` and shift `beta` (all `[C]`), followed by
+/// LeakyReLU with `negative_slope` (0: ReLU; `None`: no activation), in one pass. For
+/// inference: `None` for tensors under autodiff, and where [`batch_norm`] gives `None`.
+pub fn batch_norm_with_statistics<const D: usize>(
+    x: &Tensor<D>,
+    [gamma, beta, mean, variance]: [&Tensor<1>; 4],
+    epsilon: f64,
+    negative_slope: Option<f64>,
+) -> Option<Tensor<D>> {
+    #[cfg(feature = "flex")]
+    return flex::batch_norm_with_statistics(
+        x,
+        [gamma, beta, mean, variance],
+        epsilon,
+        negative_slope,
+    );
+    #[cfg(not(feature = "flex"))]
+    {
+        let _ = (x, gamma, beta, mean, variance, epsilon, negative_slope);
+        None
+    }
+}
+
 /// `max(x, s x)` for a slope `s >= 0`, whose backward step reads only the output; `None` where
 /// these kernels do not apply (see [`batch_norm`]).
 pub fn leaky_relu<const D: usize>(x: &Tensor<D>, negative_slope: f64) -> Option<Tensor<D>> {

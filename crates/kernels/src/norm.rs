@@ -77,7 +77,22 @@ impl BatchNorm {
             .iter()
             .map(|[s]| (s / n) as f32)
             .collect();
-        let r = self.inverse_std(&variance);
+        let y = self.with_statistics(x, gamma, beta, &mean, &variance);
+        Forward { y, mean, variance }
+    }
+
+    /// Normalisation with given statistics (a layer's running mean and variance, in
+    /// evaluation mode): `act((x - mean) / sqrt(variance + eps) * gamma + beta)`.
+    pub fn with_statistics(
+        &self,
+        x: &[f32],
+        gamma: &[f32],
+        beta: &[f32],
+        mean: &[f32],
+        variance: &[f32],
+    ) -> Vec<f32> {
+        let shape = self.shape;
+        let r = self.inverse_std(variance);
         let a: Vec<f32> = gamma.iter().zip(&r).map(|(g, r)| g * r).collect();
         let b: Vec<f32> = (0..shape.channels)
             .map(|c| beta[c] - mean[c] * a[c])
@@ -87,7 +102,7 @@ impl BatchNorm {
         shape.map(&mut y, [x], [&a, &b], move |[v], [a, b]| {
             act.apply(v * a + b)
         });
-        Forward { y, mean, variance }
+        y
     }
 
     /// The backward pass for the output gradient `dy`, given the forward's input `x`, output
@@ -248,6 +263,10 @@ mod tests {
                 close(&grads.x, &dx, 2e-4, &format!("dx {what}"));
                 close(&grads.gamma, &dgamma, 2e-5, &format!("dgamma {what}"));
                 close(&grads.beta, &dbeta, 2e-5, &format!("dbeta {what}"));
+                // With the batch's own statistics given, the same output.
+                let given =
+                    norm.with_statistics(&x, &gamma, &beta, &forward.mean, &forward.variance);
+                close(&given, &y, 2e-5, &format!("given statistics {what}"));
             }
         }
     }

@@ -70,7 +70,8 @@ pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 }
 
 /// `leaky_relu(batch_norm(norm, x), negative_slope)` (a slope of 0 is a ReLU), with the same
-/// results. Training on flex, one fused kernel each way (`ganforge_kernels::batch_norm`).
+/// results. On flex, one fused kernel each way in training (`ganforge_kernels::batch_norm`)
+/// and one pass in evaluation (`ganforge_kernels::batch_norm_with_statistics`).
 pub fn batch_norm_leaky_relu<const D: usize>(
     norm: &BatchNorm,
     x: Tensor<D>,
@@ -87,6 +88,18 @@ pub fn batch_norm_leaky_relu<const D: usize>(
     {
         update_running_statistics(norm, out.mean, out.variance);
         return out.output;
+    }
+    if !is_training(norm, &x) {
+        let (mean, variance) = (norm.running_mean.value(), norm.running_var.value());
+        let stats = [&norm.gamma.val(), &norm.beta.val(), &mean, &variance];
+        if let Some(y) = ganforge_kernels::batch_norm_with_statistics(
+            &x,
+            stats,
+            norm.epsilon,
+            Some(negative_slope),
+        ) {
+            return y;
+        }
     }
     leaky_relu(batch_norm(norm, x), negative_slope)
 }
@@ -265,6 +278,15 @@ mod tests {
             (ours.running_var.value(), burns.running_var.value()),
         ] {
             values(a).assert_approx_eq::<f32>(&values(b), Tolerance::absolute(1e-5));
+        }
+        // Evaluation with the running statistics the two steps left.
+        if let Some(s) = slope {
+            let eval = ours.valid();
+            let x = Tensor::<D>::random(shape, Distribution::Normal(1.0, 2.0), &Device::flex());
+            values(batch_norm_leaky_relu(&eval, x.clone(), s)).assert_approx_eq::<f32>(
+                &values(activation::leaky_relu(eval.forward(x), s)),
+                Tolerance::absolute(1e-5),
+            );
         }
         // Off autodiff, the path is burn's.
         let plain = Device::flex();

@@ -7,7 +7,7 @@ mod norm;
 
 pub use activation::{leaky_relu, tanh};
 pub use conv::run as convolution;
-pub use norm::batch_norm;
+pub use norm::{batch_norm, batch_norm_with_statistics};
 
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};

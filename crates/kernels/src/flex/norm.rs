@@ -27,22 +27,8 @@ pub fn batch_norm<const D: usize>(
     negative_slope: Option<f64>,
 ) -> Option<BatchNormOutput<D>> {
     let dims = x.dims();
-    if D < 2 || negative_slope.is_some_and(|s| s < 0.0) {
-        return None;
-    }
-    let shape = Channels {
-        batch: dims[0],
-        channels: dims[1],
-        spatial: dims[2..].iter().product(),
-    };
-    if gamma.dims() != [shape.channels] || beta.dims() != [shape.channels] {
-        return None;
-    }
-    let norm = BatchNorm {
-        shape,
-        epsilon: epsilon as f32,
-        activation: negative_slope.map(|s| LeakyRelu::new(s as f32)),
-    };
+    let norm = plan(dims, gamma, beta, epsilon, negative_slope)?;
+    let shape = norm.shape;
     let (px, pg, pb) = (
         Primitive::of(x)?,
         Primitive::of(gamma)?,
@@ -87,6 +73,33 @@ pub fn batch_norm<const D: usize>(
     })
 }
 
+/// The normalisation of a `dims` tensor with scale `gamma` and shift `beta`; `None` when they
+/// do not fit together or the slope is negative.
+fn plan<const D: usize>(
+    dims: [usize; D],
+    gamma: &Tensor<1>,
+    beta: &Tensor<1>,
+    epsilon: f64,
+    negative_slope: Option<f64>,
+) -> Option<BatchNorm> {
+    if D < 2 || negative_slope.is_some_and(|s| s < 0.0) {
+        return None;
+    }
+    let shape = Channels {
+        batch: dims[0],
+        channels: dims[1],
+        spatial: dims[2..].iter().product(),
+    };
+    if gamma.dims() != [shape.channels] || beta.dims() != [shape.channels] {
+        return None;
+    }
+    Some(BatchNorm {
+        shape,
+        epsilon: epsilon as f32,
+        activation: negative_slope.map(|s| LeakyRelu::new(s as f32)),
+    })
+}
+
 /// What the backward step keeps: the input and output, the batch statistics and the scale.
 #[derive(Debug, Clone)]
 struct NormState {
@@ -127,4 +140,40 @@ impl Backward<Flex, 3> for NormStep {
             }
         }
     }
+}
+
+/// Batch normalisation of a plain flex `x` with given (running) statistics, then the
+/// optional LeakyReLU; `None` for tensors under autodiff or not `f32` on flex.
+pub fn batch_norm_with_statistics<const D: usize>(
+    x: &Tensor<D>,
+    [gamma, beta, mean, variance]: [&Tensor<1>; 4],
+    epsilon: f64,
+    negative_slope: Option<f64>,
+) -> Option<Tensor<D>> {
+    let dims = x.dims();
+    let norm = plan(dims, gamma, beta, epsilon, negative_slope)?;
+    if [mean, variance]
+        .iter()
+        .any(|t| t.dims() != [norm.shape.channels])
+    {
+        return None;
+    }
+    let plain = |t: &Tensor<1>| match Primitive::of(t)? {
+        Primitive::Plain(p) => Some(f32s(&p).into_owned()),
+        Primitive::Autodiff(..) => None,
+    };
+    let Primitive::Plain(px) = Primitive::of(x)? else {
+        return None;
+    };
+    let y = norm.with_statistics(
+        &f32s(&px),
+        &plain(gamma)?,
+        &plain(beta)?,
+        &plain(mean)?,
+        &plain(variance)?,
+    );
+    Some(Tensor::from_primitive::<Flex>(host_tensor(
+        y,
+        Shape::new(dims),
+    )))
 }
