@@ -159,6 +159,21 @@ fn peer_python() -> PathBuf {
     }
 }
 
+/// Runs a PyTorch peer script with the thread count set as ganforge's; its stdout, or `None`
+/// (after printing why) when it failed.
+fn run_peer(mut cmd: Command, what: &str, o: &BenchOptions) -> Option<String> {
+    let out = cmd
+        .env("OMP_NUM_THREADS", o.threads.to_string())
+        .env("MKL_NUM_THREADS", o.threads.to_string())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!("{what} failed: {}", String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    Some(String::from_utf8_lossy(&out.stdout).to_string())
+}
+
 /// Runs the peer for one model in its own process (so its peak RSS is that model's) and
 /// returns (images/s, peak RSS MiB).
 fn peer(model: &str, o: &BenchOptions) -> Option<Sample> {
@@ -171,8 +186,8 @@ fn peer(model: &str, o: &BenchOptions) -> Option<Sample> {
                    sys.argv = sys.argv[1:]\n\
                    runpy.run_path(sys.argv[0], run_name='__main__')\n\
                    print(json.dumps({'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))";
-    let out = Command::new(peer_python())
-        .args(["-c", wrapper])
+    let mut cmd = Command::new(peer_python());
+    cmd.args(["-c", wrapper])
         .arg(&script)
         .args([
             "--device",
@@ -187,19 +202,8 @@ fn peer(model: &str, o: &BenchOptions) -> Option<Sample> {
             &o.iters.to_string(),
             "--warmup",
             &o.warmup.to_string(),
-        ])
-        .env("OMP_NUM_THREADS", o.threads.to_string())
-        .env("MKL_NUM_THREADS", o.threads.to_string())
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        eprintln!(
-            "PyTorch peer failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return None;
-    }
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+        ]);
+    let text = run_peer(cmd, "PyTorch peer", o)?;
     let result = text.lines().find(|l| l.contains("\"images_per_s\""))?;
     println!("{result}");
     let rss = text.lines().find_map(|l| field(l, "peak_rss_mb"));
@@ -215,8 +219,8 @@ fn peer_generate(
     o: &BenchOptions,
 ) -> Option<Sample> {
     let root = workspace_root();
-    let out = Command::new(peer_python())
-        .arg(root.join(PEER_GENERATE))
+    let mut cmd = Command::new(peer_python());
+    cmd.arg(root.join(PEER_GENERATE))
         .arg("--reference")
         .arg(root.join(PEER))
         .args(["--device", &o.peer_device, "--models", model])
@@ -226,19 +230,9 @@ fn peer_generate(
             &iters.to_string(),
             "--warmup",
             &warmup.to_string(),
-        ])
-        .env("OMP_NUM_THREADS", o.threads.to_string())
-        .env("MKL_NUM_THREADS", o.threads.to_string())
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        eprintln!(
-            "PyTorch inference peer failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return None;
-    }
-    let line = json_line(&out.stdout)?;
+        ]);
+    let text = run_peer(cmd, "PyTorch inference peer", o)?;
+    let line = json_line(text.as_bytes())?;
     println!("{line}");
     Some((field(&line, "images_per_s")?, None))
 }

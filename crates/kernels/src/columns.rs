@@ -135,6 +135,7 @@ pub fn scatter_patches(patch_matrix: &[f32], batch: usize, w: &Windows) -> Vec<f
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_data::ramp;
 
     fn windows() -> Windows {
         // 2 channels of 5x4, 3x2 kernel, stride (2, 1), padding (1, 1): out 3 x 5.
@@ -148,17 +149,11 @@ mod tests {
         }
     }
 
-    fn ramp(n: usize, scale: f32) -> Vec<f32> {
-        (0..n)
-            .map(|i| ((i * 37 % 101) as f32 - 50.0) * scale)
-            .collect()
-    }
-
     #[test]
     fn patches_read_the_window_and_zero_padding() {
         let w = windows();
         let batch = 2;
-        let img = ramp(batch * w.image_len(), 0.1);
+        let img = ramp(batch * w.image_len(), 0, 0.1);
         let p = patches(&img, batch, &w);
         for b in 0..batch {
             for c in 0..2 {
@@ -197,8 +192,8 @@ mod tests {
         };
         for w in [windows(), skipping] {
             let batch = 3;
-            let x = ramp(batch * w.image_len(), 0.01);
-            let y = ramp(batch * w.positions() * w.patch_len(), 0.02);
+            let x = ramp(batch * w.image_len(), 0, 0.01);
+            let y = ramp(batch * w.positions() * w.patch_len(), 0, 0.02);
             let dot = |a: &[f32], b: &[f32]| -> f64 {
                 a.iter()
                     .zip(b)

@@ -234,16 +234,11 @@ fn run_sums<const K: usize>(n: usize, term: impl Fn(usize) -> [f32; K]) -> [f64;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ramp(n: usize) -> Vec<f32> {
-        (0..n)
-            .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.01)
-            .collect()
-    }
+    use crate::test_data::ramp;
 
     #[test]
     fn map_applies_the_function_to_every_element() {
-        let (a, b) = (ramp(40_000), ramp(40_001)[1..].to_vec());
+        let (a, b) = (ramp(40_000, 0, 0.01), ramp(40_001, 0, 0.01)[1..].to_vec());
         let out = mapped([&a, &b], |[x, y]| x * 2.0 + y);
         for i in [0, 1, 16_383, 16_384, 39_999] {
             assert_eq!(out[i], a[i] * 2.0 + b[i]);
@@ -258,7 +253,7 @@ mod tests {
                 channels,
                 spatial,
             };
-            let x = ramp(shape.len());
+            let x = ramp(shape.len(), 0, 0.01);
             let scale: Vec<f32> = (0..channels).map(|c| c as f32 + 1.0).collect();
             let mut out = vec![0.0; shape.len()];
             shape.map(&mut out, [&x], [&scale], |[v], [s]| v * s);

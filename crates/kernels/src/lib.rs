@@ -36,6 +36,18 @@ mod taps;
 #[cfg(feature = "flex")]
 mod transpose;
 
+/// Test data shared by the unit tests.
+#[cfg(all(test, feature = "flex"))]
+mod test_data {
+    /// `n` values in `[-50, 50] * scale` from a fixed sequence (shifted by `seed`): no shared
+    /// random generator, so tests running in parallel stay deterministic.
+    pub fn ramp(n: usize, seed: usize, scale: f32) -> Vec<f32> {
+        (0..n)
+            .map(|i| (((i + seed) * 37 % 101) as f32 - 50.0) * scale)
+            .collect()
+    }
+}
+
 use burn::prelude::*;
 use burn::tensor::module;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};

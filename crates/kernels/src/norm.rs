@@ -156,12 +156,7 @@ impl BatchNorm {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ramp(n: usize, seed: usize, scale: f32) -> Vec<f32> {
-        (0..n)
-            .map(|i| (((i + seed) * 37 % 101) as f32 - 50.0) * scale)
-            .collect()
-    }
+    use crate::test_data::ramp;
 
     /// The definition, in `f64`, element by element: outputs and gradients.
     fn reference(

@@ -358,12 +358,7 @@ fn channel_sums(data: &[f32], channels: usize, positions: usize) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ramp(n: usize, seed: usize, scale: f32) -> Vec<f32> {
-        (0..n)
-            .map(|i| (((i + seed) * 37 % 101) as f32 - 50.0) * scale)
-            .collect()
-    }
+    use crate::test_data::ramp;
 
     fn close(got: &[f32], want: &[f32], what: &str, plan: &Plan) {
         assert_eq!(got.len(), want.len(), "{what} length, {plan:?}");

@@ -15,9 +15,7 @@ use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_flex::{Flex, FlexTensor};
 
-/// Batch normalisation of `x` `[B, C, ...]` with its own batch statistics (biased variance),
-/// scale `gamma` and shift `beta` (`[C]`), then LeakyReLU with `negative_slope` (0: ReLU;
-/// `None`: no activation). `None` when the tensors are not `f32` on flex (plain or under
+/// [`crate::batch_norm`]: `None` when the tensors are not `f32` on flex (plain or under
 /// autodiff), the shapes do not fit or the slope is negative.
 pub fn batch_norm<const D: usize>(
     x: &Tensor<D>,
