@@ -449,6 +449,41 @@ fn time_ganforge(
     Some((field(&line, "images_per_s")?, field(&line, "peak_rss_mb")))
 }
 
+/// A built `ganforge` binary: its backend, path and the PyTorch it needs (tch).
+type Built<'a> = (&'a String, PathBuf, Option<TorchEnv>);
+
+/// `o.rounds` rounds of `model` in `mode` on every built backend, each round ending with the
+/// peer: one row per backend. Rounds alternate ganforge and the peer, so a slow spell of a
+/// shared machine hits both sides of a round; the report gives medians and the spread of the
+/// per-round ratios.
+fn rounds(
+    model: &str,
+    built: &[Built<'_>],
+    o: &BenchOptions,
+    mode: Mode,
+    mut peer: impl FnMut() -> Option<Sample>,
+) -> Vec<Row> {
+    let mut ours: Vec<Vec<Option<Sample>>> = vec![Vec::new(); built.len()];
+    let mut peers = Vec::new();
+    for _ in 0..o.rounds {
+        for (samples, (backend, binary, torch)) in ours.iter_mut().zip(built) {
+            samples.push(time_ganforge(
+                model,
+                backend,
+                binary,
+                torch.as_ref(),
+                o,
+                mode,
+            ));
+        }
+        peers.push(peer());
+    }
+    ours.iter()
+        .zip(built)
+        .map(|(samples, (backend, _, _))| Row::new(model, backend, samples, &peers))
+        .collect()
+}
+
 /// The whole `cargo xtask bench`.
 pub fn bench(o: &BenchOptions) -> bool {
     if o.criterion && !criterion(o) {
@@ -464,33 +499,15 @@ pub fn bench(o: &BenchOptions) -> bool {
             }
         }
     }
-    // Rounds alternate ganforge and the peer, so a slow spell of a shared machine hits both
-    // sides of a round; the report gives medians and the spread of the per-round ratios.
-    let mut rows = Vec::new();
-    for model in &o.models {
-        let mut ours: Vec<Vec<Option<Sample>>> = vec![Vec::new(); built.len()];
-        let mut peers = Vec::new();
-        let train = Mode::Train {
-            iters: o.iters,
-            warmup: o.warmup,
-        };
-        for _ in 0..o.rounds {
-            for (samples, (backend, binary, torch)) in ours.iter_mut().zip(&built) {
-                samples.push(time_ganforge(
-                    model,
-                    backend,
-                    binary,
-                    torch.as_ref(),
-                    o,
-                    train,
-                ));
-            }
-            peers.push(peer(model, o));
-        }
-        for (samples, (backend, _, _)) in ours.iter().zip(&built) {
-            rows.push(Row::new(model, backend, samples, &peers));
-        }
-    }
+    let train = Mode::Train {
+        iters: o.iters,
+        warmup: o.warmup,
+    };
+    let rows: Vec<Row> = o
+        .models
+        .iter()
+        .flat_map(|model| rounds(model, &built, o, train, || peer(model, o)))
+        .collect();
     let mut inference = Vec::new();
     for model in o.models.iter().filter(|_| o.inference) {
         for (batch, iters, warmup) in INFERENCE {
@@ -499,23 +516,8 @@ pub fn bench(o: &BenchOptions) -> bool {
                 iters,
                 warmup,
             };
-            let mut ours: Vec<Vec<Option<Sample>>> = vec![Vec::new(); built.len()];
-            let mut peers = Vec::new();
-            for _ in 0..o.rounds {
-                for (samples, (backend, binary, torch)) in ours.iter_mut().zip(&built) {
-                    samples.push(time_ganforge(
-                        model,
-                        backend,
-                        binary,
-                        torch.as_ref(),
-                        o,
-                        mode,
-                    ));
-                }
-                peers.push(peer_generate(model, batch, iters, warmup, o));
-            }
-            for (samples, (backend, _, _)) in ours.iter().zip(&built) {
-                let mut row = Row::new(model, backend, samples, &peers);
+            let peer = || peer_generate(model, batch, iters, warmup, o);
+            for mut row in rounds(model, &built, o, mode, peer) {
                 row.batch = Some(batch);
                 inference.push(row);
             }
