@@ -77,31 +77,24 @@ pub fn batch_norm_leaky_relu<const D: usize>(
     x: Tensor<D>,
     negative_slope: f64,
 ) -> Tensor<D> {
-    if is_training(norm, &x)
-        && let Some(out) = ganforge_kernels::batch_norm(
+    let (gamma, beta) = (norm.gamma.val(), norm.beta.val());
+    let fused = if is_training(norm, &x) {
+        ganforge_kernels::batch_norm(&x, &gamma, &beta, norm.epsilon, Some(negative_slope)).map(
+            |out| {
+                update_running_statistics(norm, out.mean, out.variance);
+                out.output
+            },
+        )
+    } else {
+        let (mean, variance) = (norm.running_mean.value(), norm.running_var.value());
+        ganforge_kernels::batch_norm_with_statistics(
             &x,
-            &norm.gamma.val(),
-            &norm.beta.val(),
+            [&gamma, &beta, &mean, &variance],
             norm.epsilon,
             Some(negative_slope),
         )
-    {
-        update_running_statistics(norm, out.mean, out.variance);
-        return out.output;
-    }
-    if !is_training(norm, &x) {
-        let (mean, variance) = (norm.running_mean.value(), norm.running_var.value());
-        let stats = [&norm.gamma.val(), &norm.beta.val(), &mean, &variance];
-        if let Some(y) = ganforge_kernels::batch_norm_with_statistics(
-            &x,
-            stats,
-            norm.epsilon,
-            Some(negative_slope),
-        ) {
-            return y;
-        }
-    }
-    leaky_relu(batch_norm(norm, x), negative_slope)
+    };
+    fused.unwrap_or_else(|| leaky_relu(batch_norm(norm, x), negative_slope))
 }
 
 /// Whether `norm` normalises `x` with batch statistics: training, on an autodiff device.

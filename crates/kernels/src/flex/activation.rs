@@ -1,14 +1,12 @@
 //! LeakyReLU and tanh on flex tensors, as autodiff operations whose backward step reads only
 //! the output.
 
-use super::{Primitive, f32s, host_tensor};
+use super::{Primitive, f32s, host_tensor, record};
 use crate::activation::{LeakyRelu, tanh_backward, tanh_forward};
 use burn::prelude::*;
-use burn_autodiff::Autodiff;
 use burn_autodiff::checkpoint::base::Checkpointer;
-use burn_autodiff::checkpoint::strategy::NoCheckpointing;
 use burn_autodiff::grads::Gradients;
-use burn_autodiff::ops::{Backward, Ops, OpsKind};
+use burn_autodiff::ops::{Backward, Ops};
 use burn_flex::{Flex, FlexTensor};
 
 /// An activation whose derivative is a function of its output.
@@ -52,17 +50,7 @@ fn apply<const D: usize>(x: &Tensor<D>, activation: Activation) -> Option<Tensor
     let y = host_tensor(activation.forward(&f32s(x.buffer())), shape);
     Some(match x {
         Primitive::Plain(_) => Tensor::from_primitive::<Flex>(y),
-        Primitive::Autodiff(_, node) => {
-            let out = match ActivationStep(activation)
-                .prepare::<NoCheckpointing>([node])
-                .compute_bound()
-                .stateful()
-            {
-                OpsKind::Tracked(prep) => prep.finish(y.clone(), y),
-                OpsKind::UnTracked(prep) => prep.finish(y),
-            };
-            Tensor::from_primitive::<Autodiff<Flex>>(out)
-        }
+        Primitive::Autodiff(_, node) => record(ActivationStep(activation), [node], Clone::clone, y),
     })
 }
 

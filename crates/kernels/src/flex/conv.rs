@@ -1,81 +1,49 @@
 //! Convolution [`Plan`]s run on flex tensors, with or without autodiff.
 
-use super::{f32s, host_tensor};
+use super::{Primitive, f32s, host_tensor, record};
 use crate::plan::Plan;
 use burn::prelude::*;
-use burn::tensor::DType;
-use burn_autodiff::Autodiff;
 use burn_autodiff::checkpoint::base::Checkpointer;
-use burn_autodiff::checkpoint::strategy::NoCheckpointing;
 use burn_autodiff::grads::Gradients;
-use burn_autodiff::ops::{Backward, NodeGuard, Ops, OpsKind};
+use burn_autodiff::ops::{Backward, Ops};
 use burn_flex::{Flex, FlexTensor};
 
 /// Runs `plan` on `x`, `weight` and `bias` if all of them are `f32` tensors of plain flex or
-/// of autodiff over flex; `None` (and nothing consumed but clones) otherwise.
+/// all of autodiff over flex; `None` (and nothing consumed but clones) otherwise.
 pub fn run(
     plan: &Plan,
     x: &Tensor<4>,
     weight: &Tensor<4>,
     bias: Option<&Tensor<1>>,
 ) -> Option<Tensor<4>> {
-    let all_f32 = x.dtype() == DType::F32
-        && weight.dtype() == DType::F32
-        && bias.is_none_or(|b| b.dtype() == DType::F32 && b.dims() == [plan.out_channels]);
-    if !all_f32 {
+    if bias.is_some_and(|b| b.dims() != [plan.out_channels]) {
         return None;
     }
-    if let (Ok(x), Ok(w)) = (
-        x.clone().try_into_primitive::<Autodiff<Flex>>(),
-        weight.clone().try_into_primitive::<Autodiff<Flex>>(),
-    ) {
-        let (x, x_node) = x.into_parts();
-        let (w, w_node) = w.into_parts();
-        return match bias {
-            Some(b) => {
-                let (b, b_node) = b
-                    .clone()
-                    .try_into_primitive::<Autodiff<Flex>>()
-                    .ok()?
-                    .into_parts();
-                Some(record(plan, [x_node, w_node, b_node], x, w, Some(&b)))
-            }
-            None => Some(record(plan, [x_node, w_node], x, w, None)),
-        };
-    }
-    let x = x.clone().try_into_primitive::<Flex>().ok()?;
-    let w = weight.clone().try_into_primitive::<Flex>().ok()?;
-    let b = match bias {
-        Some(b) => Some(b.clone().try_into_primitive::<Flex>().ok()?),
+    let bias = match bias {
+        Some(b) => Some(Primitive::of(b)?),
         None => None,
     };
-    Some(Tensor::from_primitive::<Flex>(forward(
-        plan,
-        &x,
-        &w,
-        b.as_ref(),
-    )))
-}
-
-/// The forward pass as an autodiff operation whose parents are `nodes` (input, weight and,
-/// with three, bias), keeping the input and weight for the backward step when it is tracked.
-fn record<const N: usize>(
-    plan: &Plan,
-    nodes: [NodeGuard; N],
-    x: FlexTensor,
-    w: FlexTensor,
-    b: Option<&FlexTensor>,
-) -> Tensor<4> {
-    let out = forward(plan, &x, &w, b);
-    let out = match ConvStep(*plan)
-        .prepare::<NoCheckpointing>(nodes)
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(prep) => prep.finish((x, w), out),
-        OpsKind::UnTracked(prep) => prep.finish(out),
-    };
-    Tensor::from_primitive::<Autodiff<Flex>>(out)
+    Some(match (Primitive::of(x)?, Primitive::of(weight)?, bias) {
+        (Primitive::Plain(x), Primitive::Plain(w), None) => {
+            Tensor::from_primitive::<Flex>(forward(plan, &x, &w, None))
+        }
+        (Primitive::Plain(x), Primitive::Plain(w), Some(Primitive::Plain(b))) => {
+            Tensor::from_primitive::<Flex>(forward(plan, &x, &w, Some(&b)))
+        }
+        (Primitive::Autodiff(x, x_node), Primitive::Autodiff(w, w_node), None) => {
+            let out = forward(plan, &x, &w, None);
+            record(ConvStep(*plan), [x_node, w_node], |_| (x, w), out)
+        }
+        (
+            Primitive::Autodiff(x, x_node),
+            Primitive::Autodiff(w, w_node),
+            Some(Primitive::Autodiff(b, b_node)),
+        ) => {
+            let out = forward(plan, &x, &w, Some(&b));
+            record(ConvStep(*plan), [x_node, w_node, b_node], |_| (x, w), out)
+        }
+        _ => return None,
+    })
 }
 
 /// The backward step of a [`Plan`]: its parents are the input, the weight and (with three

@@ -12,7 +12,8 @@ pub use norm::{batch_norm, batch_norm_with_statistics};
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
 use burn_autodiff::Autodiff;
-use burn_autodiff::ops::NodeGuard;
+use burn_autodiff::checkpoint::strategy::NoCheckpointing;
+use burn_autodiff::ops::{Backward, NodeGuard, OpsKind};
 use burn_flex::{Flex, FlexTensor};
 use std::borrow::Cow;
 
@@ -42,6 +43,26 @@ impl Primitive {
             Self::Plain(t) | Self::Autodiff(t, _) => t,
         }
     }
+}
+
+/// `output`, computed from tensors whose autodiff nodes are `parents`, as the output of the
+/// operation `step`: its backward state is built by `state` from the output, and only when a
+/// gradient is wanted.
+fn record<const D: usize, const N: usize, S: Backward<Flex, N>>(
+    step: S,
+    parents: [NodeGuard; N],
+    state: impl FnOnce(&FlexTensor) -> S::State,
+    output: FlexTensor,
+) -> Tensor<D> {
+    let output = match step
+        .prepare::<NoCheckpointing>(parents)
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish(state(&output), output),
+        OpsKind::UnTracked(prep) => prep.finish(output),
+    };
+    Tensor::from_primitive::<Autodiff<Flex>>(output)
 }
 
 /// The tensor's elements in row-major order: its own buffer when contiguous, else a copy

@@ -1,18 +1,16 @@
 //! Training-mode batch normalisation (with an optional LeakyReLU after it) on flex tensors,
 //! as one autodiff operation over the input, the scale and the shift.
 
-use super::{Primitive, f32s, host_tensor};
+use super::{Primitive, f32s, host_tensor, record};
 use crate::BatchNormOutput;
 use crate::activation::LeakyRelu;
 use crate::elementwise::Channels;
 use crate::norm::BatchNorm;
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use burn_autodiff::Autodiff;
 use burn_autodiff::checkpoint::base::Checkpointer;
-use burn_autodiff::checkpoint::strategy::NoCheckpointing;
 use burn_autodiff::grads::Gradients;
-use burn_autodiff::ops::{Backward, Ops, OpsKind};
+use burn_autodiff::ops::{Backward, Ops};
 use burn_flex::{Flex, FlexTensor};
 
 /// [`crate::batch_norm`]: `None` when the tensors are not `f32` on flex (plain or under
@@ -40,24 +38,14 @@ pub fn batch_norm<const D: usize>(
     let y = host_tensor(forward.y, Shape::new(dims));
     let output = match (px, pg, pb) {
         (Primitive::Autodiff(xp, xn), Primitive::Autodiff(_, gn), Primitive::Autodiff(_, bn)) => {
-            let out = match NormStep(norm)
-                .prepare::<NoCheckpointing>([xn, gn, bn])
-                .compute_bound()
-                .stateful()
-            {
-                OpsKind::Tracked(prep) => {
-                    let state = NormState {
-                        x: xp,
-                        y: y.clone(),
-                        mean: forward.mean.clone(),
-                        inverse_std: norm.inverse_std(&forward.variance),
-                        gamma: gamma_values,
-                    };
-                    prep.finish(state, y)
-                }
-                OpsKind::UnTracked(prep) => prep.finish(y),
+            let state = |y: &FlexTensor| NormState {
+                x: xp,
+                y: y.clone(),
+                mean: forward.mean.clone(),
+                inverse_std: norm.inverse_std(&forward.variance),
+                gamma: gamma_values,
             };
-            Tensor::from_primitive::<Autodiff<Flex>>(out)
+            record(NormStep(norm), [xn, gn, bn], state, y)
         }
         (Primitive::Plain(_), Primitive::Plain(_), Primitive::Plain(_)) => {
             Tensor::from_primitive::<Flex>(y)
