@@ -394,17 +394,13 @@ fn write_report(
     Ok(())
 }
 
-/// What one `ganforge bench` run times.
+/// What one `ganforge bench` run times: `iters` iterations after `warmup` untimed ones, of
+/// training, or of generator inference at the batch size `generate` when that is set.
 #[derive(Clone, Copy)]
-enum Mode {
-    /// Training iterations, the given number of them after the given warm-up.
-    Train { iters: usize, warmup: usize },
-    /// Generator inference at a batch size.
-    Generate {
-        batch: usize,
-        iters: usize,
-        warmup: usize,
-    },
+struct Mode {
+    iters: usize,
+    warmup: usize,
+    generate: Option<usize>,
 }
 
 /// One `ganforge bench` run of `model` on `backend`.
@@ -419,22 +415,14 @@ fn time_ganforge(
     let mut cmd = Command::new(binary);
     cmd.args(["bench", "--model", model, "--backend", backend])
         .env("RAYON_NUM_THREADS", o.threads.to_string());
-    let (iters, warmup) = match mode {
-        Mode::Train { iters, warmup } => (iters, warmup),
-        Mode::Generate {
-            batch,
-            iters,
-            warmup,
-        } => {
-            cmd.args(["--generate", "--batch", &batch.to_string()]);
-            (iters, warmup)
-        }
-    };
+    if let Some(batch) = mode.generate {
+        cmd.args(["--generate", "--batch", &batch.to_string()]);
+    }
     cmd.args([
         "--iters",
-        &iters.to_string(),
+        &mode.iters.to_string(),
         "--warmup",
-        &warmup.to_string(),
+        &mode.warmup.to_string(),
     ]);
     if let Some(env) = torch {
         env.apply(&mut cmd);
@@ -480,7 +468,10 @@ fn rounds(
     }
     ours.iter()
         .zip(built)
-        .map(|(samples, (backend, _, _))| Row::new(model, backend, samples, &peers))
+        .map(|(samples, (backend, _, _))| Row {
+            batch: mode.generate,
+            ..Row::new(model, backend, samples, &peers)
+        })
         .collect()
 }
 
@@ -499,9 +490,10 @@ pub fn bench(o: &BenchOptions) -> bool {
             }
         }
     }
-    let train = Mode::Train {
+    let train = Mode {
         iters: o.iters,
         warmup: o.warmup,
+        generate: None,
     };
     let rows: Vec<Row> = o
         .models
@@ -511,16 +503,13 @@ pub fn bench(o: &BenchOptions) -> bool {
     let mut inference = Vec::new();
     for model in o.models.iter().filter(|_| o.inference) {
         for (batch, iters, warmup) in INFERENCE {
-            let mode = Mode::Generate {
-                batch,
+            let mode = Mode {
                 iters,
                 warmup,
+                generate: Some(batch),
             };
             let peer = || peer_generate(model, batch, iters, warmup, o);
-            for mut row in rounds(model, &built, o, mode, peer) {
-                row.batch = Some(batch);
-                inference.push(row);
-            }
+            inference.extend(rounds(model, &built, o, mode, peer));
         }
     }
     let out = workspace_root().join("target/bench");
