@@ -29,7 +29,30 @@ pub enum Split {
     Test,
 }
 
+/// Fashion-MNIST's class names, in label order (Xiao et al. 2017).
+const FASHION_CLASSES: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
+
 impl IdxKind {
+    /// The ten class names in label order: the digits for MNIST, the garments for
+    /// Fashion-MNIST.
+    pub fn class_names(self) -> Vec<String> {
+        match self {
+            IdxKind::Mnist => (0..10).map(|d| d.to_string()).collect(),
+            IdxKind::FashionMnist => FASHION_CLASSES.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
     /// The directory name under `$GANFORGE_DATA` and the cache.
     pub fn name(self) -> &'static str {
         match self {
@@ -195,6 +218,7 @@ pub(crate) fn parse_labels(path: &Path, bytes: &[u8]) -> Result<usize, DataError
 pub struct IdxDataset {
     pixels: Vec<u8>,
     labels: Vec<u8>,
+    class_names: Vec<String>,
     rows: usize,
     cols: usize,
 }
@@ -211,10 +235,13 @@ impl IdxDataset {
             let [i, l] = kind.file_names(split);
             DataError::corrupt(dir, format!("does not hold {i}[.gz] and {l}[.gz]"))
         })?;
-        Self::from_files(&images, &labels)
+        let mut dataset = Self::from_files(&images, &labels)?;
+        dataset.class_names = kind.class_names();
+        Ok(dataset)
     }
 
-    /// Opens an images file and a labels file, checking that they agree.
+    /// Opens an images file and a labels file, checking that they agree. The classes are
+    /// named by their numbers.
     pub fn from_files(images: &Path, labels: &Path) -> Result<Self, DataError> {
         let mut pixels = read_maybe_gz(images)?;
         let (n, rows, cols) = parse_images(images, &pixels)?;
@@ -240,6 +267,7 @@ impl IdxDataset {
         Ok(Self {
             pixels,
             labels: label_bytes,
+            class_names: IdxKind::Mnist.class_names(),
             rows,
             cols,
         })
@@ -268,6 +296,10 @@ impl Dataset for IdxDataset {
 
     fn num_classes(&self) -> Option<usize> {
         Some(10)
+    }
+
+    fn class_names(&self) -> Option<Vec<String>> {
+        Some(self.class_names.clone())
     }
 
     fn write_item(&self, index: usize, out: &mut [f32]) -> Result<Option<u32>, DataError> {

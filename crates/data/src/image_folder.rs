@@ -165,6 +165,11 @@ impl Dataset for ImageFolder {
         (!self.classes.is_empty()).then_some(self.classes.len())
     }
 
+    fn class_names(&self) -> Option<Vec<String>> {
+        let all_labelled = self.files.iter().all(|(_, label)| label.is_some());
+        (all_labelled && !self.classes.is_empty()).then(|| self.classes.clone())
+    }
+
     fn write_item(&self, index: usize, out: &mut [f32]) -> Result<Option<u32>, DataError> {
         let slot = self.decoded.get(index).ok_or_else(|| {
             DataError::Invalid(format!(

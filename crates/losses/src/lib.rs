@@ -3,15 +3,18 @@
 //! Every loss works on raw logits `[B, 1]` (never on probabilities), so there is no
 //! sigmoid-then-log to overflow: `log sigmoid` is evaluated by the backend's stable kernel.
 //! Each loss returns a one-element tensor `[1]` that the trainer calls `backward` on.
+//! [`class_cross_entropy`] is the auxiliary classification term of AC-GAN.
 
 use burn::prelude::*;
 use burn::tensor::activation::log_sigmoid;
 
+mod classification;
 mod hinge;
 mod least_squares;
 mod minimax;
 mod non_saturating;
 
+pub use classification::class_cross_entropy;
 pub use hinge::Hinge;
 pub use least_squares::LeastSquares;
 pub use minimax::Minimax;

@@ -1,6 +1,15 @@
-//! One type for "any generator" and "any discriminator", and the pair of configs that builds
-//! them, so a training loop can hold whichever architecture a run asks for.
+//! One type for "any generator" and "any discriminator", the pair of configs that builds
+//! them, and the class conditioning they share, so a training loop can hold whichever
+//! architecture and conditioning method a run asks for.
+//!
+//! Conditioning wraps the architectures rather than living inside each: a label embedding
+//! joined to the noise (`concat`, `acgan`) or to the discriminator's input (`concat`), a
+//! projection of the discriminator's penultimate features onto a class embedding
+//! (`projection`), an auxiliary classifier on those features (`acgan`). The one part inside
+//! the architectures is class-conditional batch normalisation (`projection`'s generator),
+//! which each generator applies to its own normalisation layers through [`ClassInput`].
 
+use burn::nn::Linear;
 use burn::prelude::*;
 
 use crate::dcgan::{
@@ -11,14 +20,102 @@ use crate::dcgan_mnist::{
     DcganMnistGeneratorConfig,
 };
 use crate::error::ModelError;
-use crate::init::WeightInit;
+use crate::init::{WEIGHT_STD, WeightInit};
+use crate::layers::{ClassAffine, ClassEmbedding};
 use crate::mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
 use crate::toy::{ToyDiscriminator, ToyDiscriminatorConfig, ToyGenerator, ToyGeneratorConfig};
 
-/// Any of the generators of this crate.
+/// How class labels enter the networks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ConditioningMethod {
+    /// Unconditional: no labels.
+    #[default]
+    None,
+    /// A learned label embedding joined to the noise and to the discriminator's input (Mirza
+    /// and Osindero 2014).
+    Concat,
+    /// A projection discriminator (Miyato and Koyama 2018) and class-conditional batch
+    /// normalisation in the generator; generators without normalisation (the toy MLP) take
+    /// the label embedding with the noise instead.
+    Projection,
+    /// An auxiliary classifier on the discriminator's features; the label embedding joins the
+    /// noise (Odena et al. 2017).
+    Acgan,
+}
+
+/// Class conditioning of a pair of networks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conditioning {
+    /// The method.
+    pub method: ConditioningMethod,
+    /// Number of classes (labels are `0..classes`).
+    pub classes: usize,
+    /// Width of the label embedding joined to the noise; the discriminator's input gets at
+    /// least as many label values.
+    pub embed_dim: usize,
+}
+
+impl Conditioning {
+    /// Default width of the label embedding.
+    pub const DEFAULT_EMBED_DIM: usize = 50;
+
+    /// No conditioning.
+    pub fn none() -> Self {
+        Self::new(ConditioningMethod::None, 0)
+    }
+
+    /// `method` over `classes` classes, with the default embedding width.
+    pub fn new(method: ConditioningMethod, classes: usize) -> Self {
+        Self {
+            method,
+            classes,
+            embed_dim: Self::DEFAULT_EMBED_DIM,
+        }
+    }
+
+    /// The same with a label embedding of width `embed_dim`.
+    pub fn with_embed_dim(self, embed_dim: usize) -> Self {
+        Self { embed_dim, ..self }
+    }
+
+    /// Whether the networks take labels.
+    pub fn is_conditional(&self) -> bool {
+        self.method != ConditioningMethod::None
+    }
+
+    fn check(&self) -> Result<(), ModelError> {
+        if !self.is_conditional() {
+            return Ok(());
+        }
+        if self.classes < 2 {
+            return Err(ModelError::InvalidSize {
+                field: "classes",
+                value: self.classes,
+                reason: "class conditioning needs at least 2 classes".into(),
+            });
+        }
+        crate::error::positive("embed_dim", self.embed_dim)
+    }
+}
+
+/// Labels and the class-conditional normalisation layers they select, handed to a
+/// generator's forward pass.
+pub(crate) struct ClassInput<'a> {
+    norms: &'a [ClassAffine],
+    labels: &'a Tensor<1, Int>,
+}
+
+impl<'a> ClassInput<'a> {
+    /// The class layer of normalisation `index`, with the labels.
+    pub(crate) fn at(&self, index: usize) -> Option<(&'a ClassAffine, &'a Tensor<1, Int>)> {
+        self.norms.get(index).map(|norm| (norm, self.labels))
+    }
+}
+
+/// The unconditioned generator of each architecture.
 #[derive(Module, Debug)]
 #[allow(clippy::large_enum_variant)]
-pub enum Generator {
+pub enum GeneratorNet {
     /// See [`MlpGenerator`].
     Mlp(MlpGenerator),
     /// See [`DcganMnistGenerator`].
@@ -29,21 +126,68 @@ pub enum Generator {
     Toy(ToyGenerator),
 }
 
-impl Generator {
-    /// `[B, latent] -> [B, C, H, W]`.
-    pub fn forward(&self, z: Tensor<2>) -> Tensor<4> {
+impl GeneratorNet {
+    fn forward(&self, z: Tensor<2>, class: Option<&ClassInput<'_>>) -> Tensor<4> {
         match self {
-            Generator::Mlp(g) => g.forward(z),
-            Generator::DcganMnist(g) => g.forward(z),
-            Generator::Dcgan(g) => g.forward(z),
-            Generator::Toy(g) => g.forward(z),
+            GeneratorNet::Mlp(g) => g.forward_class(z, class),
+            GeneratorNet::DcganMnist(g) => g.forward_class(z, class),
+            GeneratorNet::Dcgan(g) => g.forward_class(z, class),
+            GeneratorNet::Toy(g) => g.forward(z),
+        }
+    }
+
+    fn norm_widths(&self) -> Vec<usize> {
+        match self {
+            GeneratorNet::Mlp(g) => g.norm_widths(),
+            GeneratorNet::DcganMnist(g) => g.norm_widths(),
+            GeneratorNet::Dcgan(g) => g.norm_widths(),
+            GeneratorNet::Toy(_) => Vec::new(),
         }
     }
 }
 
-/// Any of the discriminators of this crate.
+/// Any generator of this crate, conditioned or not.
+///
+/// # Shapes
+/// - z: `[B, latent]`; labels: `[B]` class indices (conditional generators)
+/// - output: `[B, C, H, W]`
 #[derive(Module, Debug)]
-pub enum Discriminator {
+pub struct Generator {
+    net: GeneratorNet,
+    /// The label embedding joined to the noise (`concat`, `acgan`, the toy `projection`).
+    label: Option<ClassEmbedding>,
+    /// Class gain and bias of each normalisation layer (`projection`).
+    class_norms: Vec<ClassAffine>,
+}
+
+impl Generator {
+    /// Generates one sample per noise row, for the class of the same row of `labels` when the
+    /// generator is conditional. A conditional generator given no labels leaves the class out
+    /// (a zero label embedding, no class gain and bias).
+    pub fn forward(&self, z: Tensor<2>, labels: Option<&Tensor<1, Int>>) -> Tensor<4> {
+        let z = match &self.label {
+            Some(embedding) => {
+                let label = match labels {
+                    Some(labels) => embedding.forward(labels),
+                    None => Tensor::zeros([z.dims()[0], embedding.dim()], &z.device()),
+                };
+                Tensor::cat(vec![z, label], 1) // [B, latent + E]
+            }
+            None => z,
+        };
+        let class = labels
+            .filter(|_| !self.class_norms.is_empty())
+            .map(|labels| ClassInput {
+                norms: &self.class_norms,
+                labels,
+            });
+        self.net.forward(z, class.as_ref())
+    }
+}
+
+/// The unconditioned discriminator of each architecture.
+#[derive(Module, Debug)]
+pub enum DiscriminatorNet {
     /// See [`MlpDiscriminator`].
     Mlp(MlpDiscriminator),
     /// See [`DcganMnistDiscriminator`].
@@ -54,14 +198,87 @@ pub enum Discriminator {
     Toy(ToyDiscriminator),
 }
 
-impl Discriminator {
-    /// `[B, C, H, W] -> [B, 1]` logits.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+impl DiscriminatorNet {
+    fn features(&self, x: Tensor<4>) -> Tensor<2> {
         match self {
-            Discriminator::Mlp(d) => d.forward(x),
-            Discriminator::DcganMnist(d) => d.forward(x),
-            Discriminator::Dcgan(d) => d.forward(x),
-            Discriminator::Toy(d) => d.forward(x),
+            DiscriminatorNet::Mlp(d) => d.features(x),
+            DiscriminatorNet::DcganMnist(d) => d.features(x),
+            DiscriminatorNet::Dcgan(d) => d.features(x),
+            DiscriminatorNet::Toy(d) => d.features(x),
+        }
+    }
+
+    fn head(&self, features: Tensor<2>) -> Tensor<2> {
+        match self {
+            DiscriminatorNet::Mlp(d) => d.head(features),
+            DiscriminatorNet::DcganMnist(d) => d.head(features),
+            DiscriminatorNet::Dcgan(d) => d.head(features),
+            DiscriminatorNet::Toy(d) => d.head(features),
+        }
+    }
+
+    fn feature_dim(&self) -> usize {
+        match self {
+            DiscriminatorNet::Mlp(d) => d.feature_dim(),
+            DiscriminatorNet::DcganMnist(d) => d.feature_dim(),
+            DiscriminatorNet::Dcgan(d) => d.feature_dim(),
+            DiscriminatorNet::Toy(d) => d.feature_dim(),
+        }
+    }
+}
+
+/// What a discriminator says about a batch.
+#[derive(Debug, Clone)]
+pub struct Scores {
+    /// Real/fake logits, `[B, 1]`.
+    pub logits: Tensor<2>,
+    /// Class logits `[B, classes]` (`acgan`).
+    pub class_logits: Option<Tensor<2>>,
+}
+
+/// Any discriminator of this crate, conditioned or not.
+///
+/// # Shapes
+/// - x: `[B, C, H, W]`; labels: `[B]` class indices (conditional discriminators)
+/// - output: [`Scores`]
+#[derive(Module, Debug)]
+pub struct Discriminator {
+    net: DiscriminatorNet,
+    /// The label embedding joined to the input as extra channels (`concat`).
+    label_map: Option<ClassEmbedding>,
+    /// Shape `[L, H, W]` of those channels.
+    label_shape: [usize; 3],
+    /// The class embedding the features are projected on (`projection`).
+    projection: Option<ClassEmbedding>,
+    /// The auxiliary classifier (`acgan`).
+    classifier: Option<Linear>,
+}
+
+impl Discriminator {
+    /// Scores `x`, as the class of the same row of `labels` for a conditional
+    /// discriminator (left out, as a zero embedding and no projection term, without labels).
+    pub fn forward(&self, x: Tensor<4>, labels: Option<&Tensor<1, Int>>) -> Scores {
+        let x = match &self.label_map {
+            Some(map) => {
+                let batch = x.dims()[0];
+                let [l, h, w] = self.label_shape;
+                let label: Tensor<4> = match labels {
+                    Some(labels) => map.forward(labels).reshape([batch, l, h, w]),
+                    None => Tensor::zeros([batch, l, h, w], &x.device()),
+                };
+                Tensor::cat(vec![x, label], 1) // [B, C + L, H, W]
+            }
+            None => x,
+        };
+        let features = self.net.features(x); // [B, F]
+        let mut logits = self.net.head(features.clone()); // [B, 1]
+        if let (Some(projection), Some(labels)) = (&self.projection, labels) {
+            logits = logits + (projection.forward(labels) * features.clone()).sum_dim(1);
+        }
+        let class_logits = self.classifier.as_ref().map(|c| c.forward(features));
+        Scores {
+            logits,
+            class_logits,
         }
     }
 }
@@ -124,26 +341,124 @@ impl Architecture {
         }
     }
 
-    /// Builds the generator from `seed`.
-    pub fn generator(&self, device: &Device, seed: u64) -> Result<Generator, ModelError> {
+    /// Builds the generator from `seed`, conditioned as `conditioning` says.
+    pub fn generator(
+        &self,
+        device: &Device,
+        seed: u64,
+        conditioning: &Conditioning,
+    ) -> Result<Generator, ModelError> {
+        conditioning.check()?;
         let init = &mut WeightInit::new(seed);
-        Ok(match self {
-            Architecture::Mlp(g, _) => Generator::Mlp(g.init(device, init)?),
-            Architecture::DcganMnist(g, _) => Generator::DcganMnist(g.init(device, init)?),
-            Architecture::Dcgan(g, _) => Generator::Dcgan(g.init(device, init)?),
-            Architecture::Toy(g, _) => Generator::Toy(g.init(device, init)?),
+        let (classes, embed_dim) = (conditioning.classes, conditioning.embed_dim);
+        let class_norm = conditioning.method == ConditioningMethod::Projection
+            && !matches!(self, Architecture::Toy(..));
+        let embeds_label = conditioning.is_conditional() && !class_norm;
+        let net = match embeds_label {
+            true => self.with_latent_dim(self.latent_dim() + embed_dim),
+            false => self.clone(),
+        }
+        .generator_net(device, init)?;
+        // The noise's embedding is N(0, 1), like the noise it joins.
+        let label = embeds_label.then(|| init.embedding(classes, embed_dim, 1.0, device));
+        let class_norms = match class_norm {
+            true => net
+                .norm_widths()
+                .into_iter()
+                .map(|channels| init.class_affine(classes, channels, device))
+                .collect(),
+            false => Vec::new(),
+        };
+        Ok(Generator {
+            net,
+            label,
+            class_norms,
         })
     }
 
-    /// Builds the discriminator from `seed`.
-    pub fn discriminator(&self, device: &Device, seed: u64) -> Result<Discriminator, ModelError> {
+    /// Builds the discriminator from `seed`, conditioned as `conditioning` says.
+    pub fn discriminator(
+        &self,
+        device: &Device,
+        seed: u64,
+        conditioning: &Conditioning,
+    ) -> Result<Discriminator, ModelError> {
+        conditioning.check()?;
         let init = &mut WeightInit::new(seed);
-        Ok(match self {
-            Architecture::Mlp(_, d) => Discriminator::Mlp(d.init(device, init)?),
-            Architecture::DcganMnist(_, d) => Discriminator::DcganMnist(d.init(device, init)?),
-            Architecture::Dcgan(_, d) => Discriminator::Dcgan(d.init(device, init)?),
-            Architecture::Toy(_, d) => Discriminator::Toy(d.init(device, init)?),
+        let classes = conditioning.classes;
+        let [_, h, w] = self.sample_shape();
+        // Label channels: at least `embed_dim` label values per item.
+        let label_shape = [conditioning.embed_dim.div_ceil(h * w), h, w];
+        let label_input = conditioning.method == ConditioningMethod::Concat;
+        let net = match label_input {
+            true => self.with_discriminator_inputs(label_shape[0]),
+            false => self.clone(),
+        }
+        .discriminator_net(device, init)?;
+        let features = net.feature_dim();
+        let label_map =
+            label_input.then(|| init.embedding(classes, label_shape.iter().product(), 1.0, device));
+        let projection = (conditioning.method == ConditioningMethod::Projection)
+            .then(|| init.embedding(classes, features, WEIGHT_STD, device));
+        let classifier = (conditioning.method == ConditioningMethod::Acgan)
+            .then(|| init.linear(features, classes, true, device));
+        Ok(Discriminator {
+            net,
+            label_map,
+            label_shape,
+            projection,
+            classifier,
         })
+    }
+
+    fn generator_net(
+        &self,
+        device: &Device,
+        init: &mut WeightInit,
+    ) -> Result<GeneratorNet, ModelError> {
+        Ok(match self {
+            Architecture::Mlp(g, _) => GeneratorNet::Mlp(g.init(device, init)?),
+            Architecture::DcganMnist(g, _) => GeneratorNet::DcganMnist(g.init(device, init)?),
+            Architecture::Dcgan(g, _) => GeneratorNet::Dcgan(g.init(device, init)?),
+            Architecture::Toy(g, _) => GeneratorNet::Toy(g.init(device, init)?),
+        })
+    }
+
+    fn discriminator_net(
+        &self,
+        device: &Device,
+        init: &mut WeightInit,
+    ) -> Result<DiscriminatorNet, ModelError> {
+        Ok(match self {
+            Architecture::Mlp(_, d) => DiscriminatorNet::Mlp(d.init(device, init)?),
+            Architecture::DcganMnist(_, d) => DiscriminatorNet::DcganMnist(d.init(device, init)?),
+            Architecture::Dcgan(_, d) => DiscriminatorNet::Dcgan(d.init(device, init)?),
+            Architecture::Toy(_, d) => DiscriminatorNet::Toy(d.init(device, init)?),
+        })
+    }
+
+    /// The same architecture with a generator input of `latent_dim` values.
+    fn with_latent_dim(&self, latent_dim: usize) -> Self {
+        let mut arch = self.clone();
+        match &mut arch {
+            Architecture::Mlp(g, _) => g.latent_dim = latent_dim,
+            Architecture::DcganMnist(g, _) => g.latent_dim = latent_dim,
+            Architecture::Dcgan(g, _) => g.latent_dim = latent_dim,
+            Architecture::Toy(g, _) => g.latent_dim = latent_dim,
+        }
+        arch
+    }
+
+    /// The same architecture with `extra` more input channels in the discriminator.
+    fn with_discriminator_inputs(&self, extra: usize) -> Self {
+        let mut arch = self.clone();
+        match &mut arch {
+            Architecture::Mlp(_, d) => d.sample_shape[0] += extra,
+            Architecture::DcganMnist(_, d) => d.channels += extra,
+            Architecture::Dcgan(_, d) => d.channels += extra,
+            Architecture::Toy(_, d) => d.inputs += extra,
+        }
+        arch
     }
 }
 
@@ -152,6 +467,7 @@ mod tests {
     use super::*;
 
     use burn::module::{ModuleVisitor, Param};
+    use burn::tensor::Distribution;
 
     struct Collect(Vec<f32>);
 
@@ -175,10 +491,130 @@ mod tests {
             DcganMnistGeneratorConfig::mnist(),
             DcganMnistDiscriminatorConfig::mnist(),
         );
-        let a = weights(&arch.generator(&device, 7).unwrap());
-        let b = weights(&arch.generator(&device, 7).unwrap());
-        let c = weights(&arch.generator(&device, 8).unwrap());
+        let none = Conditioning::none();
+        let a = weights(&arch.generator(&device, 7, &none).unwrap());
+        let b = weights(&arch.generator(&device, 7, &none).unwrap());
+        let c = weights(&arch.generator(&device, 8, &none).unwrap());
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+
+    fn small_architectures() -> Vec<Architecture> {
+        vec![
+            Architecture::Mlp(
+                MlpGeneratorConfig {
+                    latent_dim: 4,
+                    hidden: vec![8],
+                    sample_shape: [1, 4, 4],
+                },
+                MlpDiscriminatorConfig {
+                    sample_shape: [1, 4, 4],
+                    hidden: vec![8],
+                },
+            ),
+            Architecture::DcganMnist(
+                DcganMnistGeneratorConfig {
+                    latent_dim: 4,
+                    width: 8,
+                    channels: 1,
+                    image_size: 8,
+                },
+                DcganMnistDiscriminatorConfig {
+                    width: 4,
+                    channels: 1,
+                    image_size: 8,
+                },
+            ),
+            Architecture::Dcgan(
+                DcganGeneratorConfig {
+                    latent_dim: 4,
+                    width: 4,
+                    channels: 3,
+                    image_size: 8,
+                },
+                DcganDiscriminatorConfig {
+                    width: 4,
+                    channels: 3,
+                    image_size: 8,
+                },
+            ),
+            Architecture::Toy(
+                ToyGeneratorConfig {
+                    latent_dim: 4,
+                    width: 8,
+                    depth: 2,
+                },
+                ToyDiscriminatorConfig::default(),
+            ),
+        ]
+    }
+
+    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+    }
+
+    /// Every method on every architecture: the shapes hold, and changing only the labels
+    /// changes what the generator makes and what the discriminator says (after one class
+    /// table has moved away from its zero start, for the class-conditional normalisation).
+    #[test]
+    fn labels_change_outputs_for_every_method_and_architecture() {
+        let device = Device::flex();
+        let labels = |l: [i64; 2]| Tensor::<1, Int>::from_ints(l, &device);
+        for arch in small_architectures() {
+            for method in [
+                ConditioningMethod::Concat,
+                ConditioningMethod::Projection,
+                ConditioningMethod::Acgan,
+            ] {
+                let cond = Conditioning::new(method, 3).with_embed_dim(5);
+                let mut g = arch.generator(&device, 1, &cond).unwrap();
+                for affine in &mut g.class_norms {
+                    // The class gains start at zero, alike for every class: move them apart.
+                    let dims = affine.gain.weight.dims();
+                    let gain = Tensor::random(dims, Distribution::Normal(0.0, 1.0), &device);
+                    affine.gain.weight = Param::from_tensor(gain);
+                }
+                let d = arch.discriminator(&device, 2, &cond).unwrap();
+                let z = Tensor::<2>::ones([2, 4], &device);
+                let shape = arch.sample_shape();
+                let a = g.forward(z.clone(), Some(&labels([0, 0])));
+                let b = g.forward(z, Some(&labels([2, 2])));
+                assert_eq!(a.dims(), [2, shape[0], shape[1], shape[2]]);
+                assert_ne!(values(a.clone()), values(b), "{arch:?} {method:?}: G");
+                let s0 = d.forward(a.clone(), Some(&labels([0, 0])));
+                let s1 = d.forward(a, Some(&labels([1, 1])));
+                assert_eq!(s0.logits.dims(), [2, 1]);
+                match method {
+                    ConditioningMethod::Acgan => {
+                        let classes = s0.class_logits.unwrap();
+                        assert_eq!(classes.dims(), [2, 3]);
+                        assert_eq!(values(s0.logits), values(s1.logits), "D ignores labels");
+                    }
+                    _ => {
+                        assert!(s0.class_logits.is_none());
+                        assert_ne!(
+                            values(s0.logits),
+                            values(s1.logits),
+                            "{arch:?} {method:?}: D"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unconditional_networks_ignore_labels_and_conditioning_needs_classes() {
+        let device = Device::flex();
+        let arch = &small_architectures()[1];
+        let g = arch.generator(&device, 1, &Conditioning::none()).unwrap();
+        let z = Tensor::<2>::ones([2, 4], &device);
+        let labels = Tensor::<1, Int>::from_ints([0, 1], &device);
+        let a = values(g.valid().forward(z.clone(), None));
+        let b = values(g.valid().forward(z, Some(&labels)));
+        assert_eq!(a, b);
+        let one_class = Conditioning::new(ConditioningMethod::Concat, 1);
+        let err = arch.generator(&device, 1, &one_class).unwrap_err();
+        assert!(err.to_string().contains("at least 2 classes"), "{err}");
     }
 }

@@ -10,6 +10,7 @@ use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::nn::{BatchNorm, Relu};
 use burn::prelude::*;
 
+use crate::architecture::ClassInput;
 use crate::error::{ModelError, positive};
 use crate::init::WeightInit;
 use crate::layers::{self, LeakyRelu};
@@ -103,17 +104,28 @@ pub struct DcganGenerator {
 impl DcganGenerator {
     /// `[B, latent] -> [B, C, S, S]` in `[-1, 1]`.
     pub fn forward(&self, z: Tensor<2>) -> Tensor<4> {
+        self.forward_class(z, None)
+    }
+
+    /// [`Self::forward`] with class-conditional normalisation.
+    pub(crate) fn forward_class(&self, z: Tensor<2>, class: Option<&ClassInput<'_>>) -> Tensor<4> {
         let [batch, latent] = z.dims();
         let mut x: Tensor<4> = z.reshape([batch, latent, 1, 1]); // [B, latent, 1, 1]
-        for block in &self.blocks {
+        for (i, block) in self.blocks.iter().enumerate() {
             // BatchNorm then ReLU (a LeakyReLU of slope 0).
-            x = layers::batch_norm_leaky_relu(
+            x = layers::class_batch_norm_leaky_relu(
                 &block.norm,
+                class.and_then(|c| c.at(i)),
                 layers::conv_transpose2d(&block.conv, x),
                 0.0,
             );
         }
         layers::tanh(layers::conv_transpose2d(&self.out, x)) // [B, C, S, S]
+    }
+
+    /// Channels of each batch normalisation, in order.
+    pub(crate) fn norm_widths(&self) -> Vec<usize> {
+        self.blocks.iter().map(|b| b.norm.gamma.dims()[0]).collect()
     }
 }
 
@@ -187,6 +199,11 @@ pub struct DcganDiscriminator {
 impl DcganDiscriminator {
     /// `[B, C, S, S] -> [B, 1]` logits.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.head(self.features(x))
+    }
+
+    /// The last block's 4x4 activations, flattened: `[B, C, S, S] -> [B, c*4*4]`.
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
         let mut x = self.activation.forward(layers::conv2d(&self.first, x)); // [B, f, S/2, S/2]
         for block in &self.blocks {
             x = layers::batch_norm_leaky_relu(
@@ -195,7 +212,21 @@ impl DcganDiscriminator {
                 self.activation.negative_slope,
             );
         }
+        x.flatten(1, 3) // [B, c*4*4]
+    }
+
+    /// The output convolution (4x4, no padding, over the 4x4 map): `[B, c*4*4] -> [B, 1]`.
+    pub fn head(&self, features: Tensor<2>) -> Tensor<2> {
+        let [batch, _] = features.dims();
+        let [_, channels, k, _] = self.out.weight.dims();
+        let x: Tensor<4> = features.reshape([batch, channels, k, k]);
         layers::conv2d(&self.out, x).flatten(1, 3) // [B, 1]
+    }
+
+    /// Width of [`Self::features`].
+    pub fn feature_dim(&self) -> usize {
+        let [_, channels, kh, kw] = self.out.weight.dims();
+        channels * kh * kw
     }
 }
 

@@ -10,6 +10,7 @@ use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::nn::{BatchNorm, Linear};
 use burn::prelude::*;
 
+use crate::architecture::ClassInput;
 use crate::error::{ModelError, positive};
 use crate::init::WeightInit;
 use crate::layers::{self, LeakyRelu};
@@ -105,17 +106,31 @@ pub struct DcganMnistGenerator {
 impl DcganMnistGenerator {
     /// `[B, latent] -> [B, C, 4s, 4s]` in `[-1, 1]`.
     pub fn forward(&self, z: Tensor<2>) -> Tensor<4> {
+        self.forward_class(z, None)
+    }
+
+    /// [`Self::forward`] with class-conditional normalisation.
+    pub(crate) fn forward_class(&self, z: Tensor<2>, class: Option<&ClassInput<'_>>) -> Tensor<4> {
         let batch = z.dims()[0];
         let [w, s, _] = self.start;
-        let x = self.project.forward(z); // [B, w*s*s]
         let slope = self.activation.negative_slope;
-        let x = layers::batch_norm_leaky_relu(&self.project_norm, x, slope);
+        let cond = |i: usize| class.and_then(|c| c.at(i));
+        let x = self.project.forward(z); // [B, w*s*s]
+        let x = layers::class_batch_norm_leaky_relu(&self.project_norm, cond(0), x, slope);
         let x: Tensor<4> = x.reshape([batch, w, s, s]); // [B, w, s, s]
         let x = layers::conv_transpose2d(&self.up1, x);
-        let x = layers::batch_norm_leaky_relu(&self.norm1, x, slope); // [B, w/2, s, s]
+        let x = layers::class_batch_norm_leaky_relu(&self.norm1, cond(1), x, slope); // [B, w/2, s, s]
         let x = layers::conv_transpose2d(&self.up2, x);
-        let x = layers::batch_norm_leaky_relu(&self.norm2, x, slope); // [B, w/4, 2s, 2s]
+        let x = layers::class_batch_norm_leaky_relu(&self.norm2, cond(2), x, slope); // [B, w/4, 2s, 2s]
         layers::tanh(layers::conv_transpose2d(&self.up3, x)) // [B, C, 4s, 4s]
+    }
+
+    /// Channels of each batch normalisation, in order.
+    pub(crate) fn norm_widths(&self) -> Vec<usize> {
+        [&self.project_norm, &self.norm1, &self.norm2]
+            .iter()
+            .map(|n| n.gamma.dims()[0])
+            .collect()
     }
 }
 
@@ -171,9 +186,24 @@ pub struct DcganMnistDiscriminator {
 impl DcganMnistDiscriminator {
     /// `[B, C, 4s, 4s] -> [B, 1]` logits.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.head(self.features(x))
+    }
+
+    /// The last convolution's activations, flattened: `[B, C, 4s, 4s] -> [B, 2w*s*s]`.
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
         let x = self.activation.forward(layers::conv2d(&self.conv1, x)); // [B, w, 2s, 2s]
         let x = self.activation.forward(layers::conv2d(&self.conv2, x)); // [B, 2w, s, s]
-        self.out.forward(x.flatten(1, 3)) // [B, 1]
+        x.flatten(1, 3) // [B, 2w*s*s]
+    }
+
+    /// The output layer: features `[B, 2w*s*s] -> [B, 1]` logits.
+    pub fn head(&self, features: Tensor<2>) -> Tensor<2> {
+        self.out.forward(features)
+    }
+
+    /// Width of [`Self::features`].
+    pub fn feature_dim(&self) -> usize {
+        self.out.weight.dims()[0]
     }
 }
 

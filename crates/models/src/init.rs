@@ -12,6 +12,8 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal, Uniform};
 use rand_pcg::Pcg64Mcg;
 
+use crate::layers::{ClassAffine, ClassEmbedding};
+
 /// Standard deviation of the DCGAN weight initialisation (Radford et al. 2016).
 pub const WEIGHT_STD: f32 = 0.02;
 
@@ -123,6 +125,31 @@ impl WeightInit {
         let w = self.normal(shape.iter().product(), 0.0, WEIGHT_STD);
         layer.weight = self.param(w, shape, device);
         layer
+    }
+
+    /// A class table `[classes, dim]` drawn from `N(0, std)`.
+    pub fn embedding(
+        &mut self,
+        classes: usize,
+        dim: usize,
+        std: f32,
+        device: &Device,
+    ) -> ClassEmbedding {
+        let w = self.normal(classes * dim, 0.0, std);
+        ClassEmbedding {
+            weight: self.param(w, [classes, dim], device),
+        }
+    }
+
+    /// Per-class gain and bias tables over `channels`, all zero (the identity).
+    pub fn class_affine(&self, classes: usize, channels: usize, device: &Device) -> ClassAffine {
+        let zeros = || ClassEmbedding {
+            weight: self.param(vec![0.0; classes * channels], [classes, channels], device),
+        };
+        ClassAffine {
+            gain: zeros(),
+            bias: zeros(),
+        }
     }
 
     /// BatchNorm with `gamma ~ N(1, 0.02)`, `beta = 0`, PyTorch's epsilon and momentum.

@@ -11,9 +11,9 @@
 //! reductions over contiguous axes. Outside autodiff, burn's own kernels. All compute the same
 //! functions as burn's modules (tests).
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
-use burn::nn::{BatchNorm, PaddingConfig2d};
+use burn::nn::{BatchNorm, Linear, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
@@ -95,6 +95,103 @@ pub fn batch_norm_leaky_relu<const D: usize>(
         )
     };
     fused.unwrap_or_else(|| leaky_relu(batch_norm(norm, x), negative_slope))
+}
+
+/// `leaky_relu(class_affine(batch_norm(norm, x)), negative_slope)` for class-conditional
+/// batch normalisation (de Vries et al. 2017, as in SNGAN and BigGAN's generators): the shared
+/// normalisation, then each sample's class gain and bias. Without `class` it is
+/// [`batch_norm_leaky_relu`].
+pub fn class_batch_norm_leaky_relu<const D: usize>(
+    norm: &BatchNorm,
+    class: Option<(&ClassAffine, &Tensor<1, Int>)>,
+    x: Tensor<D>,
+    negative_slope: f64,
+) -> Tensor<D> {
+    match class {
+        None => batch_norm_leaky_relu(norm, x, negative_slope),
+        // A slope of 1 makes the fused kernel's activation the identity.
+        Some((affine, labels)) => leaky_relu(
+            affine.forward(batch_norm_leaky_relu(norm, x, 1.0), labels),
+            negative_slope,
+        ),
+    }
+}
+
+/// One learned row per class: a lookup table `[classes, dim]`.
+///
+/// # Shapes
+/// - labels: `[B]` class indices in `0..classes`
+/// - output: `[B, dim]`
+#[derive(Module, Debug)]
+pub struct ClassEmbedding {
+    /// `[classes, dim]`.
+    pub weight: Param<Tensor<2>>,
+}
+
+impl ClassEmbedding {
+    /// The rows of `labels`.
+    pub fn forward(&self, labels: &Tensor<1, Int>) -> Tensor<2> {
+        self.weight.val().select(0, labels.clone())
+    }
+
+    /// Number of classes (rows).
+    pub fn classes(&self) -> usize {
+        self.weight.dims()[0]
+    }
+
+    /// Width of a row.
+    pub fn dim(&self) -> usize {
+        self.weight.dims()[1]
+    }
+}
+
+/// Per-class gain and bias over channels: `x * (1 + gain[y]) + bias[y]`, both tables starting
+/// at zero, so an untrained layer is the identity.
+///
+/// # Shapes
+/// - x: `[B, C, ...]`; labels: `[B]`
+/// - output: the shape of `x`
+#[derive(Module, Debug)]
+pub struct ClassAffine {
+    /// `[classes, C]`.
+    pub gain: ClassEmbedding,
+    /// `[classes, C]`.
+    pub bias: ClassEmbedding,
+}
+
+impl ClassAffine {
+    /// Applies each sample's class gain and bias to its channels.
+    pub fn forward<const D: usize>(&self, x: Tensor<D>, labels: &Tensor<1, Int>) -> Tensor<D> {
+        let dims = x.dims();
+        let mut shape = [1usize; D];
+        shape[0] = dims[0];
+        shape[1] = dims[1];
+        let gain: Tensor<D> = self.gain.forward(labels).reshape(shape);
+        let bias: Tensor<D> = self.bias.forward(labels).reshape(shape);
+        x.clone() + x * gain + bias
+    }
+}
+
+/// A fully connected stack's hidden layers, each followed by `activation`: every layer of
+/// `stack` but the last.
+pub(crate) fn hidden_features(stack: &[Linear], activation: &LeakyRelu, x: Tensor<2>) -> Tensor<2> {
+    let hidden = &stack[..stack.len().saturating_sub(1)];
+    hidden
+        .iter()
+        .fold(x, |x, layer| activation.forward(layer.forward(x)))
+}
+
+/// A fully connected stack's last layer applied to `features`.
+pub(crate) fn output_layer(stack: &[Linear], features: Tensor<2>) -> Tensor<2> {
+    match stack.last() {
+        Some(out) => out.forward(features),
+        None => features,
+    }
+}
+
+/// The input width of a fully connected stack's last layer.
+pub(crate) fn output_fan_in(stack: &[Linear]) -> usize {
+    stack.last().map_or(0, |out| out.weight.dims()[0])
 }
 
 /// Whether `norm` normalises `x` with batch statistics: training, on an autodiff device.

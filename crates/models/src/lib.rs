@@ -20,7 +20,10 @@ mod mlp;
 mod reference;
 mod toy;
 
-pub use architecture::{Architecture, Discriminator, Generator};
+pub use architecture::{
+    Architecture, Conditioning, ConditioningMethod, Discriminator, DiscriminatorNet, Generator,
+    GeneratorNet, Scores,
+};
 pub use dcgan::{
     DcganDiscriminator, DcganDiscriminatorConfig, DcganGenerator, DcganGeneratorConfig,
 };

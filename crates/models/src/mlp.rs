@@ -7,6 +7,7 @@
 use burn::nn::{BatchNorm, Linear};
 use burn::prelude::*;
 
+use crate::architecture::ClassInput;
 use crate::error::{ModelError, positive};
 use crate::init::WeightInit;
 use crate::layers::{self, LeakyRelu};
@@ -96,13 +97,29 @@ pub struct MlpGenerator {
 }
 
 impl MlpGenerator {
+    /// Channels of each batch normalisation, in order.
+    pub(crate) fn norm_widths(&self) -> Vec<usize> {
+        self.blocks.iter().map(|b| b.norm.gamma.dims()[0]).collect()
+    }
+
     /// `[B, latent] -> [B, C, H, W]` in `[-1, 1]`.
     pub fn forward(&self, z: Tensor<2>) -> Tensor<4> {
+        self.forward_class(z, None)
+    }
+
+    /// [`Self::forward`] with class-conditional normalisation.
+    pub(crate) fn forward_class(&self, z: Tensor<2>, class: Option<&ClassInput<'_>>) -> Tensor<4> {
         let batch = z.dims()[0];
         let mut x = z;
-        for block in &self.blocks {
+        for (i, block) in self.blocks.iter().enumerate() {
             let slope = block.activation.negative_slope;
-            x = layers::batch_norm_leaky_relu(&block.norm, block.linear.forward(x), slope);
+            let cond = class.and_then(|c| c.at(i));
+            x = layers::class_batch_norm_leaky_relu(
+                &block.norm,
+                cond,
+                block.linear.forward(x),
+                slope,
+            );
         }
         let [c, h, w] = self.sample_shape;
         layers::tanh(self.out.forward(x)).reshape([batch, c, h, w]) // [B, C, H, W]
@@ -158,15 +175,22 @@ pub struct MlpDiscriminator {
 impl MlpDiscriminator {
     /// `[B, C, H, W] -> [B, 1]` logits.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x: Tensor<2> = x.flatten(1, 3); // [B, C*H*W]
-        let last = self.layers.len() - 1;
-        for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(x);
-            if i < last {
-                x = self.activation.forward(x);
-            }
-        }
-        x
+        self.head(self.features(x))
+    }
+
+    /// The last hidden layer's activations, `[B, C, H, W] -> [B, hidden.last()]`.
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
+        layers::hidden_features(&self.layers, &self.activation, x.flatten(1, 3))
+    }
+
+    /// The output layer: features `[B, F] -> [B, 1]` logits.
+    pub fn head(&self, features: Tensor<2>) -> Tensor<2> {
+        layers::output_layer(&self.layers, features)
+    }
+
+    /// Width of [`Self::features`].
+    pub fn feature_dim(&self) -> usize {
+        layers::output_fan_in(&self.layers)
     }
 }
 

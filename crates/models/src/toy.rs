@@ -10,7 +10,7 @@ use burn::prelude::*;
 
 use crate::error::{ModelError, positive};
 use crate::init::WeightInit;
-use crate::layers::LeakyRelu;
+use crate::layers::{self, LeakyRelu};
 
 /// Dimension of a toy sample.
 const POINT_DIM: usize = 2;
@@ -104,6 +104,8 @@ pub struct ToyDiscriminatorConfig {
     pub width: usize,
     /// Number of hidden layers.
     pub depth: usize,
+    /// Input values per item: the point's 2 coordinates, plus any label inputs.
+    pub inputs: usize,
 }
 
 impl Default for ToyDiscriminatorConfig {
@@ -111,6 +113,7 @@ impl Default for ToyDiscriminatorConfig {
         Self {
             width: 128,
             depth: 3,
+            inputs: POINT_DIM,
         }
     }
 }
@@ -122,8 +125,9 @@ impl ToyDiscriminatorConfig {
         device: &Device,
         init: &mut WeightInit,
     ) -> Result<ToyDiscriminator, ModelError> {
+        positive("inputs", self.inputs)?;
         Ok(ToyDiscriminator {
-            layers: layers(POINT_DIM, self.width, self.depth, 1, device, init)?,
+            layers: layers(self.inputs, self.width, self.depth, 1, device, init)?,
             activation: LeakyRelu::new(0.2),
         })
     }
@@ -139,15 +143,22 @@ pub struct ToyDiscriminator {
 impl ToyDiscriminator {
     /// `[B, 2, 1, 1] -> [B, 1]` logits.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x: Tensor<2> = x.flatten(1, 3); // [B, 2]
-        let last = self.layers.len() - 1;
-        for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(x);
-            if i < last {
-                x = self.activation.forward(x);
-            }
-        }
-        x
+        self.head(self.features(x))
+    }
+
+    /// The last hidden layer's activations, `[B, C, 1, 1] -> [B, width]`.
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
+        layers::hidden_features(&self.layers, &self.activation, x.flatten(1, 3))
+    }
+
+    /// The output layer: features `[B, width] -> [B, 1]` logits.
+    pub fn head(&self, features: Tensor<2>) -> Tensor<2> {
+        layers::output_layer(&self.layers, features)
+    }
+
+    /// Width of [`Self::features`].
+    pub fn feature_dim(&self) -> usize {
+        layers::output_fan_in(&self.layers)
     }
 }
 

@@ -153,10 +153,10 @@ mod tests {
         O: Optimizer<State<2> = AdamState<2>>,
     {
         let device = Device::flex();
-        let mut rng = crate::gan::noise_rng(3);
+        let mut rng = <rand_pcg::Pcg64Mcg as rand::SeedableRng>::seed_from_u64(3);
         let shape = [67, 1031];
         let mut draw = |scale: f32| {
-            let values: Vec<f32> = crate::gan::normal_noise(&mut rng, 67 * 1031)
+            let values: Vec<f32> = crate::objective::normal_noise(&mut rng, 67 * 1031)
                 .into_iter()
                 .map(|v| v * scale)
                 .collect();

@@ -6,13 +6,15 @@ use std::time::Instant;
 use burn::prelude::*;
 use ganforge_backend::BackendKind;
 use ganforge_losses::NonSaturating;
-use ganforge_models::Architecture;
+use ganforge_models::{Architecture, Conditioning, ConditioningMethod};
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use serde::Serialize;
 
-use crate::gan::{Gan, adam, normal_noise};
-use crate::plan::AdamPlan;
+use crate::objective::{
+    AdamSpec, ClassConditional, Gan, GanSpec, InitSeeds, NoClock, Objective, PhaseClock, StepStats,
+    Unconditional, label_tensor, normal_noise,
+};
 
 /// Real batches cycled through, so a step does not reuse one cached tensor (as the peer).
 const REAL_POOL: usize = 8;
@@ -69,71 +71,129 @@ fn threads() -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-/// A GAN of `architecture` on `ad` (an autodiff device) with the reference optimiser.
-pub fn reference_gan(architecture: &Architecture, ad: &Device) -> Result<Gan, crate::TrainError> {
-    let adam_plan = AdamPlan {
-        lr: 2e-4,
-        beta1: 0.5,
-        beta2: 0.999,
-        epsilon: 1e-8,
-    };
-    Ok(Gan {
-        generator: architecture.generator(ad, 1)?,
-        discriminator: architecture.discriminator(ad, 2)?,
-        generator_optimizer: adam(&adam_plan),
-        discriminator_optimizer: adam(&adam_plan),
-        generator_lr: adam_plan.lr,
-        discriminator_lr: adam_plan.lr,
-        loss: Box::new(NonSaturating),
-    })
+/// Classes of a conditioned benchmark (MNIST's and CIFAR-10's ten).
+pub const BENCH_CLASSES: usize = 10;
+
+/// What a benchmark times: a reference model, conditioned or not, at one batch size.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    /// Reference model name.
+    pub model: String,
+    /// Its architecture.
+    pub architecture: Architecture,
+    /// Class conditioning ([`BENCH_CLASSES`] classes when conditional).
+    pub conditioning: ConditioningMethod,
+    /// Backend timed.
+    pub backend: BackendKind,
+    /// Batch size.
+    pub batch: usize,
+    /// Untimed iterations first.
+    pub warmup: usize,
+    /// Timed iterations.
+    pub iters: usize,
 }
 
-/// The inputs of a timed training loop: a pool of real batches and the noise generator on the
-/// autodiff device, seeded identically for every benchmark.
-struct TrainingBench {
+impl Workload {
+    /// The networks and optimisers training would build for this workload.
+    pub fn gan_spec(&self) -> GanSpec {
+        let classes = match self.conditioning {
+            ConditioningMethod::None => 0,
+            _ => BENCH_CLASSES,
+        };
+        GanSpec {
+            architecture: self.architecture.clone(),
+            conditioning: Conditioning::new(self.conditioning, classes),
+            generator_optimizer: AdamSpec::DCGAN,
+            discriminator_optimizer: AdamSpec::DCGAN,
+        }
+    }
+
+    /// The objective training would run: non-saturating, conditional when the workload is.
+    pub fn objective(&self) -> Box<dyn Objective> {
+        let latent_dim = self.architecture.latent_dim();
+        let loss = Box::new(NonSaturating);
+        match self.conditioning {
+            ConditioningMethod::None => Box::new(Unconditional { loss, latent_dim }),
+            method => Box::new(ClassConditional {
+                loss,
+                latent_dim,
+                classes: BENCH_CLASSES,
+                class_weight: (method == ConditioningMethod::Acgan).then_some(1.0),
+            }),
+        }
+    }
+
+    fn result(&self, mode: &'static str, seconds: f64, losses: &[f32]) -> BenchResult {
+        BenchResult {
+            peer: "ganforge",
+            model: self.model.clone(),
+            mode,
+            backend: self.backend.name().to_string(),
+            batch: self.batch,
+            image_size: self.architecture.sample_shape()[1],
+            iters: self.iters,
+            threads: threads(),
+            s_per_iter: seconds / self.iters.max(1) as f64,
+            images_per_s: (self.batch * self.iters) as f64 / seconds.max(1e-12),
+            loss_d: losses.first().copied(),
+            loss_g: losses.get(1).copied(),
+            peak_rss_mb: peak_rss_mb(),
+        }
+    }
+}
+
+/// Fixed seeds of a benchmark's networks.
+const BENCH_SEEDS: InitSeeds = InitSeeds {
+    generator: 1,
+    discriminator: 2,
+};
+
+/// A workload ready to run: the networks, the objective, a pool of real batches (with labels)
+/// and the noise generator, on the autodiff device, seeded identically for every benchmark.
+pub struct TrainingBench {
     ad: Device,
     rng: Pcg64Mcg,
-    reals: Vec<Tensor<4>>,
-    batch: usize,
-    latent: usize,
+    reals: Vec<(Tensor<4>, Vec<u32>)>,
+    objective: Box<dyn Objective>,
+    gan: Option<Gan>,
 }
 
 impl TrainingBench {
-    /// The inputs and the reference GAN for `architecture` at `batch`.
-    fn new(
-        architecture: &Architecture,
-        device: &Device,
-        batch: usize,
-    ) -> Result<(Self, Gan), crate::TrainError> {
+    /// Builds `workload` on `device` (autodiff is added here).
+    pub fn new(workload: &Workload, device: &Device) -> Result<Self, crate::TrainError> {
         let ad = device.clone().autodiff();
-        let gan = reference_gan(architecture, &ad)?;
+        let gan = Gan::new(&workload.gan_spec(), &ad, BENCH_SEEDS)?;
         let mut rng = Pcg64Mcg::seed_from_u64(0);
-        let [c, h, w] = architecture.sample_shape();
+        let [c, h, w] = workload.architecture.sample_shape();
+        let batch = workload.batch;
         let reals = (0..REAL_POOL)
-            .map(|_| uniform_batch(&mut rng, [batch, c, h, w], &ad))
+            .map(|_| {
+                let labels = (0..batch)
+                    .map(|_| rng.random_range(0..BENCH_CLASSES as u32))
+                    .collect();
+                (uniform_batch(&mut rng, [batch, c, h, w], &ad), labels)
+            })
             .collect();
-        let bench = Self {
+        Ok(Self {
             ad,
             rng,
             reals,
-            batch,
-            latent: architecture.latent_dim(),
-        };
-        Ok((bench, gan))
+            objective: workload.objective(),
+            gan: Some(gan),
+        })
     }
 
-    /// The real batch of iteration `i`.
-    fn real(&self, i: usize) -> Tensor<4> {
-        self.reals[i % REAL_POOL].clone()
-    }
-
-    /// A fresh noise batch.
-    fn noise(&mut self) -> Tensor<2> {
-        let n = self.batch * self.latent;
-        Tensor::from_data(
-            TensorData::new(normal_noise(&mut self.rng, n), [self.batch, self.latent]),
-            &self.ad,
-        )
+    /// Training iteration `i`, as the training loop runs it, timed phase by phase by `clock`.
+    pub fn iteration(&mut self, i: usize, clock: &mut dyn PhaseClock) -> Option<StepStats> {
+        let (real, labels) = self.reals[i % REAL_POOL].clone();
+        let batch = self
+            .objective
+            .batch_shape()
+            .batch(real, Some(labels), &mut self.rng, &self.ad);
+        let gan = self.gan.take()?;
+        let (gan, stats) = self.objective.iteration(gan, Vec::new(), batch, clock);
+        self.gan = Some(gan);
+        Some(stats)
     }
 }
 
@@ -146,35 +206,19 @@ pub fn print_json_line(value: &impl Serialize) {
 }
 
 /// Times `iters` training iterations after `warmup` untimed ones.
-pub fn train(
-    model: &str,
-    architecture: &Architecture,
-    backend: BackendKind,
-    device: &Device,
-    batch: usize,
-    warmup: usize,
-    iters: usize,
-) -> Result<BenchResult, crate::TrainError> {
-    let (mut bench, mut gan) = TrainingBench::new(architecture, device, batch)?;
-    let mut step = |gan: Gan, i: usize| {
-        let z = bench.noise();
-        gan.iteration(Vec::new(), bench.real(i), z)
-    };
+pub fn train(workload: &Workload, device: &Device) -> Result<BenchResult, crate::TrainError> {
+    let mut bench = TrainingBench::new(workload, device)?;
     let mut last = None;
-    for i in 0..warmup {
-        let (next, stats) = step(gan, i);
-        gan = next;
-        last = Some(stats);
+    for i in 0..workload.warmup {
+        last = bench.iteration(i, &mut NoClock);
     }
     if let Some(stats) = last.take() {
         let _ = stats.values.into_data();
     }
     let _ = device.sync();
     let start = Instant::now();
-    for i in 0..iters {
-        let (next, stats) = step(gan, i);
-        gan = next;
-        last = Some(stats);
+    for i in 0..workload.iters {
+        last = bench.iteration(i, &mut NoClock);
     }
     let values = last
         .map(|s| {
@@ -186,72 +230,43 @@ pub fn train(
         })
         .unwrap_or_default();
     let _ = device.sync();
-    let seconds = start.elapsed().as_secs_f64();
-    let iters_f = iters.max(1) as f64;
-    Ok(BenchResult {
-        peer: "ganforge",
-        model: model.to_string(),
-        mode: "train",
-        backend: backend.name().to_string(),
-        batch,
-        image_size: architecture.sample_shape()[1],
-        iters,
-        threads: threads(),
-        s_per_iter: seconds / iters_f,
-        images_per_s: (batch * iters) as f64 / seconds.max(1e-12),
-        loss_d: values.first().copied(),
-        loss_g: values.get(1).copied(),
-        peak_rss_mb: peak_rss_mb(),
-    })
+    Ok(workload.result("train", start.elapsed().as_secs_f64(), &values))
 }
 
-/// Times generator-only inference (evaluation mode) at `batch`.
-pub fn generate(
-    model: &str,
-    architecture: &Architecture,
-    backend: BackendKind,
-    device: &Device,
-    batch: usize,
-    warmup: usize,
-    iters: usize,
-) -> Result<BenchResult, crate::TrainError> {
-    let generator = architecture.generator(device, 1)?.valid();
-    let latent = architecture.latent_dim();
+/// Times generator-only inference (evaluation mode) at the workload's batch size.
+pub fn generate(workload: &Workload, device: &Device) -> Result<BenchResult, crate::TrainError> {
+    let spec = workload.gan_spec();
+    let generator = spec
+        .architecture
+        .generator(device, BENCH_SEEDS.generator, &spec.conditioning)?
+        .valid();
+    let (batch, latent) = (workload.batch, workload.architecture.latent_dim());
     let mut rng = Pcg64Mcg::seed_from_u64(0);
     let z = Tensor::<2>::from_data(
         TensorData::new(normal_noise(&mut rng, batch * latent), [batch, latent]),
         device,
     );
-    for _ in 0..warmup {
-        let _ = generator.forward(z.clone());
+    let labels = spec.conditioning.is_conditional().then(|| {
+        let classes: Vec<u32> = (0..batch as u32)
+            .map(|i| i % BENCH_CLASSES as u32)
+            .collect();
+        label_tensor(&classes, device)
+    });
+    for _ in 0..workload.warmup {
+        let _ = generator.forward(z.clone(), labels.as_ref());
     }
     let _ = device.sync();
     let start = Instant::now();
     let mut out = None;
-    for _ in 0..iters {
-        out = Some(generator.forward(z.clone()));
+    for _ in 0..workload.iters {
+        out = Some(generator.forward(z.clone(), labels.as_ref()));
     }
     if let Some(out) = out {
         // Reading one value waits for the last forward on asynchronous backends.
         let _ = out.slice([0..1, 0..1, 0..1, 0..1]).into_data();
     }
     let _ = device.sync();
-    let seconds = start.elapsed().as_secs_f64();
-    Ok(BenchResult {
-        peer: "ganforge",
-        model: model.to_string(),
-        mode: "generate",
-        backend: backend.name().to_string(),
-        batch,
-        image_size: architecture.sample_shape()[1],
-        iters,
-        threads: threads(),
-        s_per_iter: seconds / iters.max(1) as f64,
-        images_per_s: (batch * iters) as f64 / seconds.max(1e-12),
-        loss_d: None,
-        loss_g: None,
-        peak_rss_mb: peak_rss_mb(),
-    })
+    Ok(workload.result("generate", start.elapsed().as_secs_f64(), &[]))
 }
 
 /// Training cost against batch size and against image size, for one model on one backend.
@@ -287,15 +302,16 @@ pub fn scaling(
     device: &Device,
 ) -> Result<Scaling, crate::TrainError> {
     let point = |arch: &Architecture, batch: usize| {
-        let result = train(
-            plan.model,
-            arch,
+        let workload = Workload {
+            model: plan.model.to_string(),
+            architecture: arch.clone(),
+            conditioning: ConditioningMethod::None,
             backend,
-            device,
             batch,
-            plan.warmup,
-            plan.iters,
-        )?;
+            warmup: plan.warmup,
+            iters: plan.iters,
+        };
+        let result = train(&workload, device)?;
         print_json_line(&result);
         Ok::<_, crate::TrainError>(result)
     };
@@ -452,77 +468,49 @@ pub struct Profile {
     pub phases: Vec<(&'static str, f64)>,
 }
 
-/// Times the phases of [`Gan::iteration`] separately, waiting for the device after each:
-/// generator forward, discriminator forward / backward / Adam step, then the generator
-/// step's forward through the frozen discriminator, its backward and its Adam step.
-/// The sum is a little above a plain iteration's time because of the waits.
-pub fn profile(
-    model: &str,
-    architecture: &Architecture,
-    backend: BackendKind,
-    device: &Device,
-    batch: usize,
-    warmup: usize,
-    iters: usize,
-) -> Result<Profile, crate::TrainError> {
-    use burn::optim::GradientsParams;
-    const PHASES: [&str; 7] = [
-        "G forward",
-        "D forward (real + fake)",
-        "D backward",
-        "D Adam step",
-        "D forward (G step)",
-        "G backward (through D)",
-        "G Adam step",
-    ];
-    let (mut bench, mut gan) = TrainingBench::new(architecture, device, batch)?;
-    let mut totals = [0.0f64; PHASES.len()];
-    for i in 0..warmup + iters {
-        let mut times = [0.0f64; PHASES.len()];
-        let mut clock = Instant::now();
-        let mut lap = |phase: usize| {
-            let _ = device.sync();
-            times[phase] = clock.elapsed().as_secs_f64();
-            clock = Instant::now();
-        };
-        let z = bench.noise();
-        let fake = gan.generator.forward(z);
-        lap(0);
-        let real_logits = gan.discriminator.forward(bench.real(i));
-        let fake_logits = gan.discriminator.forward(fake.clone().detach());
-        let loss = gan.loss.discriminator(real_logits, fake_logits);
-        lap(1);
-        let grads = GradientsParams::from_grads(loss.backward(), &gan.discriminator);
-        lap(2);
-        gan.discriminator =
-            gan.discriminator_optimizer
-                .step(gan.discriminator_lr, gan.discriminator, grads);
-        lap(3);
-        let frozen = gan.discriminator.clone().no_grad();
-        let loss = gan.loss.generator(frozen.forward(fake));
-        lap(4);
-        let grads = GradientsParams::from_grads(loss.backward(), &gan.generator);
-        lap(5);
-        gan.generator = gan
-            .generator_optimizer
-            .step(gan.generator_lr, gan.generator, grads);
-        lap(6);
-        if i >= warmup {
-            for (total, t) in totals.iter_mut().zip(times) {
-                *total += t;
-            }
+/// Times the phases of a training iteration separately, waiting for the device after each:
+/// the very iteration training runs ([`Objective::iteration`]), with a clock that marks
+/// each phase's end. The sum is a little above a plain iteration's time because of the waits.
+pub fn profile(workload: &Workload, device: &Device) -> Result<Profile, crate::TrainError> {
+    let mut bench = TrainingBench::new(workload, device)?;
+    let mut clock = Laps {
+        device: device.clone(),
+        clock: Instant::now(),
+        phases: Vec::new(),
+    };
+    for i in 0..workload.warmup + workload.iters {
+        if i == workload.warmup {
+            clock.phases.clear();
         }
+        clock.clock = Instant::now();
+        bench.iteration(i, &mut clock);
     }
-    let n = iters.max(1) as f64;
+    let n = workload.iters.max(1) as f64;
     Ok(Profile {
-        model: model.to_string(),
-        backend: backend.name().to_string(),
-        batch,
-        iters,
-        phases: PHASES
-            .iter()
-            .zip(totals)
-            .map(|(p, t)| (*p, t / n))
-            .collect(),
+        model: workload.model.clone(),
+        backend: workload.backend.name().to_string(),
+        batch: workload.batch,
+        iters: workload.iters,
+        phases: clock.phases.into_iter().map(|(p, t)| (p, t / n)).collect(),
     })
+}
+
+/// A phase clock that waits for the device at each phase's end and sums each phase's time.
+struct Laps {
+    device: Device,
+    clock: Instant,
+    /// `(phase, total seconds)` in first-seen order.
+    phases: Vec<(&'static str, f64)>,
+}
+
+impl PhaseClock for Laps {
+    fn lap(&mut self, phase: &'static str) {
+        let _ = self.device.sync();
+        let seconds = self.clock.elapsed().as_secs_f64();
+        match self.phases.iter_mut().find(|(p, _)| *p == phase) {
+            Some((_, total)) => *total += seconds,
+            None => self.phases.push((phase, seconds)),
+        }
+        self.clock = Instant::now();
+    }
 }

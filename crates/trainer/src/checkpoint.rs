@@ -2,7 +2,7 @@
 //! position and the noise RNG, so a resumed run continues exactly where it stopped.
 //!
 //! Layout: `checkpoints/step-00001000/{generator,discriminator,optimizer-g,optimizer-d}.bpk`,
-//! `state.json` and `config.toml`, plus `checkpoints/latest` naming the newest. A checkpoint
+//! `state.json`, `config.toml` and, for a conditional run, `classes.json`, plus `checkpoints/latest` naming the newest. A checkpoint
 //! is written into a hidden temporary directory and renamed into place only when complete;
 //! `latest` is replaced atomically after that. An interrupted write leaves the previous
 //! checkpoint as `latest`.
@@ -13,15 +13,15 @@ use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
-use ganforge_models::{Discriminator, Generator};
 use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
 use crate::fsio::{sync_dir, write_atomic};
+use crate::objective::Gan;
 
-/// Format version of `state.json`.
-const FORMAT: u32 = 1;
+/// Format version of `state.json` (2: networks with class conditioning).
+const FORMAT: u32 = 2;
 const LATEST: &str = "latest";
 const STATE: &str = "state.json";
 /// The resolved configuration inside a checkpoint, so it is self-contained.
@@ -31,6 +31,8 @@ pub const GENERATOR: &str = "generator.bpk";
 const DISCRIMINATOR: &str = "discriminator.bpk";
 const OPTIMIZER_G: &str = "optimizer-g.bpk";
 const OPTIMIZER_D: &str = "optimizer-d.bpk";
+/// The class names of a conditional run, as a JSON list in label order.
+const CLASSES: &str = "classes.json";
 
 /// The loop state besides the weights.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,34 +65,16 @@ impl TrainState {
     }
 }
 
-/// What a checkpoint restores.
-pub struct Restored {
-    /// The generator with its weights and BatchNorm statistics.
-    pub generator: Generator,
-    /// The discriminator.
-    pub discriminator: Discriminator,
-    /// The generator's Adam state.
-    pub generator_optimizer: ModuleOptimizer,
-    /// The discriminator's Adam state.
-    pub discriminator_optimizer: ModuleOptimizer,
-    /// Loop state.
-    pub state: TrainState,
-}
-
 /// The networks and optimisers of a run, borrowed for saving.
 pub struct Snapshot<'a> {
-    /// The generator.
-    pub generator: &'a Generator,
-    /// The discriminator.
-    pub discriminator: &'a Discriminator,
-    /// The generator's optimiser.
-    pub generator_optimizer: &'a ModuleOptimizer,
-    /// The discriminator's optimiser.
-    pub discriminator_optimizer: &'a ModuleOptimizer,
+    /// Both networks and their optimisers.
+    pub gan: &'a Gan,
     /// Loop state.
     pub state: &'a TrainState,
     /// Resolved configuration text.
     pub config_toml: &'a str,
+    /// The classes' names in label order (empty for an unconditional run).
+    pub class_names: &'a [String],
 }
 
 fn record_bytes(module: impl Module, what: &str, path: &Path) -> Result<Bytes, TrainError> {
@@ -119,7 +103,7 @@ pub fn save(
         (
             GENERATOR,
             record_bytes(
-                snapshot.generator.clone(),
+                snapshot.gan.generator.clone(),
                 "generator",
                 &err_path(GENERATOR),
             )?,
@@ -127,7 +111,7 @@ pub fn save(
         (
             DISCRIMINATOR,
             record_bytes(
-                snapshot.discriminator.clone(),
+                snapshot.gan.discriminator.clone(),
                 "discriminator",
                 &err_path(DISCRIMINATOR),
             )?,
@@ -135,6 +119,7 @@ pub fn save(
         (
             OPTIMIZER_G,
             snapshot
+                .gan
                 .generator_optimizer
                 .into_bytes()
                 .map_err(|e| TrainError::checkpoint(err_path(OPTIMIZER_G), e))?,
@@ -142,6 +127,7 @@ pub fn save(
         (
             OPTIMIZER_D,
             snapshot
+                .gan
                 .discriminator_optimizer
                 .into_bytes()
                 .map_err(|e| TrainError::checkpoint(err_path(OPTIMIZER_D), e))?,
@@ -154,6 +140,11 @@ pub fn save(
         .map_err(|e| TrainError::checkpoint(err_path(STATE), e))?;
     write_atomic(&tmp_dir.join(STATE), &state)?;
     write_atomic(&tmp_dir.join(CONFIG), snapshot.config_toml.as_bytes())?;
+    if !snapshot.class_names.is_empty() {
+        let classes = serde_json::to_vec_pretty(snapshot.class_names)
+            .map_err(|e| TrainError::checkpoint(err_path(CLASSES), e))?;
+        write_atomic(&tmp_dir.join(CLASSES), &classes)?;
+    }
     sync_dir(&tmp_dir);
     if final_dir.exists() {
         std::fs::remove_dir_all(&final_dir).map_err(|e| TrainError::write(&final_dir, e))?;
@@ -220,14 +211,9 @@ pub fn load_module<M: Module>(module: M, path: &Path) -> Result<M, TrainError> {
         .map_err(|e| TrainError::checkpoint(path, format!("does not fit the model: {e}")))
 }
 
-/// Restores a checkpoint directory into freshly built networks and optimisers.
-pub fn load(
-    dir: &Path,
-    generator: Generator,
-    discriminator: Discriminator,
-    generator_optimizer: ModuleOptimizer,
-    discriminator_optimizer: ModuleOptimizer,
-) -> Result<Restored, TrainError> {
+/// Restores a checkpoint directory into `gan` (freshly built networks and optimisers of the
+/// same specification). Returns it with the loop state.
+pub fn load(dir: &Path, gan: Gan) -> Result<(Gan, TrainState), TrainError> {
     let state: TrainState = serde_json::from_slice(&read(dir, STATE)?)
         .map_err(|e| TrainError::checkpoint(dir.join(STATE), e))?;
     if state.format != FORMAT {
@@ -243,11 +229,21 @@ pub fn load(
         opt.from_bytes(Bytes::from_bytes_vec(read(dir, file)?))
             .map_err(|e| TrainError::checkpoint(dir.join(file), e))
     };
-    Ok(Restored {
-        generator: load_module(generator, &dir.join(GENERATOR))?,
-        discriminator: load_module(discriminator, &dir.join(DISCRIMINATOR))?,
-        generator_optimizer: optimizer(generator_optimizer, OPTIMIZER_G)?,
-        discriminator_optimizer: optimizer(discriminator_optimizer, OPTIMIZER_D)?,
-        state,
-    })
+    let gan = Gan {
+        generator: load_module(gan.generator, &dir.join(GENERATOR))?,
+        discriminator: load_module(gan.discriminator, &dir.join(DISCRIMINATOR))?,
+        generator_optimizer: optimizer(gan.generator_optimizer, OPTIMIZER_G)?,
+        discriminator_optimizer: optimizer(gan.discriminator_optimizer, OPTIMIZER_D)?,
+        ..gan
+    };
+    Ok((gan, state))
+}
+
+/// The class names a checkpoint was trained with, in label order (empty when unconditional).
+pub fn class_names(dir: &Path) -> Result<Vec<String>, TrainError> {
+    let path = dir.join(CLASSES);
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_slice(&read(dir, CLASSES)?).map_err(|e| TrainError::checkpoint(&path, e))
 }

@@ -41,6 +41,12 @@ pub struct RawConfig {
 pub enum ModelSection {
     /// The fully connected `mlp-mnist` pair.
     MlpMnist {
+        /// How class labels condition the networks: `none`, `concat`, `projection`, `acgan`.
+        #[serde(default)]
+        conditioning: ConditioningName,
+        /// Width of the label embedding of a conditional model.
+        #[serde(default = "default_embed_dim")]
+        embed_dim: usize,
         /// Noise size.
         #[serde(default = "default_latent")]
         latent_dim: usize,
@@ -59,6 +65,12 @@ pub enum ModelSection {
     },
     /// The 28x28 `dcgan-mnist` pair (a multiple of 4 for other sizes).
     DcganMnist {
+        /// How class labels condition the networks: `none`, `concat`, `projection`, `acgan`.
+        #[serde(default)]
+        conditioning: ConditioningName,
+        /// Width of the label embedding of a conditional model.
+        #[serde(default = "default_embed_dim")]
+        embed_dim: usize,
         /// Noise size.
         #[serde(default = "default_latent")]
         latent_dim: usize,
@@ -77,6 +89,12 @@ pub enum ModelSection {
     },
     /// The DCGAN of Radford et al. for power-of-two sides (`dcgan32`, `dcgan64`).
     Dcgan {
+        /// How class labels condition the networks: `none`, `concat`, `projection`, `acgan`.
+        #[serde(default)]
+        conditioning: ConditioningName,
+        /// Width of the label embedding of a conditional model.
+        #[serde(default = "default_embed_dim")]
+        embed_dim: usize,
         /// Noise size.
         #[serde(default = "default_latent")]
         latent_dim: usize,
@@ -95,6 +113,12 @@ pub enum ModelSection {
     },
     /// The small MLP pair for 2-D toy data.
     ToyMlp {
+        /// How class labels condition the networks: `none`, `concat`, `projection`, `acgan`.
+        #[serde(default)]
+        conditioning: ConditioningName,
+        /// Width of the label embedding of a conditional model.
+        #[serde(default = "default_embed_dim")]
+        embed_dim: usize,
         /// Noise size.
         #[serde(default = "default_toy_latent")]
         latent_dim: usize,
@@ -105,6 +129,62 @@ pub enum ModelSection {
         #[serde(default = "default_toy_depth")]
         depth: usize,
     },
+}
+
+impl ModelSection {
+    /// The conditioning method and the label embedding's width.
+    pub fn conditioning(&self) -> (ConditioningName, usize) {
+        match self {
+            ModelSection::MlpMnist {
+                conditioning,
+                embed_dim,
+                ..
+            }
+            | ModelSection::DcganMnist {
+                conditioning,
+                embed_dim,
+                ..
+            }
+            | ModelSection::Dcgan {
+                conditioning,
+                embed_dim,
+                ..
+            }
+            | ModelSection::ToyMlp {
+                conditioning,
+                embed_dim,
+                ..
+            } => (*conditioning, *embed_dim),
+        }
+    }
+}
+
+/// How class labels condition the networks (`[model] conditioning`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConditioningName {
+    /// Unconditional.
+    #[default]
+    None,
+    /// Label embedding joined to the noise and to the discriminator's input.
+    Concat,
+    /// Projection discriminator, class-conditional batch normalisation in the generator.
+    Projection,
+    /// Auxiliary classifier in the discriminator (AC-GAN).
+    Acgan,
+}
+
+impl ConditioningName {
+    /// The models' method.
+    pub fn method(self) -> ganforge_models::ConditioningMethod {
+        use ganforge_models::ConditioningMethod as M;
+        match self {
+            ConditioningName::None => M::None,
+            ConditioningName::Concat => M::Concat,
+            ConditioningName::Projection => M::Projection,
+            ConditioningName::Acgan => M::Acgan,
+        }
+    }
 }
 
 /// `[data]`: the dataset.
@@ -309,6 +389,9 @@ pub struct RunSection {
     pub version: Option<String>,
 }
 
+fn default_embed_dim() -> usize {
+    ganforge_models::Conditioning::DEFAULT_EMBED_DIM
+}
 fn default_latent() -> usize {
     100
 }

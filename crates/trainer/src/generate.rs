@@ -1,18 +1,41 @@
 //! Sampling from a trained generator: `ganforge generate`.
+//!
+//! Samples are written as the data they imitate: one PNG per sample at the dataset's own size
+//! and channel count (grey or RGB), optionally enlarged, plus `samples.npy` (`[N, C, H, W]`
+//! floats in `[-1, 1]`) and, for a conditional generator, `labels.npy` (`[N]` integers).
 
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
+use image::{DynamicImage, GrayImage, RgbImage, imageops::FilterType};
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 
 use crate::checkpoint::{self, CONFIG, GENERATOR};
 use crate::config::RawConfig;
-use crate::error::TrainError;
+use crate::error::{ConfigError, TrainError};
+use crate::fsio::{write_atomic, write_png};
+use crate::hooks::points;
 use crate::plan::architecture;
 use crate::render;
 use crate::run_dir::RESOLVED;
-use crate::train::Sampler;
+use crate::sample::{GridInputs, Sampler};
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    /// Samples (per class with `--class all`).
+    pub count: usize,
+    /// Output directory.
+    pub out: PathBuf,
+    /// Noise seed.
+    pub seed: u64,
+    /// A class by index or name, or `all`; a conditional generator without one cycles
+    /// through its classes.
+    pub class: Option<String>,
+    /// Whole-number enlargement of each written sample (1 = the data's own size).
+    pub scale: u32,
+}
 
 /// What `generate` wrote.
 #[derive(Debug, Clone)]
@@ -46,64 +69,216 @@ pub fn resolve_checkpoint(path: &Path) -> Result<PathBuf, TrainError> {
     Ok(dir)
 }
 
-/// Writes `count` samples from the checkpoint at `path` into `out` as individual PNG files
-/// plus `grid.png` (for 2-D toy models: `points.csv` and `scatter.png`).
+/// The labels `class` asks for among `names`: one class by index or name (exact, then
+/// ignoring case), or every class for `all`.
+pub fn resolve_class(class: &str, names: &[String]) -> Result<Vec<u32>, TrainError> {
+    if class == "all" {
+        return Ok((0..names.len() as u32).collect());
+    }
+    let by_name = names
+        .iter()
+        .position(|n| n == class)
+        .or_else(|| names.iter().position(|n| n.eq_ignore_ascii_case(class)));
+    let by_index = class.parse::<usize>().ok().filter(|&i| i < names.len());
+    match by_name.or(by_index) {
+        Some(index) => Ok(vec![index as u32]),
+        None => Err(ConfigError::Invalid {
+            key: "--class",
+            value: class.to_string(),
+            reason: format!(
+                "not a class of this generator; valid: all, 0-{} or {}",
+                names.len().saturating_sub(1),
+                names.join(", ")
+            ),
+        }
+        .into()),
+    }
+}
+
+/// Noise and labels for `options`: rows of classes when one or all classes are asked for.
+fn inputs(
+    options: &GenerateOptions,
+    latent_dim: usize,
+    names: &[String],
+) -> Result<GridInputs, TrainError> {
+    let rng = &mut Pcg64Mcg::seed_from_u64(options.seed);
+    match (&options.class, names.is_empty()) {
+        (Some(class), true) => Err(ConfigError::Invalid {
+            key: "--class",
+            value: class.clone(),
+            reason: "this generator is unconditional; it takes no class".into(),
+        }
+        .into()),
+        (Some(class), false) => {
+            let classes = resolve_class(class, names)?;
+            Ok(GridInputs::for_classes(
+                rng,
+                latent_dim,
+                options.count,
+                &classes,
+            ))
+        }
+        (None, unconditional) => {
+            let mut grid = GridInputs::new(rng, latent_dim, options.count, 0);
+            if !unconditional {
+                let k = names.len() as u32;
+                grid.labels = Some((0..options.count as u32).map(|i| i % k).collect());
+            }
+            Ok(grid)
+        }
+    }
+}
+
+/// Writes samples from the checkpoint at `path` as `options` asks: one PNG per sample,
+/// `samples.npy` (and `labels.npy`), then `grid.png`; for 2-D toy models `points.csv` and
+/// `scatter.png`.
 pub fn generate(
     path: &Path,
-    count: usize,
-    out: &Path,
-    seed: u64,
+    options: &GenerateOptions,
     device: &Device,
 ) -> Result<Generated, TrainError> {
-    if count == 0 {
-        return Err(TrainError::checkpoint(path, "--count must be at least 1"));
+    for (key, value) in [
+        ("--count", options.count),
+        ("--scale", options.scale as usize),
+    ] {
+        if value == 0 {
+            return Err(ConfigError::Invalid {
+                key,
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            }
+            .into());
+        }
     }
     let dir = resolve_checkpoint(path)?;
     let config = RawConfig::load(&dir.join(CONFIG), &[])?;
+    let names = checkpoint::class_names(&dir)?;
     let arch = architecture(&config.model);
-    let generator = arch.generator(device, 0)?;
+    let (method, embed_dim) = config.model.conditioning();
+    let conditioning =
+        ganforge_models::Conditioning::new(method.method(), names.len()).with_embed_dim(embed_dim);
+    let generator = arch.generator(device, 0, &conditioning)?;
     let generator = checkpoint::load_module(generator, &dir.join(GENERATOR))?;
-    let sampler = Sampler::new(&arch);
-    let samples = sampler.generate(
-        &generator,
-        device,
-        &mut Pcg64Mcg::seed_from_u64(seed),
-        count,
-    );
+    let sampler = Sampler::new(arch.latent_dim(), arch.sample_shape());
+    let grid = inputs(options, sampler.latent_dim(), &names)?;
+    let samples = sampler.generate_from(&generator, device, &grid.noise, grid.labels.as_deref());
+    let out = &options.out;
     std::fs::create_dir_all(out).map_err(|e| TrainError::write(out, e))?;
-    let [c, h, w] = sampler.shape();
-    let mut files = Vec::new();
-    if matches!(arch, ganforge_models::Architecture::Toy(..)) {
-        let points: Vec<[f32; 2]> = samples.chunks_exact(2).map(|p| [p[0], p[1]]).collect();
-        let csv = out.join("points.csv");
-        render::points_csv(&csv, &points)?;
-        files.push(csv);
-        let modes = match config.data {
-            crate::config::DataSection::ToyGrid25 { .. } => {
-                ganforge_data::ToyDistribution::Grid25.modes()
-            }
-            _ => ganforge_data::ToyDistribution::Ring8.modes(),
-        };
-        let plot = out.join("scatter.png");
-        render::scatter(&plot, &points, &modes, "generated points")?;
-        files.push(plot);
-    } else {
-        let item = c * h * w;
-        for (i, sample) in samples.chunks_exact(item).enumerate() {
-            let img = render::sample_grid(sample, [1, c, h, w]);
-            // A single-sample grid has a border; crop it to the sample itself.
-            let (sw, sh) = (img.width() - 4, img.height() - 4);
-            let cropped = image::imageops::crop_imm(&img, 2, 2, sw, sh).to_image();
-            let file = out.join(format!("sample-{i:05}.png"));
-            crate::fsio::write_png(&file, &cropped)?;
-            files.push(file);
-        }
-        let grid = out.join("grid.png");
-        crate::fsio::write_png(&grid, &render::sample_grid(&samples, [count, c, h, w]))?;
-        files.push(grid);
-    }
+    let toy = crate::plan::data_plan(&config.data).toy();
+    let files = match toy {
+        Some(dist) => write_points(out, &samples, &dist.modes())?,
+        None => write_images(out, &samples, &sampler, &grid, options.scale)?,
+    };
     Ok(Generated {
         checkpoint: dir,
         files,
     })
+}
+
+/// `points.csv` and `scatter.png` of 2-D samples.
+fn write_points(
+    out: &Path,
+    samples: &[f32],
+    modes: &[[f32; 2]],
+) -> Result<Vec<PathBuf>, TrainError> {
+    let points = points(samples);
+    let csv = out.join("points.csv");
+    render::points_csv(&csv, &points)?;
+    let plot = out.join("scatter.png");
+    render::scatter(&plot, &points, modes, "generated points")?;
+    Ok(vec![csv, plot])
+}
+
+/// One PNG per sample at its own size (times `scale`), the arrays, and the grid.
+fn write_images(
+    out: &Path,
+    samples: &[f32],
+    sampler: &Sampler,
+    grid: &GridInputs,
+    scale: u32,
+) -> Result<Vec<PathBuf>, TrainError> {
+    let [c, h, w] = sampler.shape();
+    let item = c * h * w;
+    let count = samples.len() / item;
+    let mut files = Vec::with_capacity(count + 3);
+    for (i, sample) in samples.chunks_exact(item).enumerate() {
+        let image = sample_image(sample, [c, h, w], scale);
+        let file = out.join(format!("sample-{i:05}.png"));
+        let bytes = encode_png(&image, &file)?;
+        write_atomic(&file, &bytes)?;
+        files.push(file);
+    }
+    let npy = out.join("samples.npy");
+    write_npy(
+        &npy,
+        &[count as u64, c as u64, h as u64, w as u64],
+        samples.iter().copied(),
+    )?;
+    files.push(npy);
+    if let Some(labels) = &grid.labels {
+        let npy = out.join("labels.npy");
+        write_npy(
+            &npy,
+            &[labels.len() as u64],
+            labels.iter().map(|&l| l as i64),
+        )?;
+        files.push(npy);
+    }
+    let file = out.join("grid.png");
+    write_png(
+        &file,
+        &render::sample_rows(samples, [count, c, h, w], grid.columns),
+    )?;
+    files.push(file);
+    Ok(files)
+}
+
+/// One `[C, H, W]` sample in `[-1, 1]` as an 8-bit grey (C = 1) or RGB image, enlarged by
+/// `scale` with nearest-neighbour sampling.
+pub fn sample_image(sample: &[f32], [c, h, w]: [usize; 3], scale: u32) -> DynamicImage {
+    let to_u8 = |v: f32| ((v + 1.0) * 127.5).round().clamp(0.0, 255.0) as u8;
+    let plane = h * w;
+    let image = if c >= 3 {
+        let pixels = (0..plane)
+            .flat_map(|p| [0, 1, 2].map(|k| to_u8(sample[k * plane + p])))
+            .collect();
+        RgbImage::from_raw(w as u32, h as u32, pixels).map(DynamicImage::ImageRgb8)
+    } else {
+        let pixels = sample[..plane].iter().map(|&v| to_u8(v)).collect();
+        GrayImage::from_raw(w as u32, h as u32, pixels).map(DynamicImage::ImageLuma8)
+    }
+    .unwrap_or_default();
+    match scale {
+        1 => image,
+        s => image.resize_exact(w as u32 * s, h as u32 * s, FilterType::Nearest),
+    }
+}
+
+fn encode_png(image: &DynamicImage, path: &Path) -> Result<Vec<u8>, TrainError> {
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut bytes, image::ImageFormat::Png)
+        .map_err(|e| TrainError::write(path, std::io::Error::other(e)))?;
+    Ok(bytes.into_inner())
+}
+
+/// Writes `values` as a NumPy array of `shape`.
+fn write_npy<T: npyz::AutoSerialize>(
+    path: &Path,
+    shape: &[u64],
+    values: impl IntoIterator<Item = T>,
+) -> Result<(), TrainError> {
+    use npyz::WriterBuilder;
+    let mut bytes = Vec::new();
+    let written = (|| {
+        let mut writer = npyz::WriteOptions::<T>::new()
+            .default_dtype()
+            .shape(shape)
+            .writer(&mut bytes)
+            .begin_nd()?;
+        writer.extend(values)?;
+        writer.finish()
+    })();
+    written.map_err(|e| TrainError::write(path, e))?;
+    write_atomic(path, &bytes)
 }

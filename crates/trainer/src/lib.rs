@@ -12,13 +12,15 @@ pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod fsio;
-pub mod gan;
 pub mod generate;
+pub mod hooks;
 pub mod metrics_log;
+pub mod objective;
 pub mod plan;
 pub mod progress;
 pub mod render;
 pub mod run_dir;
+pub mod sample;
 pub mod train;
 
 pub use config::RawConfig;

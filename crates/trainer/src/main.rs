@@ -5,6 +5,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ganforge_backend::BackendKind;
+use ganforge_models::ConditioningMethod;
+use ganforge_trainer::bench::{self, Workload};
+use ganforge_trainer::generate::GenerateOptions;
+use ganforge_trainer::objective::Gan;
 use ganforge_trainer::progress::ProgressMode;
 use ganforge_trainer::{RawConfig, RunOptions, TrainError, TrainPlan};
 
@@ -84,6 +88,10 @@ enum Command {
         /// Time each phase of a training iteration (forward, backward, optimiser, per net).
         #[arg(long, conflicts_with = "generate")]
         profile: bool,
+        /// Class conditioning of the timed networks (10 classes): none, concat, projection
+        /// or acgan.
+        #[arg(long, default_value = "none")]
+        conditioning: ConditioningArg,
     },
     /// Time training against batch size and image size; writes a table and a plot.
     Scaling {
@@ -114,9 +122,16 @@ enum Command {
         /// A run directory, a checkpoint directory, or a file in one.
         #[arg(long)]
         checkpoint: PathBuf,
-        /// Number of samples.
+        /// Number of samples (per class with --class all).
         #[arg(long, default_value_t = 64)]
         count: usize,
+        /// The class to generate, by index or name, or `all` for one row per class
+        /// (conditional generators; without it they cycle through their classes).
+        #[arg(long)]
+        class: Option<String>,
+        /// Enlarge each written sample by this whole factor (1: the data's own size).
+        #[arg(long, default_value_t = 1)]
+        scale: u32,
         /// Output directory.
         #[arg(long)]
         out: PathBuf,
@@ -127,6 +142,26 @@ enum Command {
         #[arg(long)]
         backend: Option<String>,
     },
+}
+
+/// `--conditioning` values.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ConditioningArg {
+    None,
+    Concat,
+    Projection,
+    Acgan,
+}
+
+impl From<ConditioningArg> for ConditioningMethod {
+    fn from(arg: ConditioningArg) -> Self {
+        match arg {
+            ConditioningArg::None => ConditioningMethod::None,
+            ConditioningArg::Concat => ConditioningMethod::Concat,
+            ConditioningArg::Projection => ConditioningMethod::Projection,
+            ConditioningArg::Acgan => ConditioningMethod::Acgan,
+        }
+    }
 }
 
 fn parse_backend(name: Option<&str>) -> Result<Option<BackendKind>, TrainError> {
@@ -188,8 +223,7 @@ fn run(cli: Cli) -> Result<(), TrainError> {
             let plan = TrainPlan::new(raw, backend, data)?;
             let device = ganforge_backend::device(plan.backend)?;
             // Build the networks once so impossible shapes fail here, also in a dry run.
-            plan.architecture.generator(&device, 0)?;
-            plan.architecture.discriminator(&device, 0)?;
+            Gan::new(&plan.gan_spec(), &device, plan.init_seeds())?;
             if dry_run {
                 print!("{}", plan.config.to_toml()?);
                 return Ok(());
@@ -219,20 +253,27 @@ fn run(cli: Cli) -> Result<(), TrainError> {
             generate,
             image_size,
             profile,
+            conditioning,
         } => {
             let kind: BackendKind = backend.parse()?;
             let (arch, default_batch) = reference_model(&model)?;
-            let arch = match image_size {
+            let architecture = match image_size {
                 Some(size) => arch.with_image_size(size),
                 None => arch,
             };
-            let batch = batch.unwrap_or(default_batch);
-            positive("--batch", &[batch])?;
+            let workload = Workload {
+                model,
+                architecture,
+                conditioning: conditioning.into(),
+                backend: kind,
+                batch: batch.unwrap_or(default_batch),
+                warmup,
+                iters,
+            };
+            positive("--batch", &[workload.batch])?;
             let device = ganforge_backend::device(kind)?;
             if profile {
-                let result = ganforge_trainer::bench::profile(
-                    &model, &arch, kind, &device, batch, warmup, iters,
-                )?;
+                let result = bench::profile(&workload, &device)?;
                 let total: f64 = result.phases.iter().map(|p| p.1).sum();
                 for (phase, seconds) in &result.phases {
                     eprintln!(
@@ -242,16 +283,14 @@ fn run(cli: Cli) -> Result<(), TrainError> {
                     );
                 }
                 eprintln!("{:<26} {:>9.2} ms", "total", total * 1e3);
-                ganforge_trainer::bench::print_json_line(&result);
+                bench::print_json_line(&result);
                 return Ok(());
             }
-            let bench = if generate {
-                ganforge_trainer::bench::generate
-            } else {
-                ganforge_trainer::bench::train
+            let result = match generate {
+                true => bench::generate(&workload, &device)?,
+                false => bench::train(&workload, &device)?,
             };
-            let result = bench(&model, &arch, kind, &device, batch, warmup, iters)?;
-            ganforge_trainer::bench::print_json_line(&result);
+            bench::print_json_line(&result);
             Ok(())
         }
         Command::Scaling {
@@ -271,10 +310,11 @@ fn run(cli: Cli) -> Result<(), TrainError> {
             // Impossible sizes fail before any timing starts.
             for &size in &sizes {
                 let sized = architecture.clone().with_image_size(size);
-                sized.generator(&device, 0)?;
-                sized.discriminator(&device, 0)?;
+                let none = ganforge_models::Conditioning::none();
+                sized.generator(&device, 0, &none)?;
+                sized.discriminator(&device, 0, &none)?;
             }
-            let plan = ganforge_trainer::bench::ScalingPlan {
+            let plan = bench::ScalingPlan {
                 model: &model,
                 architecture: &architecture,
                 batches: &batches,
@@ -283,7 +323,7 @@ fn run(cli: Cli) -> Result<(), TrainError> {
                 warmup,
                 iters,
             };
-            let scaling = ganforge_trainer::bench::scaling(&plan, kind, &device)?;
+            let scaling = bench::scaling(&plan, kind, &device)?;
             std::fs::create_dir_all(&out).map_err(|e| TrainError::write(&out, e))?;
             let stem = out.join(format!("scaling-{model}-{}", kind.name()));
             let md = scaling.markdown(&model, kind.name());
@@ -300,13 +340,21 @@ fn run(cli: Cli) -> Result<(), TrainError> {
             out,
             seed,
             backend,
+            class,
+            scale,
         } => {
             let kind = parse_backend(backend.as_deref())?
                 .or_else(ganforge_backend::default_kind)
                 .unwrap_or(BackendKind::Flex);
             let device = ganforge_backend::device(kind)?;
-            let done =
-                ganforge_trainer::generate::generate(&checkpoint, count, &out, seed, &device)?;
+            let options = GenerateOptions {
+                count,
+                out,
+                seed,
+                class,
+                scale,
+            };
+            let done = ganforge_trainer::generate::generate(&checkpoint, &options, &device)?;
             println!("checkpoint {}", done.checkpoint.display());
             if let Some(last) = done.files.last() {
                 println!("wrote {} files; {}", done.files.len(), last.display());

@@ -1,5 +1,6 @@
 //! `metrics.jsonl`: one JSON object per logged iteration.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,9 @@ pub struct MetricsLine {
     pub images_per_s: f64,
     /// Training wall time so far, in seconds.
     pub wall_s: f64,
+    /// The objective's further statistics (e.g. AC-GAN's class losses), by name.
+    #[serde(default, flatten, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, f32>,
 }
 
 /// Appends [`MetricsLine`]s to a file.
@@ -105,6 +109,7 @@ mod tests {
             d_fake: 0.5,
             images_per_s: 1.0,
             wall_s: 1.0,
+            extra: BTreeMap::new(),
         }
     }
 

@@ -11,15 +11,17 @@ use ganforge_data::{
     ToyDistribution, locate,
 };
 use ganforge_models::{
-    Architecture, DcganDiscriminatorConfig, DcganGeneratorConfig, DcganMnistDiscriminatorConfig,
-    DcganMnistGeneratorConfig, MlpDiscriminatorConfig, MlpGeneratorConfig, ToyDiscriminatorConfig,
-    ToyGeneratorConfig,
+    Architecture, Conditioning, ConditioningMethod, DcganDiscriminatorConfig, DcganGeneratorConfig,
+    DcganMnistDiscriminatorConfig, DcganMnistGeneratorConfig, MlpDiscriminatorConfig,
+    MlpGeneratorConfig, ToyDiscriminatorConfig, ToyGeneratorConfig,
 };
 
 use crate::config::{
-    AdamSection, ColorName, DataSection, LossSection, ModelSection, RawConfig, SplitName,
+    AdamSection, ColorName, ConditioningName, DataSection, LossSection, ModelSection, RawConfig,
+    SplitName,
 };
 use crate::error::{ConfigError, TrainError};
+use crate::objective::{AdamSpec, ClassConditional, GanSpec, InitSeeds, Objective, Unconditional};
 
 /// How long a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +94,24 @@ impl DataPlan {
         })
     }
 
+    /// The classes' names in label order, or `None` when the items carry no labels. An image
+    /// folder is indexed to find its class sub-folders.
+    pub fn class_names(&self) -> Result<Option<Vec<String>>, TrainError> {
+        Ok(match self {
+            DataPlan::Idx { kind, .. } => Some(kind.class_names()),
+            DataPlan::ImageFolder {
+                dir,
+                image_size,
+                color,
+            } => ImageFolder::open(dir, *image_size, *color)?.class_names(),
+            DataPlan::Toy { distribution, .. } => Some(
+                (0..distribution.modes().len())
+                    .map(|m| m.to_string())
+                    .collect(),
+            ),
+        })
+    }
+
     /// The toy mixture, when the data is one.
     pub fn toy(&self) -> Option<ToyDistribution> {
         match self {
@@ -99,19 +119,6 @@ impl DataPlan {
             _ => None,
         }
     }
-}
-
-/// A validated Adam configuration.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AdamPlan {
-    /// Learning rate.
-    pub lr: f64,
-    /// First-moment decay.
-    pub beta1: f32,
-    /// Second-moment decay.
-    pub beta2: f32,
-    /// Denominator epsilon.
-    pub epsilon: f32,
 }
 
 /// Everything a run needs, checked.
@@ -123,14 +130,18 @@ pub struct TrainPlan {
     pub name: String,
     /// The networks.
     pub architecture: Architecture,
+    /// Class conditioning (classes counted from the data).
+    pub conditioning: Conditioning,
+    /// The classes' names in label order (empty for an unconditional run).
+    pub class_names: Vec<String>,
     /// The data.
     pub data: DataPlan,
     /// The objective.
     pub loss: LossSection,
     /// The generator's optimiser.
-    pub generator_optimizer: AdamPlan,
+    pub generator_optimizer: AdamSpec,
     /// The discriminator's optimiser.
-    pub discriminator_optimizer: AdamPlan,
+    pub discriminator_optimizer: AdamSpec,
     /// How long.
     pub length: RunLength,
     /// Real items per discriminator step.
@@ -192,7 +203,7 @@ fn nonzero_usize(key: &'static str, value: usize) -> Result<NonZeroUsize, Config
     })
 }
 
-fn adam(keys: [&'static str; 4], a: &AdamSection) -> Result<AdamPlan, ConfigError> {
+fn adam(keys: [&'static str; 4], a: &AdamSection) -> Result<AdamSpec, ConfigError> {
     let invalid = |key, value: String, reason: &str| ConfigError::Invalid {
         key,
         value,
@@ -217,7 +228,7 @@ fn adam(keys: [&'static str; 4], a: &AdamSection) -> Result<AdamPlan, ConfigErro
             "must be a positive number",
         ));
     }
-    Ok(AdamPlan {
+    Ok(AdamSpec {
         lr: a.lr,
         beta1: a.beta1,
         beta2: a.beta2,
@@ -234,6 +245,7 @@ pub fn architecture(model: &ModelSection) -> Architecture {
             d_hidden,
             channels,
             image_size,
+            ..
         } => {
             let sample_shape = [channels, image_size, image_size];
             Architecture::Mlp(
@@ -254,6 +266,7 @@ pub fn architecture(model: &ModelSection) -> Architecture {
             d_width,
             channels,
             image_size,
+            ..
         } => Architecture::DcganMnist(
             DcganMnistGeneratorConfig {
                 latent_dim,
@@ -273,6 +286,7 @@ pub fn architecture(model: &ModelSection) -> Architecture {
             d_width,
             channels,
             image_size,
+            ..
         } => Architecture::Dcgan(
             DcganGeneratorConfig {
                 latent_dim,
@@ -290,18 +304,24 @@ pub fn architecture(model: &ModelSection) -> Architecture {
             latent_dim,
             width,
             depth,
+            ..
         } => Architecture::Toy(
             ToyGeneratorConfig {
                 latent_dim,
                 width,
                 depth,
             },
-            ToyDiscriminatorConfig { width, depth },
+            ToyDiscriminatorConfig {
+                width,
+                depth,
+                ..ToyDiscriminatorConfig::default()
+            },
         ),
     }
 }
 
-fn data_plan(data: &DataSection) -> DataPlan {
+/// The dataset a `[data]` section describes.
+pub(crate) fn data_plan(data: &DataSection) -> DataPlan {
     let split = |s: SplitName| match s {
         SplitName::Train => Split::Train,
         SplitName::Test => Split::Test,
@@ -441,8 +461,31 @@ impl TrainPlan {
             }
             .into());
         }
+        let (method, embed_dim) = config.model.conditioning();
+        let class_names = match method {
+            ConditioningName::None => Vec::new(),
+            _ => data.class_names()?.ok_or_else(|| ConfigError::Invalid {
+                key: "model.conditioning",
+                value: format!("{method:?}").to_lowercase(),
+                reason: "the dataset's items carry no class labels (an image folder needs \
+                         every picture in a class sub-folder)"
+                    .into(),
+            })?,
+        };
+        let conditioning =
+            Conditioning::new(method.method(), class_names.len()).with_embed_dim(embed_dim);
+        if conditioning.is_conditional() && (class_names.len() < 2 || embed_dim == 0) {
+            return Err(ConfigError::Invalid {
+                key: "model.conditioning",
+                value: format!("{} classes, embed_dim {embed_dim}", class_names.len()),
+                reason: "needs at least 2 classes and an embedding of at least 1".into(),
+            }
+            .into());
+        }
         Ok(Self {
             name,
+            conditioning,
+            class_names,
             generator_optimizer: adam(
                 [
                     "optimizer.generator.lr",
@@ -485,6 +528,40 @@ impl TrainPlan {
             RunLength::Epochs(e) => {
                 (e.get() * batches_per_epoch / self.n_critic.get() as u64).max(1)
             }
+        }
+    }
+
+    /// What the networks are built from.
+    pub fn gan_spec(&self) -> GanSpec {
+        GanSpec {
+            architecture: self.architecture.clone(),
+            conditioning: self.conditioning,
+            generator_optimizer: self.generator_optimizer,
+            discriminator_optimizer: self.discriminator_optimizer,
+        }
+    }
+
+    /// The seeds of the initial weights.
+    pub fn init_seeds(&self) -> InitSeeds {
+        InitSeeds {
+            generator: derive_seed(self.seed, SeedStream::Generator),
+            discriminator: derive_seed(self.seed, SeedStream::Discriminator),
+        }
+    }
+
+    /// What each iteration does: the unconditional GAN, or the class-conditional one (with
+    /// AC-GAN's classification term at weight 1, as Odena et al.).
+    pub fn objective(&self) -> Box<dyn Objective> {
+        let latent_dim = self.architecture.latent_dim();
+        let loss = self.loss_fn();
+        match self.conditioning.method {
+            ConditioningMethod::None => Box::new(Unconditional { loss, latent_dim }),
+            method => Box::new(ClassConditional {
+                loss,
+                latent_dim,
+                classes: self.conditioning.classes,
+                class_weight: (method == ConditioningMethod::Acgan).then_some(1.0),
+            }),
         }
     }
 

@@ -25,8 +25,15 @@ fn register_font() {
 /// Arranges `[N, C, H, W]` samples in `[-1, 1]` into a square grid with a 2-pixel border,
 /// each sample scaled up by a whole factor so small images stay legible.
 pub fn sample_grid(samples: &[f32], shape: [usize; 4]) -> RgbImage {
+    let columns = (shape[0] as f64).sqrt().ceil().max(1.0) as usize;
+    sample_rows(samples, shape, columns)
+}
+
+/// [`sample_grid`] with `columns` samples per row (a conditional run's grid: one row per
+/// class).
+pub fn sample_rows(samples: &[f32], shape: [usize; 4], columns: usize) -> RgbImage {
     let [n, c, h, w] = shape;
-    let cols = (n as f64).sqrt().ceil().max(1.0) as u32;
+    let cols = columns.max(1) as u32;
     let rows = (n as u32).div_ceil(cols).max(1);
     let scale = (64 / h.max(w).max(1)).clamp(1, 4) as u32;
     let (ch, cw) = (h as u32 * scale, w as u32 * scale);
@@ -367,6 +374,7 @@ mod tests {
                 d_fake: 0.3,
                 images_per_s: 1.0,
                 wall_s: 1.0,
+                extra: Default::default(),
             })
             .collect();
         curves(&dir.path().join("c.png"), &lines, "test").unwrap();

@@ -5,22 +5,23 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use burn::prelude::*;
-use ganforge_data::{BatchLoader, Dataset, LoaderPosition};
+use ganforge_data::{BatchLoader, Dataset, LoaderPosition, ToyDistribution};
 use ganforge_metrics::mode_coverage;
-use ganforge_models::{Architecture, Generator};
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 use serde::Serialize;
 
-use crate::checkpoint::{self, Snapshot, TrainState};
-use crate::error::TrainError;
+use crate::checkpoint::{self, TrainState};
+use crate::error::{ConfigError, TrainError};
 use crate::fsio::write_atomic;
-use crate::gan::{Gan, adam, normal_noise};
+use crate::hooks::{CheckpointHook, Hook, LogHook, SampleHook, SampleView, Tick, points};
 use crate::metrics_log::{MetricsLine, MetricsLog, read_lines};
+use crate::objective::{Batch, Gan, NoClock, Objective};
 use crate::plan::{SeedStream, TrainPlan, derive_seed};
 use crate::progress::{Progress, ProgressMode};
 use crate::render;
 use crate::run_dir::RunDir;
+use crate::sample::{GridInputs, Sampler};
 
 /// Batches the loader keeps ready.
 const PREFETCH: usize = 4;
@@ -47,6 +48,10 @@ pub struct ToyScore {
     pub modes_total: usize,
     /// Fraction of generated points within 3 standard deviations of a mode.
     pub high_quality_fraction: f64,
+    /// For a conditional run: per class (mode), the fraction of the samples generated for it
+    /// that lie within 3 standard deviations of its own mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class_hits: Option<Vec<f64>>,
 }
 
 /// What a finished run reports (also written as `summary.json`).
@@ -70,326 +75,329 @@ pub struct RunSummary {
     pub checkpoint: PathBuf,
 }
 
-/// Sampling helpers bound to one architecture.
-pub struct Sampler {
-    latent_dim: usize,
-    shape: [usize; 3],
-}
-
-impl Sampler {
-    /// For `architecture`.
-    pub fn new(architecture: &Architecture) -> Self {
-        Self {
-            latent_dim: architecture.latent_dim(),
-            shape: architecture.sample_shape(),
-        }
-    }
-
-    /// Generates `count` samples with the generator in evaluation mode (BatchNorm running
-    /// statistics), from noise drawn with `rng`, in chunks. Returns host values `[N, C, H, W]`.
-    pub fn generate(
-        &self,
-        generator: &Generator,
-        device: &Device,
-        rng: &mut Pcg64Mcg,
-        count: usize,
-    ) -> Vec<f32> {
-        let noise = normal_noise(rng, count * self.latent_dim);
-        self.generate_from(generator, device, &noise)
-    }
-
-    /// Generates one sample per `latent_dim` values of `noise`.
-    pub fn generate_from(&self, generator: &Generator, device: &Device, noise: &[f32]) -> Vec<f32> {
-        let eval = generator.valid();
-        let count = noise.len() / self.latent_dim;
-        let mut out = Vec::with_capacity(count * self.shape.iter().product::<usize>());
-        for chunk in noise.chunks(256 * self.latent_dim) {
-            let n = chunk.len() / self.latent_dim;
-            let z = Tensor::<2>::from_data(
-                TensorData::new(chunk.to_vec(), [n, self.latent_dim]),
-                device,
-            );
-            let x = eval.forward(z);
-            out.extend(
-                x.into_data()
-                    .convert::<f32>()
-                    .try_to_vec::<f32>()
-                    .unwrap_or_default(),
-            );
-        }
-        out
-    }
-
-    /// Shape `[C, H, W]` of a sample.
-    pub fn shape(&self) -> [usize; 3] {
-        self.shape
-    }
-
-    /// Size of a noise vector.
-    pub fn latent_dim(&self) -> usize {
-        self.latent_dim
-    }
-}
-
-fn points(values: &[f32]) -> Vec<[f32; 2]> {
-    values.chunks_exact(2).map(|p| [p[0], p[1]]).collect()
-}
-
 /// Runs `plan` on `device` (a plain device; autodiff is added here).
 pub fn run(
     plan: &TrainPlan,
     device: &Device,
     options: &RunOptions,
 ) -> Result<RunSummary, TrainError> {
-    let ad = device.clone().autodiff();
-    let seed = plan.seed;
-    let dataset: Arc<dyn Dataset> = plan.data.open(derive_seed(seed, SeedStream::Data))?;
+    let mut session = Session::start(plan, device, options)?;
+    session.train()?;
+    session.finish()
+}
+
+/// A run in progress: its directory, networks, data and hooks.
+struct Session<'a> {
+    plan: &'a TrainPlan,
+    device: Device,
+    run_dir: RunDir,
+    gan: Option<Gan>,
+    objective: Box<dyn Objective>,
+    state: TrainState,
+    loader: BatchLoader,
+    total: u64,
+    log: LogHook,
+    samples: SampleHook,
+    checkpoints: CheckpointHook,
+    session_start: Instant,
+    elapsed_before: f64,
+}
+
+impl<'a> Session<'a> {
+    /// Opens the data, builds (or restores) the networks and prepares the hooks.
+    fn start(
+        plan: &'a TrainPlan,
+        device: &Device,
+        options: &RunOptions,
+    ) -> Result<Self, TrainError> {
+        let ad = device.clone().autodiff();
+        let dataset = open_dataset(plan)?;
+        let gan = Gan::new(&plan.gan_spec(), &ad, plan.init_seeds())?;
+        let config_toml = plan.config.to_toml()?;
+        let (run_dir, gan, state) = match &options.resume {
+            Some(root) => {
+                let dir = RunDir::open(root)?;
+                let (gan, state) = match checkpoint::latest(&dir.checkpoints()) {
+                    Some(ckpt) => checkpoint::load(&ckpt, gan)?,
+                    None => (gan, fresh_state(plan)),
+                };
+                (dir, gan, state)
+            }
+            None => (
+                RunDir::create(&options.runs_root, &plan.name)?,
+                gan,
+                fresh_state(plan),
+            ),
+        };
+        write_atomic(&run_dir.resolved(), config_toml.as_bytes())?;
+        let resumed_at = options.resume.as_ref().map(|_| state.iteration);
+        let loader = BatchLoader::new(
+            dataset,
+            plan.batch_size.get(),
+            derive_seed(plan.seed, SeedStream::Data),
+            LoaderPosition {
+                epoch: state.loader_epoch,
+                batch: state.loader_batch,
+            },
+            PREFETCH,
+        )?;
+        let total = plan.total_iterations(loader.batches_per_epoch());
+        let objective = plan.objective();
+        let progress = Progress::new(options.progress, total, state.iteration, run_dir.root());
+        let mut log = LogHook::new(
+            plan.log_every.get(),
+            objective.stat_names(),
+            MetricsLog::open(&run_dir.metrics(), resumed_at)?,
+            progress,
+        );
+        log.items_per_iteration = (plan.n_critic.get() * plan.batch_size.get()) as u64;
+        log.total = total;
+        log.elapsed_before = state.elapsed_s;
+        log.last_line = read_lines(&run_dir.metrics())?.pop();
+        let samples = sample_hook(plan, device, &run_dir);
+        let checkpoints = CheckpointHook {
+            every: plan.checkpoint_every.get(),
+            dir: run_dir.checkpoints(),
+            keep: plan.keep_checkpoints.get(),
+            config_toml,
+            class_names: plan.class_names.clone(),
+            last: checkpoint::latest(&run_dir.checkpoints()),
+        };
+        Ok(Self {
+            plan,
+            device: ad,
+            elapsed_before: state.elapsed_s,
+            run_dir,
+            gan: Some(gan),
+            objective,
+            state,
+            loader,
+            total,
+            log,
+            samples,
+            checkpoints,
+            session_start: Instant::now(),
+        })
+    }
+
+    /// Passes over the data so far.
+    fn epochs(&self) -> f64 {
+        let per_epoch = self.loader.batches_per_epoch() as f64;
+        self.state.loader_epoch as f64 + self.state.loader_batch as f64 / per_epoch
+    }
+
+    /// The next batch of the loader, with its noise (and labels) drawn.
+    fn next_batch(&mut self) -> Result<Batch, TrainError> {
+        let host = self.loader.next_batch()?;
+        self.state.loader_epoch = host.next.epoch;
+        self.state.loader_batch = host.next.batch;
+        let labels = host.labels.clone();
+        let real = host.into_tensor(&self.device);
+        let shape = self.objective.batch_shape();
+        Ok(shape.batch(real, labels, &mut self.state.noise_rng, &self.device))
+    }
+
+    /// Iterates until the plan's length, running the hooks after each iteration.
+    fn train(&mut self) -> Result<(), TrainError> {
+        while self.state.iteration < self.total {
+            let mut critic = Vec::with_capacity(self.plan.n_critic.get() - 1);
+            for _ in 1..self.plan.n_critic.get() {
+                critic.push(self.next_batch()?);
+            }
+            let batch = self.next_batch()?;
+            let Some(gan) = self.gan.take() else {
+                break;
+            };
+            let (gan, stats) = self.objective.iteration(gan, critic, batch, &mut NoClock);
+            self.state.iteration += 1;
+            self.state.elapsed_s = self.elapsed_before + self.session_start.elapsed().as_secs_f64();
+            let tick = Tick {
+                gan: &gan,
+                state: &self.state,
+                stats: &stats,
+                epochs: self.epochs(),
+                last: self.state.iteration == self.total,
+            };
+            let hooks: [&mut dyn Hook; 3] =
+                [&mut self.log, &mut self.samples, &mut self.checkpoints];
+            for hook in hooks {
+                hook.after_iteration(&tick)?;
+            }
+            self.gan = Some(gan);
+        }
+        Ok(())
+    }
+
+    /// Draws the curves, scores a toy run and writes `summary.json`.
+    fn finish(self) -> Result<RunSummary, TrainError> {
+        let history = read_lines(&self.run_dir.metrics())?;
+        if !history.is_empty() {
+            render::curves(
+                &self.run_dir.curves(),
+                &history,
+                &format!("{} ({})", self.plan.name, self.plan.backend),
+            )?;
+        }
+        let toy = match (self.plan.data.toy(), &self.gan) {
+            (Some(dist), Some(gan)) => Some(score_toy(
+                self.plan,
+                dist,
+                gan,
+                &self.samples,
+                &self.run_dir,
+            )?),
+            _ => None,
+        };
+        let epochs = self.epochs();
+        let seconds = self.state.elapsed_s;
+        let summary = RunSummary {
+            run_dir: self.run_dir.root().to_path_buf(),
+            iterations: self.state.iteration,
+            epochs,
+            seconds,
+            seconds_per_epoch: if epochs > 0.0 { seconds / epochs } else { 0.0 },
+            last: self.log.last_line,
+            toy,
+            checkpoint: self
+                .checkpoints
+                .last
+                .unwrap_or_else(|| self.run_dir.checkpoints()),
+        };
+        let json = serde_json::to_vec_pretty(&summary)
+            .map_err(|e| TrainError::write(self.run_dir.summary(), std::io::Error::other(e)))?;
+        write_atomic(&self.run_dir.summary(), &json)?;
+        Ok(summary)
+    }
+}
+
+/// The plan's dataset, checked against the networks' sample shape and classes.
+fn open_dataset(plan: &TrainPlan) -> Result<Arc<dyn Dataset>, TrainError> {
+    let dataset: Arc<dyn Dataset> = plan.data.open(derive_seed(plan.seed, SeedStream::Data))?;
     let item_shape = dataset.item_shape();
     if item_shape != plan.architecture.sample_shape() {
-        return Err(crate::error::ConfigError::Invalid {
+        return Err(ConfigError::Invalid {
             key: "model.image_size",
             value: format!("{:?}", plan.architecture.sample_shape()),
             reason: format!("the dataset's items are {item_shape:?}"),
         }
         .into());
     }
-
-    let generator = plan
-        .architecture
-        .generator(&ad, derive_seed(seed, SeedStream::Generator))?;
-    let discriminator = plan
-        .architecture
-        .discriminator(&ad, derive_seed(seed, SeedStream::Discriminator))?;
-    let generator_optimizer = adam(&plan.generator_optimizer);
-    let discriminator_optimizer = adam(&plan.discriminator_optimizer);
-    let config_toml = plan.config.to_toml()?;
-
-    let (run_dir, restored) = match &options.resume {
-        Some(root) => {
-            let dir = RunDir::open(root)?;
-            let restored = match checkpoint::latest(&dir.checkpoints()) {
-                Some(ckpt) => Some(checkpoint::load(
-                    &ckpt,
-                    generator.clone(),
-                    discriminator.clone(),
-                    generator_optimizer.clone(),
-                    discriminator_optimizer.clone(),
-                )?),
-                None => None,
-            };
-            (dir, restored)
+    if plan.conditioning.is_conditional()
+        && dataset.class_names().as_deref() != Some(plan.class_names.as_slice())
+    {
+        return Err(ConfigError::Invalid {
+            key: "model.conditioning",
+            value: format!("{} classes", plan.class_names.len()),
+            reason: format!(
+                "the dataset's classes changed since the run was planned: {:?}",
+                dataset.class_names()
+            ),
         }
-        None => (RunDir::create(&options.runs_root, &plan.name)?, None),
-    };
-    write_atomic(&run_dir.resolved(), config_toml.as_bytes())?;
+        .into());
+    }
+    Ok(dataset)
+}
 
-    let (mut gan, mut state) = match restored {
-        Some(r) => (
-            Gan {
-                generator: r.generator,
-                discriminator: r.discriminator,
-                generator_optimizer: r.generator_optimizer,
-                discriminator_optimizer: r.discriminator_optimizer,
-                generator_lr: plan.generator_optimizer.lr,
-                discriminator_lr: plan.discriminator_optimizer.lr,
-                loss: plan.loss_fn(),
-            },
-            r.state,
-        ),
-        None => (
-            Gan {
-                generator,
-                discriminator,
-                generator_optimizer,
-                discriminator_optimizer,
-                generator_lr: plan.generator_optimizer.lr,
-                discriminator_lr: plan.discriminator_optimizer.lr,
-                loss: plan.loss_fn(),
-            },
-            TrainState::new(Pcg64Mcg::seed_from_u64(derive_seed(
-                seed,
-                SeedStream::Noise,
-            ))),
-        ),
-    };
-    let resumed_at = options.resume.as_ref().map(|_| state.iteration);
+/// A run's state at iteration 0.
+fn fresh_state(plan: &TrainPlan) -> TrainState {
+    TrainState::new(Pcg64Mcg::seed_from_u64(derive_seed(
+        plan.seed,
+        SeedStream::Noise,
+    )))
+}
 
-    let mut loader = BatchLoader::new(
-        Arc::clone(&dataset),
-        plan.batch_size.get(),
-        derive_seed(seed, SeedStream::Data),
-        LoaderPosition {
-            epoch: state.loader_epoch,
-            batch: state.loader_batch,
-        },
-        PREFETCH,
-    )?;
-    let batches_per_epoch = loader.batches_per_epoch();
-    let total = plan.total_iterations(batches_per_epoch);
-    let n_critic = plan.n_critic.get();
-    let batch = plan.batch_size.get();
-    let latent = plan.architecture.latent_dim();
-    let sampler = Sampler::new(&plan.architecture);
-    let fixed_noise = normal_noise(
-        &mut Pcg64Mcg::seed_from_u64(derive_seed(seed, SeedStream::FixedNoise)),
-        plan.sample_count.get() * latent,
+/// The grid hook: fixed noise from the plan's seed, one row per class when conditional.
+fn sample_hook(plan: &TrainPlan, device: &Device, run_dir: &RunDir) -> SampleHook {
+    let sampler = Sampler::new(
+        plan.architecture.latent_dim(),
+        plan.architecture.sample_shape(),
     );
-    let epochs_at = |state: &TrainState| {
-        state.loader_epoch as f64 + state.loader_batch as f64 / batches_per_epoch as f64
+    let mut rng = Pcg64Mcg::seed_from_u64(derive_seed(plan.seed, SeedStream::FixedNoise));
+    let classes = match plan.data.toy() {
+        // A toy scatter plot shows every class mixed, not rows.
+        Some(_) => 0,
+        None => plan.class_names.len(),
     };
-
-    let mut metrics = MetricsLog::open(&run_dir.metrics(), resumed_at)?;
-    let mut progress = Progress::new(options.progress, total, state.iteration, run_dir.root());
-    let mut window: Vec<Tensor<1>> = Vec::new();
-    let mut window_start = Instant::now();
-    let mut window_iterations = 0u64;
-    let session_start = Instant::now();
-    let elapsed_before = state.elapsed_s;
-    let mut last_line = read_lines(&run_dir.metrics())?.pop();
-    let mut last_checkpoint = checkpoint::latest(&run_dir.checkpoints());
-
-    while state.iteration < total {
-        let mut batches = Vec::with_capacity(n_critic);
-        for _ in 0..n_critic {
-            let host = loader.next_batch()?;
-            state.loader_epoch = host.next.epoch;
-            state.loader_batch = host.next.batch;
-            let z = Tensor::<2>::from_data(
-                TensorData::new(
-                    normal_noise(&mut state.noise_rng, batch * latent),
-                    [batch, latent],
-                ),
-                &ad,
-            );
-            batches.push((host.into_tensor(&ad), z));
-        }
-        let Some((real, z)) = batches.pop() else {
-            break;
-        };
-        let (next, stats) = gan.iteration(batches, real, z);
-        gan = next;
-        window.push(stats.values);
-        window_iterations += 1;
-        state.iteration += 1;
-        let it = state.iteration;
-        let done = it == total;
-
-        if it % plan.log_every.get() == 0 || done {
-            let values = Tensor::stack::<2>(std::mem::take(&mut window), 0)
-                .mean_dim(0)
-                .into_data()
-                .convert::<f32>()
-                .try_to_vec::<f32>()
-                .unwrap_or_default();
-            let seconds = window_start.elapsed().as_secs_f64();
-            let [loss_d, loss_g, d_real, d_fake] = [values[0], values[1], values[2], values[3]];
-            if !(loss_d.is_finite() && loss_g.is_finite()) {
-                return Err(TrainError::NonFinite {
-                    iteration: it,
-                    loss_d,
-                    loss_g,
-                });
-            }
-            let line = MetricsLine {
-                iteration: it,
-                epoch: epochs_at(&state),
-                loss_d,
-                loss_g,
-                d_real,
-                d_fake,
-                images_per_s: (window_iterations * (n_critic * batch) as u64) as f64
-                    / seconds.max(1e-9),
-                wall_s: elapsed_before + session_start.elapsed().as_secs_f64(),
-            };
-            metrics.append(&line)?;
-            progress.log(&line, total);
-            last_line = Some(line);
-            window_start = Instant::now();
-            window_iterations = 0;
-        }
-        progress.tick(it);
-
-        if it % plan.sample_every.get() == 0 || done {
-            let samples = sampler.generate_from(&gan.generator, device, &fixed_noise);
-            let path = run_dir.samples().join(format!("step-{it:08}.png"));
-            match plan.data.toy() {
-                Some(dist) => render::scatter(
-                    &path,
-                    &points(&samples),
-                    &dist.modes(),
-                    &format!("{} at iteration {it}", plan.name),
-                )?,
-                None => {
-                    let [c, h, w] = sampler.shape();
-                    let grid =
-                        render::sample_grid(&samples, [samples.len() / (c * h * w), c, h, w]);
-                    crate::fsio::write_png(&path, &grid)?;
-                }
-            }
-        }
-
-        if it % plan.checkpoint_every.get() == 0 || done {
-            state.elapsed_s = elapsed_before + session_start.elapsed().as_secs_f64();
-            let snapshot = Snapshot {
-                generator: &gan.generator,
-                discriminator: &gan.discriminator,
-                generator_optimizer: &gan.generator_optimizer,
-                discriminator_optimizer: &gan.discriminator_optimizer,
-                state: &state,
-                config_toml: &config_toml,
-            };
-            last_checkpoint = Some(checkpoint::save(
-                &run_dir.checkpoints(),
-                &snapshot,
-                plan.keep_checkpoints.get(),
-            )?);
-        }
+    let mut inputs = GridInputs::new(
+        &mut rng,
+        sampler.latent_dim(),
+        plan.sample_count.get(),
+        classes,
+    );
+    if plan.conditioning.is_conditional() && inputs.labels.is_none() {
+        let count = plan.sample_count.get() as u32;
+        let k = plan.class_names.len() as u32;
+        inputs.labels = Some((0..count).map(|i| i % k).collect());
     }
-    progress.finish();
-    state.elapsed_s = elapsed_before + session_start.elapsed().as_secs_f64();
-
-    let history = read_lines(&run_dir.metrics())?;
-    if !history.is_empty() {
-        render::curves(
-            &run_dir.curves(),
-            &history,
-            &format!("{} ({})", plan.name, plan.backend),
-        )?;
-    }
-    let toy = match plan.data.toy() {
-        Some(dist) => {
-            let mut rng = Pcg64Mcg::seed_from_u64(derive_seed(seed, SeedStream::FixedNoise) ^ 1);
-            let pts = points(&sampler.generate(&gan.generator, device, &mut rng, TOY_EVAL_SAMPLES));
-            let modes = dist.modes();
-            let score = mode_coverage(&pts, &modes, dist.std(), 3.0, 1);
-            render::points_csv(&run_dir.root().join("final-points.csv"), &pts)?;
-            Some(ToyScore {
-                modes_covered: score.modes_covered,
-                modes_total: modes.len(),
-                high_quality_fraction: score.high_quality_fraction,
-            })
-        }
-        None => None,
-    };
-    let epochs = epochs_at(&state);
-    let summary = RunSummary {
-        run_dir: run_dir.root().to_path_buf(),
-        iterations: state.iteration,
-        epochs,
-        seconds: state.elapsed_s,
-        seconds_per_epoch: if epochs > 0.0 {
-            state.elapsed_s / epochs
-        } else {
-            0.0
+    SampleHook {
+        every: plan.sample_every.get(),
+        sampler,
+        inputs,
+        device: device.clone(),
+        dir: run_dir.samples(),
+        view: match plan.data.toy() {
+            Some(dist) => SampleView::Points(dist),
+            None => SampleView::Images,
         },
-        last: last_line,
-        toy,
-        checkpoint: last_checkpoint.unwrap_or_else(|| run_dir.checkpoints()),
-    };
-    let json = serde_json::to_vec_pretty(&summary)
-        .map_err(|e| TrainError::write(run_dir.summary(), std::io::Error::other(e)))?;
-    write_atomic(&run_dir.summary(), &json)?;
-    Ok(summary)
+        name: plan.name.clone(),
+    }
+}
+
+/// Mode coverage of a finished toy run, and for a conditional run the fraction of each
+/// class's samples near that class's own mode; writes `final-points.csv`.
+fn score_toy(
+    plan: &TrainPlan,
+    dist: ToyDistribution,
+    gan: &Gan,
+    samples: &SampleHook,
+    run_dir: &RunDir,
+) -> Result<ToyScore, TrainError> {
+    let mut rng = Pcg64Mcg::seed_from_u64(derive_seed(plan.seed, SeedStream::FixedNoise) ^ 1);
+    let modes = dist.modes();
+    let labels: Option<Vec<u32>> = plan.conditioning.is_conditional().then(|| {
+        (0..TOY_EVAL_SAMPLES as u32)
+            .map(|i| i % modes.len() as u32)
+            .collect()
+    });
+    let device = &samples.device;
+    let values = samples.sampler.generate(
+        &gan.generator,
+        device,
+        &mut rng,
+        TOY_EVAL_SAMPLES,
+        labels.as_deref(),
+    );
+    let pts = points(&values);
+    let score = mode_coverage(&pts, &modes, dist.std(), 3.0, 1);
+    render::points_csv(&run_dir.root().join("final-points.csv"), &pts)?;
+    let class_hits = labels.map(|labels| {
+        (0..modes.len())
+            .map(|class| {
+                let own: Vec<[f32; 2]> = pts
+                    .iter()
+                    .zip(&labels)
+                    .filter(|(_, l)| **l as usize == class)
+                    .map(|(p, _)| *p)
+                    .collect();
+                within(&own, modes[class], 3.0 * dist.std())
+            })
+            .collect()
+    });
+    Ok(ToyScore {
+        modes_covered: score.modes_covered,
+        modes_total: modes.len(),
+        high_quality_fraction: score.high_quality_fraction,
+        class_hits,
+    })
+}
+
+/// Fraction of `points` within `radius` of `centre`.
+fn within(points: &[[f32; 2]], centre: [f32; 2], radius: f32) -> f64 {
+    let near = points
+        .iter()
+        .filter(|p| (p[0] - centre[0]).hypot(p[1] - centre[1]) <= radius)
+        .count();
+    near as f64 / points.len().max(1) as f64
 }
 
 /// Reads the resolved configuration of an existing run directory.

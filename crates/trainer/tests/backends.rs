@@ -15,6 +15,7 @@ use burn::prelude::*;
 use ganforge_backend::{BackendError, BackendKind};
 use ganforge_losses::{AdversarialLoss, Hinge, LeastSquares, Minimax, NonSaturating};
 use ganforge_models::{Architecture, WeightInit};
+use ganforge_trainer::objective::{Batch, Gan, NoClock};
 
 /// The non-flex backends of this build that can run here. A compiled-in wgpu without an
 /// adapter fails the test under `CI=true` (CI installs a software Vulkan driver) and is
@@ -298,20 +299,20 @@ fn dcgan_mnist_training_iteration() {
     let lr = plan.generator_optimizer.lr as f32;
     let step = |device: &Device| {
         let ad = device.clone().autodiff();
-        let mut gan = ganforge_trainer::gan::Gan {
-            generator: plan.architecture.generator(&ad, 1).unwrap(),
-            discriminator: plan.architecture.discriminator(&ad, 2).unwrap(),
-            generator_optimizer: ganforge_trainer::gan::adam(&plan.generator_optimizer),
-            discriminator_optimizer: ganforge_trainer::gan::adam(&plan.discriminator_optimizer),
-            generator_lr: plan.generator_optimizer.lr,
-            discriminator_lr: plan.discriminator_optimizer.lr,
-            loss: plan.loss_fn(),
-        };
+        let mut gan = Gan::new(&plan.gan_spec(), &ad, plan.init_seeds()).unwrap();
+        let objective = plan.objective();
         let mut stats = Vec::new();
         for i in 0..2 {
-            let real = tensor([4, 1, 28, 28], 10 + i, &ad);
-            let z = tensor([4, 100], 20 + i, &ad);
-            let (next, s) = gan.iteration(Vec::new(), real, z);
+            let batch = Batch {
+                real: tensor([4, 1, 28, 28], 10 + i, &ad),
+                labels: None,
+                noise: tensor([4, 100], 20 + i, &ad),
+                fake_labels: None,
+                condition: None,
+                target: None,
+                mask: None,
+            };
+            let (next, s) = objective.iteration(gan, Vec::new(), batch, &mut NoClock);
             gan = next;
             stats.extend(host(s.values));
         }

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use ganforge_backend::BackendKind;
+use ganforge_trainer::objective::Gan;
 use ganforge_trainer::{RawConfig, TrainPlan};
 
 #[test]
@@ -18,8 +19,7 @@ fn every_config_in_configs_is_valid() {
         let plan = TrainPlan::new(config, Some(BackendKind::Flex), None)
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let device = burn::prelude::Device::flex();
-        plan.architecture.generator(&device, 0).unwrap();
-        plan.architecture.discriminator(&device, 0).unwrap();
+        Gan::new(&plan.gan_spec(), &device, plan.init_seeds()).unwrap();
         seen.push(path.file_name().unwrap().to_string_lossy().into_owned());
     }
     seen.sort();
@@ -29,6 +29,9 @@ fn every_config_in_configs_is_valid() {
         "mlp-mnist.toml",
         "toy-grid25.toml",
         "toy-ring8.toml",
+        "cgan-mnist.toml",
+        "cgan-fashion-mnist.toml",
+        "toy-ring8-conditional.toml",
     ] {
         assert!(
             seen.iter().any(|s| s == required),

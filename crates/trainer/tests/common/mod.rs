@@ -82,8 +82,9 @@ impl burn::module::ModuleVisitor for Collect {
 pub fn checkpoint_weights(plan: &TrainPlan, dir: &Path) -> (Vec<f32>, Vec<f32>) {
     use burn::module::Module;
     let device = burn::prelude::Device::flex();
-    let g = plan.architecture.generator(&device, 0).expect("g");
-    let d = plan.architecture.discriminator(&device, 0).expect("d");
+    let gan = ganforge_trainer::objective::Gan::new(&plan.gan_spec(), &device, plan.init_seeds())
+        .expect("networks");
+    let (g, d) = (gan.generator, gan.discriminator);
     let g =
         ganforge_trainer::checkpoint::load_module(g, &dir.join("generator.bpk")).expect("load g");
     let d = ganforge_trainer::checkpoint::load_module(d, &dir.join("discriminator.bpk"))

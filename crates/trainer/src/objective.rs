@@ -1,0 +1,431 @@
+//! Objectives: what one training iteration does with a batch.
+//!
+//! The loop hands an [`Objective`] the networks ([`Gan`]) and a [`Batch`] and gets them back
+//! updated with named statistics; it never asks which kind of GAN it runs. The two
+//! objectives here share their discriminator and generator steps, and differ in what they
+//! give the networks: [`Unconditional`] gives noise only, [`ClassConditional`] noise and
+//! labels (and, for AC-GAN, adds the auxiliary classification term to both steps).
+
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::tensor::activation::sigmoid;
+use ganforge_losses::{AdversarialLoss, class_cross_entropy};
+use ganforge_models::{Architecture, Conditioning, Discriminator, Generator, ModelError, Scores};
+use rand::{Rng, RngExt};
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::adam::FusedAdam;
+
+/// Adam's hyper-parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamSpec {
+    /// Learning rate.
+    pub lr: f64,
+    /// First-moment decay.
+    pub beta1: f32,
+    /// Second-moment decay.
+    pub beta2: f32,
+    /// Denominator epsilon.
+    pub epsilon: f32,
+}
+
+impl AdamSpec {
+    /// DCGAN's: `lr = 2e-4`, `betas = (0.5, 0.999)`, PyTorch's epsilon.
+    pub const DCGAN: Self = Self {
+        lr: 2e-4,
+        beta1: 0.5,
+        beta2: 0.999,
+        epsilon: 1e-8,
+    };
+
+    /// An Adam optimiser with these hyper-parameters (fused on flex, burn's elsewhere).
+    pub fn optimizer(&self) -> ModuleOptimizer {
+        ModuleOptimizer::from(FusedAdam::new(self.beta1, self.beta2, self.epsilon))
+    }
+}
+
+/// What a pair of networks is built from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GanSpec {
+    /// The architecture.
+    pub architecture: Architecture,
+    /// Class conditioning.
+    pub conditioning: Conditioning,
+    /// The generator's optimiser.
+    pub generator_optimizer: AdamSpec,
+    /// The discriminator's optimiser.
+    pub discriminator_optimizer: AdamSpec,
+}
+
+/// Seeds of the generator's and the discriminator's initial weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InitSeeds {
+    /// Generator weights.
+    pub generator: u64,
+    /// Discriminator weights.
+    pub discriminator: u64,
+}
+
+/// The two networks and their optimisers.
+pub struct Gan {
+    /// The generator.
+    pub generator: Generator,
+    /// The discriminator.
+    pub discriminator: Discriminator,
+    /// The generator's optimiser.
+    pub generator_optimizer: ModuleOptimizer,
+    /// The discriminator's optimiser.
+    pub discriminator_optimizer: ModuleOptimizer,
+    /// Generator learning rate.
+    pub generator_lr: f64,
+    /// Discriminator learning rate.
+    pub discriminator_lr: f64,
+}
+
+impl Gan {
+    /// Builds both networks on `device` (an autodiff device, to train) from `seeds`, with
+    /// fresh optimisers. Training, benchmarks and tests all build their GANs here.
+    pub fn new(spec: &GanSpec, device: &Device, seeds: InitSeeds) -> Result<Self, ModelError> {
+        let generator = spec
+            .architecture
+            .generator(device, seeds.generator, &spec.conditioning)?;
+        let discriminator =
+            spec.architecture
+                .discriminator(device, seeds.discriminator, &spec.conditioning)?;
+        Ok(Self {
+            generator,
+            discriminator,
+            generator_optimizer: spec.generator_optimizer.optimizer(),
+            discriminator_optimizer: spec.discriminator_optimizer.optimizer(),
+            generator_lr: spec.generator_optimizer.lr,
+            discriminator_lr: spec.discriminator_optimizer.lr,
+        })
+    }
+}
+
+/// One batch of a training iteration, on the autodiff device.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// Real items `[B, C, H, W]`.
+    pub real: Tensor<4>,
+    /// Their class labels `[B]`, when the objective uses them.
+    pub labels: Option<Tensor<1, Int>>,
+    /// Generator noise `[B, latent]`.
+    pub noise: Tensor<2>,
+    /// Classes to generate `[B]`, when the objective uses them.
+    pub fake_labels: Option<Tensor<1, Int>>,
+    /// An image the generator translates (image-to-image objectives).
+    pub condition: Option<Tensor<4>>,
+    /// The image a translation should produce.
+    pub target: Option<Tensor<4>>,
+    /// Which pixels are known (1) or missing (0), for inpainting.
+    pub mask: Option<Tensor<4>>,
+}
+
+/// Host-side randomness and shapes for turning loader batches into [`Batch`]es.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchShape {
+    /// Noise values per item.
+    pub latent_dim: usize,
+    /// Classes to draw generated labels from (conditional objectives).
+    pub classes: Option<usize>,
+}
+
+impl BatchShape {
+    /// A batch of `real` items (with `labels`), fresh noise and, for a conditional objective,
+    /// uniformly drawn classes to generate, all drawn from `rng`.
+    pub fn batch(
+        &self,
+        real: Tensor<4>,
+        labels: Option<Vec<u32>>,
+        rng: &mut impl Rng,
+        device: &Device,
+    ) -> Batch {
+        let batch = real.dims()[0];
+        let noise = Tensor::from_data(
+            TensorData::new(
+                normal_noise(rng, batch * self.latent_dim),
+                [batch, self.latent_dim],
+            ),
+            device,
+        );
+        let (labels, fake_labels) = match self.classes {
+            Some(classes) => {
+                let fake: Vec<u32> = (0..batch)
+                    .map(|_| rng.random_range(0..classes as u32))
+                    .collect();
+                (
+                    labels.map(|l| label_tensor(&l, device)),
+                    Some(label_tensor(&fake, device)),
+                )
+            }
+            None => (None, None),
+        };
+        Batch {
+            real,
+            labels,
+            noise,
+            fake_labels,
+            condition: None,
+            target: None,
+            mask: None,
+        }
+    }
+}
+
+/// Labels as an integer tensor `[B]`.
+pub fn label_tensor(labels: &[u32], device: &Device) -> Tensor<1, Int> {
+    let values: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
+    Tensor::from_data(TensorData::new(values, [labels.len()]), device)
+}
+
+/// `n` draws of a standard normal, as `f32`.
+pub fn normal_noise(rng: &mut impl Rng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| StandardNormal.sample(rng)).collect()
+}
+
+/// Statistics of one iteration, detached and still on the device (reading them forces a
+/// sync, so the loop reads them only when it logs).
+#[derive(Debug, Clone)]
+pub struct StepStats {
+    /// One value per name of [`Objective::stat_names`], shape `[N]`.
+    pub values: Tensor<1>,
+}
+
+/// Names of the statistics every objective reports first, in this order.
+pub const CORE_STATS: [&str; 4] = ["loss_d", "loss_g", "d_real", "d_fake"];
+/// [`CORE_STATS`] and the auxiliary classifier's cross-entropy on real and generated items.
+const ACGAN_STATS: [&str; 6] = [
+    "loss_d",
+    "loss_g",
+    "d_real",
+    "d_fake",
+    "class_loss_real",
+    "class_loss_fake",
+];
+
+/// Marks the end of each phase of an iteration, for `ganforge bench --profile`.
+pub trait PhaseClock {
+    /// The phase called `phase` has just ended.
+    fn lap(&mut self, phase: &'static str);
+}
+
+/// A clock that records nothing (training).
+pub struct NoClock;
+
+impl PhaseClock for NoClock {
+    fn lap(&mut self, _phase: &'static str) {}
+}
+
+/// What one training iteration does.
+pub trait Objective: Send {
+    /// Names of the statistics [`Self::iteration`] returns; [`CORE_STATS`] first.
+    fn stat_names(&self) -> &'static [&'static str];
+
+    /// Shapes of the batches this objective takes.
+    fn batch_shape(&self) -> BatchShape;
+
+    /// One iteration: a discriminator step on each batch of `critic` (empty when
+    /// `n_critic = 1`), then one on `batch`, then the generator step, which reuses the
+    /// generated items of that last discriminator step scored by the updated discriminator.
+    fn iteration(
+        &self,
+        gan: Gan,
+        critic: Vec<Batch>,
+        batch: Batch,
+        clock: &mut dyn PhaseClock,
+    ) -> (Gan, StepStats);
+}
+
+/// The plain GAN: noise in, samples out.
+pub struct Unconditional {
+    /// The adversarial loss.
+    pub loss: Box<dyn AdversarialLoss>,
+    /// Size of a noise vector.
+    pub latent_dim: usize,
+}
+
+impl Objective for Unconditional {
+    fn stat_names(&self) -> &'static [&'static str] {
+        &CORE_STATS
+    }
+
+    fn batch_shape(&self) -> BatchShape {
+        BatchShape {
+            latent_dim: self.latent_dim,
+            classes: None,
+        }
+    }
+
+    fn iteration(
+        &self,
+        gan: Gan,
+        critic: Vec<Batch>,
+        batch: Batch,
+        clock: &mut dyn PhaseClock,
+    ) -> (Gan, StepStats) {
+        let steps = Steps {
+            loss: self.loss.as_ref(),
+            class_weight: None,
+        };
+        steps.iteration(gan, critic, batch, clock)
+    }
+}
+
+/// A class-conditional GAN: the networks see labels (`concat`, `projection`), or the
+/// discriminator also classifies (`acgan`, with `class_weight`).
+pub struct ClassConditional {
+    /// The adversarial loss.
+    pub loss: Box<dyn AdversarialLoss>,
+    /// Size of a noise vector.
+    pub latent_dim: usize,
+    /// Number of classes.
+    pub classes: usize,
+    /// Weight of the auxiliary classification term in both steps (AC-GAN), if any.
+    pub class_weight: Option<f32>,
+}
+
+impl Objective for ClassConditional {
+    fn stat_names(&self) -> &'static [&'static str] {
+        match self.class_weight {
+            Some(_) => &ACGAN_STATS,
+            None => &CORE_STATS,
+        }
+    }
+
+    fn batch_shape(&self) -> BatchShape {
+        BatchShape {
+            latent_dim: self.latent_dim,
+            classes: Some(self.classes),
+        }
+    }
+
+    fn iteration(
+        &self,
+        gan: Gan,
+        critic: Vec<Batch>,
+        batch: Batch,
+        clock: &mut dyn PhaseClock,
+    ) -> (Gan, StepStats) {
+        let steps = Steps {
+            loss: self.loss.as_ref(),
+            class_weight: self.class_weight,
+        };
+        steps.iteration(gan, critic, batch, clock)
+    }
+}
+
+/// The discriminator and generator steps both objectives run.
+struct Steps<'a> {
+    loss: &'a dyn AdversarialLoss,
+    class_weight: Option<f32>,
+}
+
+/// A discriminator step's generated batch (with its graph) and statistics.
+struct DiscriminatorOutcome {
+    fake: Tensor<4>,
+    fake_labels: Option<Tensor<1, Int>>,
+    /// `[loss_d, d_real, d_fake]`, then the class losses on real and fake items (AC-GAN).
+    stats: Tensor<1>,
+}
+
+impl Steps<'_> {
+    fn iteration(
+        &self,
+        mut gan: Gan,
+        critic: Vec<Batch>,
+        batch: Batch,
+        clock: &mut dyn PhaseClock,
+    ) -> (Gan, StepStats) {
+        for extra in critic {
+            gan = self.discriminator_step(gan, extra, &mut NoClock).0;
+        }
+        let (gan, outcome) = self.discriminator_step(gan, batch, clock);
+        let (gan, loss_g) = self.generator_step(gan, outcome.fake, outcome.fake_labels, clock);
+        let stats = outcome.stats;
+        let mut parts = vec![stats.clone().slice(0..1), loss_g, stats.clone().slice(1..3)];
+        if self.class_weight.is_some() {
+            parts.push(stats.slice(3..5));
+        }
+        let values = Tensor::cat(parts, 0);
+        (gan, StepStats { values })
+    }
+
+    /// The adversarial loss of `scores`, plus the weighted class term where there is one.
+    fn class_term(&self, scores: &Scores, labels: Option<&Tensor<1, Int>>) -> Option<Tensor<1>> {
+        let weight = self.class_weight?;
+        let logits = scores.class_logits.clone()?;
+        Some(class_cross_entropy(logits, labels?).mul_scalar(weight))
+    }
+
+    /// Updates the discriminator on `batch.real` and `G(batch.noise)`.
+    fn discriminator_step(
+        &self,
+        mut gan: Gan,
+        batch: Batch,
+        clock: &mut dyn PhaseClock,
+    ) -> (Gan, DiscriminatorOutcome) {
+        let fake_labels = batch.fake_labels;
+        let fake = gan.generator.forward(batch.noise, fake_labels.as_ref()); // [B, C, H, W]
+        clock.lap("G forward");
+        let real = gan.discriminator.forward(batch.real, batch.labels.as_ref());
+        let generated = gan
+            .discriminator
+            .forward(fake.clone().detach(), fake_labels.as_ref());
+        let d_real = sigmoid(real.logits.clone().detach()).mean();
+        let d_fake = sigmoid(generated.logits.clone().detach()).mean();
+        let mut loss = self
+            .loss
+            .discriminator(real.logits.clone(), generated.logits.clone());
+        let mut stats = vec![Tensor::zeros([1], &loss.device()), d_real, d_fake];
+        let class_real = self.class_term(&real, batch.labels.as_ref());
+        let class_fake = self.class_term(&generated, fake_labels.as_ref());
+        if let (Some(class_real), Some(class_fake)) = (class_real, class_fake) {
+            stats.extend([class_real.clone().detach(), class_fake.clone().detach()]);
+            loss = loss + class_real + class_fake;
+        }
+        stats[0] = loss.clone().detach();
+        clock.lap("D forward (real + fake)");
+        let grads = GradientsParams::from_grads(loss.backward(), &gan.discriminator);
+        clock.lap("D backward");
+        gan.discriminator =
+            gan.discriminator_optimizer
+                .step(gan.discriminator_lr, gan.discriminator, grads);
+        clock.lap("D Adam step");
+        let outcome = DiscriminatorOutcome {
+            fake,
+            fake_labels,
+            stats: Tensor::cat(stats, 0),
+        };
+        (gan, outcome)
+    }
+
+    /// Updates the generator so the discriminator scores `fake` as real (and, for AC-GAN, as
+    /// its class). Returns `loss_g`.
+    ///
+    /// The discriminator runs as a frozen copy (its parameters do not require gradients), so
+    /// the backward pass computes only the gradients flowing into `fake` and skips the
+    /// discriminator's weight gradients, which this step would throw away.
+    fn generator_step(
+        &self,
+        mut gan: Gan,
+        fake: Tensor<4>,
+        fake_labels: Option<Tensor<1, Int>>,
+        clock: &mut dyn PhaseClock,
+    ) -> (Gan, Tensor<1>) {
+        let frozen = gan.discriminator.clone().no_grad();
+        let scores = frozen.forward(fake, fake_labels.as_ref());
+        let mut loss = self.loss.generator(scores.logits.clone());
+        if let Some(class) = self.class_term(&scores, fake_labels.as_ref()) {
+            loss = loss + class;
+        }
+        clock.lap("D forward (G step)");
+        let grads = GradientsParams::from_grads(loss.backward(), &gan.generator);
+        clock.lap("G backward (through D)");
+        gan.generator = gan
+            .generator_optimizer
+            .step(gan.generator_lr, gan.generator, grads);
+        clock.lap("G Adam step");
+        (gan, loss.detach())
+    }
+}
