@@ -57,7 +57,7 @@ pub struct Conditioning {
 
 impl Conditioning {
     /// Default width of the label embedding.
-    pub const DEFAULT_EMBED_DIM: usize = 50;
+    pub const DEFAULT_EMBED_DIM: usize = 10;
 
     /// No conditioning.
     pub fn none() -> Self {

@@ -8,9 +8,12 @@
 //! All generators map noise `[B, latent]` to samples `[B, C, H, W]` in `[-1, 1]`; all
 //! discriminators map `[B, C, H, W]` to logits `[B, 1]`. The toy 2-D models use
 //! `C = 2, H = W = 1`. [`Generator`] and [`Discriminator`] wrap the architectures in one type
-//! each, and [`Architecture`] pairs the two configs of one architecture.
+//! each, with the class [`Conditioning`] of a conditional GAN (labels `[B]` in, and for AC-GAN
+//! class logits out), and [`Architecture`] pairs the two configs of one architecture.
+//! [`Classifier`] is a small CNN that checks what a conditional generator made.
 
 mod architecture;
+mod classifier;
 mod dcgan;
 mod dcgan_mnist;
 mod error;
@@ -24,6 +27,7 @@ pub use architecture::{
     Architecture, Conditioning, ConditioningMethod, Discriminator, DiscriminatorNet, Generator,
     GeneratorNet, Scores,
 };
+pub use classifier::{Classifier, ClassifierConfig, ConvBlock};
 pub use dcgan::{
     DcganDiscriminator, DcganDiscriminatorConfig, DcganGenerator, DcganGeneratorConfig,
 };

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
+use ganforge_models::Generator;
 use image::{DynamicImage, GrayImage, RgbImage, imageops::FilterType};
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
@@ -129,6 +130,36 @@ fn inputs(
     }
 }
 
+/// A checkpoint's generator, ready to sample.
+pub struct LoadedGenerator {
+    /// The generator, with its trained weights.
+    pub generator: Generator,
+    /// Its sampler.
+    pub sampler: Sampler,
+    /// Class names of a conditional generator (empty otherwise).
+    pub class_names: Vec<String>,
+    /// The run's configuration.
+    pub config: RawConfig,
+}
+
+/// Loads the generator of checkpoint directory `dir` on `device`.
+pub fn load_generator(dir: &Path, device: &Device) -> Result<LoadedGenerator, TrainError> {
+    let config = RawConfig::load(&dir.join(CONFIG), &[])?;
+    let class_names = checkpoint::class_names(dir)?;
+    let arch = architecture(&config.model);
+    let (method, embed_dim) = config.model.conditioning();
+    let conditioning = ganforge_models::Conditioning::new(method.method(), class_names.len())
+        .with_embed_dim(embed_dim);
+    let generator = arch.generator(device, 0, &conditioning)?;
+    let generator = checkpoint::load_module(generator, &dir.join(GENERATOR))?;
+    Ok(LoadedGenerator {
+        generator,
+        sampler: Sampler::new(arch.latent_dim(), arch.sample_shape()),
+        class_names,
+        config,
+    })
+}
+
 /// Writes samples from the checkpoint at `path` as `options` asks: one PNG per sample,
 /// `samples.npy` (and `labels.npy`), then `grid.png`; for 2-D toy models `points.csv` and
 /// `scatter.png`.
@@ -151,15 +182,12 @@ pub fn generate(
         }
     }
     let dir = resolve_checkpoint(path)?;
-    let config = RawConfig::load(&dir.join(CONFIG), &[])?;
-    let names = checkpoint::class_names(&dir)?;
-    let arch = architecture(&config.model);
-    let (method, embed_dim) = config.model.conditioning();
-    let conditioning =
-        ganforge_models::Conditioning::new(method.method(), names.len()).with_embed_dim(embed_dim);
-    let generator = arch.generator(device, 0, &conditioning)?;
-    let generator = checkpoint::load_module(generator, &dir.join(GENERATOR))?;
-    let sampler = Sampler::new(arch.latent_dim(), arch.sample_shape());
+    let LoadedGenerator {
+        generator,
+        sampler,
+        class_names: names,
+        config,
+    } = load_generator(&dir, device)?;
     let grid = inputs(options, sampler.latent_dim(), &names)?;
     let samples = sampler.generate_from(&generator, device, &grid.noise, grid.labels.as_deref());
     let out = &options.out;

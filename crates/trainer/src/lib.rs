@@ -9,6 +9,7 @@ pub mod adam;
 pub mod allocator;
 pub mod bench;
 pub mod checkpoint;
+pub mod classify;
 pub mod config;
 pub mod error;
 pub mod fsio;

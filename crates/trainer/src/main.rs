@@ -7,8 +7,10 @@ use clap::{Parser, Subcommand};
 use ganforge_backend::BackendKind;
 use ganforge_models::ConditioningMethod;
 use ganforge_trainer::bench::{self, Workload};
+use ganforge_trainer::classify::{self, ClassifierTraining};
 use ganforge_trainer::generate::GenerateOptions;
 use ganforge_trainer::objective::Gan;
+use ganforge_trainer::plan::DataPlan;
 use ganforge_trainer::progress::ProgressMode;
 use ganforge_trainer::{RawConfig, RunOptions, TrainError, TrainPlan};
 
@@ -117,6 +119,11 @@ enum Command {
         #[arg(long, default_value = "target/bench")]
         out: PathBuf,
     },
+    /// Train an image classifier for a dataset, or score a conditional generator with one.
+    Classify {
+        #[command(subcommand)]
+        command: ClassifyCommand,
+    },
     /// Write samples from a trained generator.
     Generate {
         /// A run directory, a checkpoint directory, or a file in one.
@@ -142,6 +149,148 @@ enum Command {
         #[arg(long)]
         backend: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum ClassifyCommand {
+    /// Train a classifier and save it with its class names and held-out accuracy.
+    Train {
+        /// mnist, fashion-mnist or image-folder.
+        #[arg(long)]
+        dataset: DatasetArg,
+        /// Directory holding the dataset (required for image-folder).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Image side of an image folder's pictures.
+        #[arg(long, default_value_t = 32)]
+        image_size: usize,
+        /// Passes over the training data.
+        #[arg(long, default_value_t = 3)]
+        epochs: u64,
+        /// Items per step.
+        #[arg(long, default_value_t = 128)]
+        batch: usize,
+        /// Adam's learning rate in the first epoch (halved after each epoch).
+        #[arg(long, default_value_t = 1e-3)]
+        lr: f64,
+        /// Channels of the first convolutions.
+        #[arg(long, default_value_t = 32)]
+        width: usize,
+        /// Seed of the weights and the data order.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Backend to train on.
+        #[arg(long)]
+        backend: Option<String>,
+    },
+    /// Generate `count` samples per class from a conditional checkpoint and print, per class
+    /// and averaged, the fraction the classifier labels as that class (one JSON line).
+    Score {
+        /// A classifier directory written by `classify train`.
+        #[arg(long)]
+        classifier: PathBuf,
+        /// A run directory or checkpoint of a conditional GAN.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Samples per class.
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+        /// Noise seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Backend to run on.
+        #[arg(long)]
+        backend: Option<String>,
+    },
+}
+
+/// `--dataset` values of `classify train`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DatasetArg {
+    Mnist,
+    FashionMnist,
+    ImageFolder,
+}
+
+/// The data plan of `classify train`'s options.
+fn classify_data(
+    dataset: DatasetArg,
+    dir: Option<PathBuf>,
+    image_size: usize,
+) -> Result<DataPlan, TrainError> {
+    let idx = |kind| DataPlan::Idx {
+        kind,
+        split: ganforge_data::Split::Train,
+        dir: dir.clone(),
+    };
+    Ok(match dataset {
+        DatasetArg::Mnist => idx(ganforge_data::IdxKind::Mnist),
+        DatasetArg::FashionMnist => idx(ganforge_data::IdxKind::FashionMnist),
+        DatasetArg::ImageFolder => DataPlan::ImageFolder {
+            dir: dir.clone().ok_or(ganforge_trainer::ConfigError::Invalid {
+                key: "--data",
+                value: "none".into(),
+                reason: "image-folder needs the folder".into(),
+            })?,
+            image_size,
+            color: ganforge_data::ColorMode::Rgb,
+        },
+    })
+}
+
+/// The device `--backend` names, or the default one.
+fn device_for(backend: Option<&str>) -> Result<burn::prelude::Device, TrainError> {
+    let kind = parse_backend(backend)?
+        .or_else(ganforge_backend::default_kind)
+        .unwrap_or(BackendKind::Flex);
+    Ok(ganforge_backend::device(kind)?)
+}
+
+fn classify(command: ClassifyCommand) -> Result<(), TrainError> {
+    match command {
+        ClassifyCommand::Train {
+            dataset,
+            data,
+            image_size,
+            epochs,
+            batch,
+            lr,
+            width,
+            seed,
+            out,
+            backend,
+        } => {
+            positive("--batch", &[batch, width, epochs as usize])?;
+            let device = device_for(backend.as_deref())?;
+            let spec = ClassifierTraining {
+                data: classify_data(dataset, data, image_size)?,
+                epochs,
+                batch_size: batch,
+                lr,
+                width,
+                seed,
+                verbose: true,
+            };
+            let info = classify::train(&spec, &device, &out)?;
+            bench::print_json_line(&info);
+            Ok(())
+        }
+        ClassifyCommand::Score {
+            classifier,
+            checkpoint,
+            count,
+            seed,
+            backend,
+        } => {
+            let device = device_for(backend.as_deref())?;
+            let scores = classify::score(&classifier, &checkpoint, count, seed, &device)?;
+            bench::print_json_line(&scores);
+            Ok(())
+        }
+    }
 }
 
 /// `--conditioning` values.
@@ -334,6 +483,7 @@ fn run(cli: Cli) -> Result<(), TrainError> {
             println!("{md}\nwritten {} and {}", md_path.display(), png.display());
             Ok(())
         }
+        Command::Classify { command } => classify(command),
         Command::Generate {
             checkpoint,
             count,
@@ -343,10 +493,7 @@ fn run(cli: Cli) -> Result<(), TrainError> {
             class,
             scale,
         } => {
-            let kind = parse_backend(backend.as_deref())?
-                .or_else(ganforge_backend::default_kind)
-                .unwrap_or(BackendKind::Flex);
-            let device = ganforge_backend::device(kind)?;
+            let device = device_for(backend.as_deref())?;
             let options = GenerateOptions {
                 count,
                 out,

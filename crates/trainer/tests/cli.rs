@@ -264,3 +264,88 @@ fn bad_resume_and_checkpoint_paths() {
     );
     assert_bad_input(&out, &["generator.bpk"]);
 }
+
+#[test]
+fn unknown_class_and_conditioning_without_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("mnist");
+    std::fs::create_dir_all(&data).unwrap();
+    common::mnist_fixture(&data, 16);
+    let cfg = write_config(
+        dir.path(),
+        "[model]\narchitecture = \"mlp-mnist\"\ng_hidden = [8]\nd_hidden = [8]\n\
+         conditioning = \"concat\"\n[data]\ndataset = \"mnist\"\n\
+         [train]\nsteps = 1\nbatch_size = 4\n",
+    );
+    let data_arg = data.display().to_string();
+    let out = ganforge(
+        &[
+            "train", "--config", &cfg, "--data", &data_arg, "--out", "runs", "--plain",
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = std::fs::read_dir(dir.path().join("runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let run = run.display().to_string();
+    assert_bad_input(
+        &ganforge(
+            &[
+                "generate",
+                "--checkpoint",
+                &run,
+                "--class",
+                "dog",
+                "--out",
+                "s",
+            ],
+            dir.path(),
+        ),
+        &["--class", "dog", "valid", "0, 1, 2, 3"],
+    );
+    let ok = ganforge(
+        &[
+            "generate",
+            "--checkpoint",
+            &run,
+            "--class",
+            "all",
+            "--count",
+            "2",
+            "--out",
+            "s",
+        ],
+        dir.path(),
+    );
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
+    let flat = dir.path().join("flat");
+    std::fs::create_dir_all(&flat).unwrap();
+    image::RgbImage::from_pixel(8, 8, image::Rgb([1, 2, 3]))
+        .save(flat.join("a.png"))
+        .unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            "[model]\narchitecture = \"dcgan\"\nimage_size = 8\nconditioning = \"acgan\"\n\
+             [data]\ndataset = \"image-folder\"\ndir = \"{}\"\nimage_size = 8\n",
+            flat.display()
+        ),
+    );
+    assert_bad_input(
+        &ganforge(&["train", "--config", &cfg, "--dry-run"], dir.path()),
+        &["model.conditioning", "labels"],
+    );
+}
