@@ -16,21 +16,33 @@ const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(300);
 const MAX_BYTES: u64 = 256 * 1024 * 1024;
 
 /// A file to fetch and the SHA-256 (hex) of its contents after gzip decompression, so a
-/// mirror that re-compressed the same data is still accepted.
+/// mirror that re-compressed the same data is still accepted; or, for an archive published as
+/// one file, of the file itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteFile {
     /// File name, appended to a mirror's base address.
     pub name: String,
-    /// Lowercase hex SHA-256 of the decompressed bytes.
+    /// Lowercase hex SHA-256 of the decompressed bytes (of the file itself with `whole_file`).
     pub sha256: String,
+    /// Whether `sha256` is the digest of the downloaded file as it is.
+    pub whole_file: bool,
 }
 
 impl RemoteFile {
-    /// A file and its expected digest.
+    /// A file and the expected digest of its decompressed contents.
     pub fn new(name: impl Into<String>, sha256: impl Into<String>) -> Self {
         Self {
             name: name.into(),
             sha256: sha256.into(),
+            whole_file: false,
+        }
+    }
+
+    /// A file and the expected digest of the file as published.
+    pub fn whole(name: impl Into<String>, sha256: impl Into<String>) -> Self {
+        Self {
+            whole_file: true,
+            ..Self::new(name, sha256)
         }
     }
 }
@@ -63,11 +75,16 @@ fn fetch(url: &str) -> Result<Vec<u8>, DataError> {
 
 fn fetch_verified(url: &str, file: &RemoteFile) -> Result<Vec<u8>, DataError> {
     let bytes = fetch(url)?;
-    let content = decompress_if_gz(bytes.clone()).map_err(|e| DataError::Download {
-        url: url.to_string(),
-        reason: format!("not valid gzip data: {e}"),
-    })?;
-    let digest = sha256_hex(&content);
+    let digest = match file.whole_file {
+        true => sha256_hex(&bytes),
+        false => {
+            let content = decompress_if_gz(bytes.clone()).map_err(|e| DataError::Download {
+                url: url.to_string(),
+                reason: format!("not valid gzip data: {e}"),
+            })?;
+            sha256_hex(&content)
+        }
+    };
     if digest != file.sha256 {
         return Err(DataError::Download {
             url: url.to_string(),

@@ -131,6 +131,33 @@ impl IdxKind {
     }
 }
 
+impl crate::locate::Findable for IdxKind {
+    fn name(&self) -> &'static str {
+        IdxKind::name(*self)
+    }
+
+    fn system_dirs(&self) -> Vec<PathBuf> {
+        IdxKind::system_dirs(*self)
+    }
+
+    fn holds(&self, dir: &Path, split: Split) -> bool {
+        self.find_in(dir, split).is_some()
+    }
+
+    fn wanted(&self, split: Split) -> String {
+        let [images, labels] = self.file_names(split);
+        format!("{images}[.gz] and {labels}[.gz]")
+    }
+
+    fn mirrors(&self) -> Vec<String> {
+        IdxKind::mirrors(*self).iter().map(|m| m.to_string()).collect()
+    }
+
+    fn remote(&self, split: Split) -> Vec<RemoteFile> {
+        self.remote_files(split).to_vec()
+    }
+}
+
 /// Reads a whole file, decompressing it when it is gzipped (detected by its magic bytes).
 pub(crate) fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
     let raw = std::fs::read(path).map_err(|e| DataError::io(path, e))?;

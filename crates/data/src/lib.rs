@@ -5,6 +5,7 @@
 //! - [`IdxDataset`]: MNIST and Fashion-MNIST from IDX files, gzipped or not; [`locate`] finds
 //!   them (explicit directory, `$GANFORGE_DATA`, system and cache directories) or downloads
 //!   them with SHA-256 verification;
+//! - [`Cifar10`]: CIFAR-10 from its official binary archive, found and downloaded like MNIST;
 //! - [`ImageFolder`]: PNG/JPEG files, class sub-folders as labels, resized and centre-cropped;
 //! - [`ToyDataset`]: 2-D mixtures of Gaussians (ring of 8, 5x5 grid) as `[2, 1, 1]` points.
 //!
@@ -12,6 +13,7 @@
 //! so the training loop never waits for data; its [`LoaderPosition`] is all a checkpoint needs
 //! to resume the exact same sequence of batches.
 
+mod cifar;
 mod dataset;
 mod download;
 mod error;
@@ -21,11 +23,12 @@ mod loader;
 mod locate;
 mod toy;
 
+pub use cifar::{Cifar10, Cifar10Source};
 pub use dataset::Dataset;
 pub use download::{RemoteFile, download_files};
 pub use error::DataError;
 pub use idx::{IdxDataset, IdxKind, Split, write_idx_fixture};
 pub use image_folder::{ColorMode, ImageFolder};
 pub use loader::{BatchLoader, HostBatch, LoaderPosition};
-pub use locate::{DataSource, LocateOptions, cache_dir, locate};
+pub use locate::{DataSource, Findable, LocateOptions, cache_dir, locate};
 pub use toy::{ToyDataset, ToyDistribution};

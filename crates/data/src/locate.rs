@@ -1,4 +1,4 @@
-//! Finding an IDX dataset on disk, or fetching it.
+//! Finding a dataset on disk, or fetching it.
 //!
 //! Lookup order: an explicit directory (`--data DIR` or the config), `$GANFORGE_DATA/<name>`,
 //! system directories (Debian's dataset packages), the per-user cache, then a download from
@@ -7,8 +7,24 @@
 use std::path::{Path, PathBuf};
 
 use crate::DataError;
-use crate::download::download_files;
-use crate::idx::{IdxKind, Split};
+use crate::download::{RemoteFile, download_files};
+use crate::idx::Split;
+
+/// A dataset that [`locate`] can find or download: where it may lie and what it is made of.
+pub trait Findable {
+    /// The directory name under `$GANFORGE_DATA` and the cache.
+    fn name(&self) -> &'static str;
+    /// Standard system directories that may hold it.
+    fn system_dirs(&self) -> Vec<PathBuf>;
+    /// Whether `dir` holds the files of `split`.
+    fn holds(&self, dir: &Path, split: Split) -> bool;
+    /// The files of `split`, for messages.
+    fn wanted(&self, split: Split) -> String;
+    /// Download mirrors, tried in order.
+    fn mirrors(&self) -> Vec<String>;
+    /// The files to download for `split`, with their digests.
+    fn remote(&self, split: Split) -> Vec<RemoteFile>;
+}
 
 /// Where a dataset was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +95,7 @@ impl LocateOptions {
 
 /// Finds the directory holding `split` of `kind`, downloading it if needed.
 pub fn locate(
-    kind: IdxKind,
+    kind: &impl Findable,
     split: Split,
     options: &LocateOptions,
 ) -> Result<(PathBuf, DataSource), DataError> {
@@ -106,7 +122,7 @@ pub fn locate(
         candidates.push((cache.clone(), DataSource::Cache));
     }
     for (dir, source) in candidates {
-        if kind.find_in(&dir, split).is_some() {
+        if kind.holds(&dir, split) {
             return Ok((dir, source));
         }
         searched.push(format!("  {} ({source:?})", dir.display()));
@@ -114,7 +130,7 @@ pub fn locate(
     if options.data_root.is_none() {
         searched.push("  $GANFORGE_DATA (not set)".to_string());
     }
-    let files = kind.file_names(split).join(" and ");
+    let files = kind.wanted(split);
     let not_found = |download: String| DataError::NotFound {
         dataset: kind.name().to_string(),
         searched: searched.join("\n"),
@@ -132,33 +148,33 @@ pub fn locate(
         ));
     }
     let mirrors: Vec<String> = if options.mirrors.is_empty() {
-        kind.mirrors().iter().map(|m| m.to_string()).collect()
+        kind.mirrors()
     } else {
         options.mirrors.clone()
     };
-    match download_files(&mirrors, &kind.remote_files(split), &cache) {
+    match download_files(&mirrors, &kind.remote(split), &cache) {
         Ok(()) => Ok((cache, DataSource::Downloaded)),
         Err(e) => Err(not_found(e.to_string())),
     }
 }
 
 /// A named directory must hold the files itself or in a `<dataset>/` sub-directory.
-fn explicit_dir(dir: &Path, kind: IdxKind, split: Split) -> Result<PathBuf, DataError> {
+fn explicit_dir(dir: &Path, kind: &impl Findable, split: Split) -> Result<PathBuf, DataError> {
     if !dir.is_dir() {
         return Err(DataError::MissingDirectory {
             path: dir.to_path_buf(),
         });
     }
     for candidate in [dir.to_path_buf(), dir.join(kind.name())] {
-        if kind.find_in(&candidate, split).is_some() {
+        if kind.holds(&candidate, split) {
             return Ok(candidate);
         }
     }
-    let [images, labels] = kind.file_names(split);
     Err(DataError::corrupt(
         dir,
         format!(
-            "holds neither {images}[.gz] and {labels}[.gz] nor a `{}/` sub-directory with them",
+            "holds neither {} nor a `{}/` sub-directory with them",
+            kind.wanted(split),
             kind.name()
         ),
     ))

@@ -160,7 +160,7 @@ fn locate_prefers_local_copies_and_reports_where_it_looked() {
         allow_download: true,
     };
     // Nothing anywhere and the mirror is unreachable: the error lists every place.
-    let err = locate(IdxKind::Mnist, Split::Test, &options).unwrap_err();
+    let err = locate(&IdxKind::Mnist, Split::Test, &options).unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, DataError::NotFound { .. }), "{msg}");
     assert!(
@@ -179,7 +179,7 @@ fn locate_prefers_local_copies_and_reports_where_it_looked() {
     std::fs::write(cached.join(&img_name), &img).unwrap();
     std::fs::write(cached.join(&lab_name), &lab).unwrap();
     assert_eq!(
-        locate(IdxKind::Mnist, Split::Test, &options).unwrap().1,
+        locate(&IdxKind::Mnist, Split::Test, &options).unwrap().1,
         DataSource::Cache
     );
     // ...but $GANFORGE_DATA/<dataset> comes first.
@@ -188,7 +188,7 @@ fn locate_prefers_local_copies_and_reports_where_it_looked() {
     std::fs::write(env.join(&img_name), &img).unwrap();
     std::fs::write(env.join(&lab_name), &lab).unwrap();
     assert_eq!(
-        locate(IdxKind::Mnist, Split::Test, &options).unwrap(),
+        locate(&IdxKind::Mnist, Split::Test, &options).unwrap(),
         (env, DataSource::Environment)
     );
     // An explicit directory that does not exist is an error, not a fall-through.
@@ -197,7 +197,7 @@ fn locate_prefers_local_copies_and_reports_where_it_looked() {
         ..options.clone()
     };
     assert!(matches!(
-        locate(IdxKind::Mnist, Split::Test, &explicit),
+        locate(&IdxKind::Mnist, Split::Test, &explicit),
         Err(DataError::MissingDirectory { .. })
     ));
     // Offline with nothing local says so.
@@ -207,7 +207,7 @@ fn locate_prefers_local_copies_and_reports_where_it_looked() {
         allow_download: false,
         ..options
     };
-    let msg = locate(IdxKind::Mnist, Split::Test, &offline)
+    let msg = locate(&IdxKind::Mnist, Split::Test, &offline)
         .unwrap_err()
         .to_string();
     assert!(msg.contains("GANFORGE_OFFLINE"), "{msg}");
@@ -232,7 +232,7 @@ fn locate_downloads_into_the_cache_from_a_mirror() {
         allow_download: true,
     };
     // The fixture is not real MNIST, so the canonical checksum check must reject it.
-    let err = locate(IdxKind::Mnist, Split::Test, &options)
+    let err = locate(&IdxKind::Mnist, Split::Test, &options)
         .unwrap_err()
         .to_string();
     assert!(err.contains("checksum mismatch"), "{err}");

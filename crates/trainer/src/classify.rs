@@ -129,6 +129,13 @@ fn splits(data: &DataPlan) -> Result<(Shared, Shared), TrainError> {
             };
             Ok((split(Split::Train).open(0)?, split(Split::Test).open(0)?))
         }
+        DataPlan::Cifar10 { dir, .. } => {
+            let split = |split| DataPlan::Cifar10 {
+                split,
+                dir: dir.clone(),
+            };
+            Ok((split(Split::Train).open(0)?, split(Split::Test).open(0)?))
+        }
         DataPlan::ImageFolder { .. } => {
             let all = data.open(0)?;
             let (test, train): (Vec<usize>, Vec<usize>) =
@@ -153,6 +160,7 @@ fn splits(data: &DataPlan) -> Result<(Shared, Shared), TrainError> {
 fn dataset_name(data: &DataPlan) -> String {
     match data {
         DataPlan::Idx { kind, .. } => kind.name().to_string(),
+        DataPlan::Cifar10 { .. } => "cifar10".to_string(),
         DataPlan::ImageFolder { dir, .. } => format!("image-folder:{}", dir.display()),
         DataPlan::Toy { .. } => "toy".to_string(),
     }

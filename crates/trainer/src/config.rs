@@ -209,6 +209,15 @@ pub enum DataSection {
         #[serde(default)]
         split: SplitName,
     },
+    /// CIFAR-10 from its official binary archive (`cifar-10-binary.tar.gz`).
+    Cifar10 {
+        /// Directory holding the archive or its batches; searched for when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dir: Option<PathBuf>,
+        /// `train` or `test`.
+        #[serde(default)]
+        split: SplitName,
+    },
     /// The user's own pictures.
     ImageFolder {
         /// The folder (class sub-folders become labels).
@@ -237,7 +246,9 @@ impl DataSection {
     /// The directory named in the config, if any.
     pub fn dir_mut(&mut self) -> Option<&mut Option<PathBuf>> {
         match self {
-            DataSection::Mnist { dir, .. } | DataSection::FashionMnist { dir, .. } => Some(dir),
+            DataSection::Mnist { dir, .. }
+            | DataSection::FashionMnist { dir, .. }
+            | DataSection::Cifar10 { dir, .. } => Some(dir),
             _ => None,
         }
     }

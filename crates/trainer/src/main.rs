@@ -155,7 +155,7 @@ enum Command {
 enum ClassifyCommand {
     /// Train a classifier and save it with its class names and held-out accuracy.
     Train {
-        /// mnist, fashion-mnist or image-folder.
+        /// mnist, fashion-mnist, cifar10 or image-folder.
         #[arg(long)]
         dataset: DatasetArg,
         /// Directory holding the dataset (required for image-folder).
@@ -212,6 +212,7 @@ enum ClassifyCommand {
 enum DatasetArg {
     Mnist,
     FashionMnist,
+    Cifar10,
     ImageFolder,
 }
 
@@ -229,6 +230,10 @@ fn classify_data(
     Ok(match dataset {
         DatasetArg::Mnist => idx(ganforge_data::IdxKind::Mnist),
         DatasetArg::FashionMnist => idx(ganforge_data::IdxKind::FashionMnist),
+        DatasetArg::Cifar10 => DataPlan::Cifar10 {
+            split: ganforge_data::Split::Train,
+            dir: dir.clone(),
+        },
         DatasetArg::ImageFolder => DataPlan::ImageFolder {
             dir: dir.clone().ok_or(ganforge_trainer::ConfigError::Invalid {
                 key: "--data",

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ganforge_backend::BackendKind;
 use ganforge_data::{
-    ColorMode, Dataset, IdxDataset, IdxKind, ImageFolder, LocateOptions, Split, ToyDataset,
+    Cifar10, Cifar10Source, ColorMode, Dataset, IdxDataset, IdxKind, ImageFolder, LocateOptions, Split, ToyDataset,
     ToyDistribution, locate,
 };
 use ganforge_models::{
@@ -44,6 +44,13 @@ pub enum DataPlan {
         /// A directory the user named, if any.
         dir: Option<PathBuf>,
     },
+    /// CIFAR-10.
+    Cifar10 {
+        /// Which split.
+        split: Split,
+        /// A directory the user named, if any.
+        dir: Option<PathBuf>,
+    },
     /// A folder of pictures.
     ImageFolder {
         /// The folder.
@@ -67,6 +74,7 @@ impl DataPlan {
     pub fn item_shape(&self) -> [usize; 3] {
         match self {
             DataPlan::Idx { .. } => [1, 28, 28],
+            DataPlan::Cifar10 { .. } => [3, 32, 32],
             DataPlan::ImageFolder {
                 image_size, color, ..
             } => [color.channels(), *image_size, *image_size],
@@ -79,8 +87,13 @@ impl DataPlan {
         Ok(match self {
             DataPlan::Idx { kind, split, dir } => {
                 let options = LocateOptions::from_env(dir.clone());
-                let (found, _) = locate(*kind, *split, &options)?;
+                let (found, _) = locate(kind, *split, &options)?;
                 Arc::new(IdxDataset::open(&found, *kind, *split)?)
+            }
+            DataPlan::Cifar10 { split, dir } => {
+                let options = LocateOptions::from_env(dir.clone());
+                let (found, _) = locate(&Cifar10Source, *split, &options)?;
+                Arc::new(Cifar10::open(&found, *split)?)
             }
             DataPlan::ImageFolder {
                 dir,
@@ -99,6 +112,7 @@ impl DataPlan {
     pub fn class_names(&self) -> Result<Option<Vec<String>>, TrainError> {
         Ok(match self {
             DataPlan::Idx { kind, .. } => Some(kind.class_names()),
+            DataPlan::Cifar10 { .. } => Some(Cifar10::class_names()),
             DataPlan::ImageFolder {
                 dir,
                 image_size,
@@ -334,6 +348,10 @@ pub(crate) fn data_plan(data: &DataSection) -> DataPlan {
         },
         DataSection::FashionMnist { dir, split: s } => DataPlan::Idx {
             kind: IdxKind::FashionMnist,
+            split: split(s),
+            dir,
+        },
+        DataSection::Cifar10 { dir, split: s } => DataPlan::Cifar10 {
             split: split(s),
             dir,
         },
