@@ -133,7 +133,8 @@ impl Cifar10 {
         let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
         let wanted = batch_files(split);
         let mut found: Vec<(String, Vec<u8>)> = Vec::new();
-        let corrupt = |e: std::io::Error| DataError::corrupt(path, format!("unreadable archive: {e}"));
+        let corrupt =
+            |e: std::io::Error| DataError::corrupt(path, format!("unreadable archive: {e}"));
         for entry in archive.entries().map_err(corrupt)? {
             let mut entry = entry.map_err(corrupt)?;
             let name = entry
@@ -157,9 +158,10 @@ impl Cifar10 {
         }
         let mut data = Self::empty();
         for name in &wanted {
-            let (_, bytes) = found.iter().find(|(n, _)| n == name).ok_or_else(|| {
-                DataError::corrupt(path, format!("the archive holds no {name}"))
-            })?;
+            let (_, bytes) = found
+                .iter()
+                .find(|(n, _)| n == name)
+                .ok_or_else(|| DataError::corrupt(path, format!("the archive holds no {name}")))?;
             data.append(&path.join(name), bytes)?;
         }
         Ok(data)
@@ -196,7 +198,13 @@ impl Cifar10 {
         let mut out = Vec::with_capacity(records.len() * RECORD);
         for (label, pixels) in records {
             out.push(*label);
-            out.extend(pixels.iter().copied().chain(std::iter::repeat(0)).take(PIXELS));
+            out.extend(
+                pixels
+                    .iter()
+                    .copied()
+                    .chain(std::iter::repeat(0))
+                    .take(PIXELS),
+            );
         }
         out
     }
@@ -276,7 +284,10 @@ mod tests {
         let mut files: Vec<(&str, Vec<u8>)> = Vec::new();
         let names = batch_files(Split::Train);
         for (i, name) in names.iter().enumerate() {
-            files.push((name.as_str(), Cifar10::batch_bytes(&records(3, 10 * i as u8))));
+            files.push((
+                name.as_str(),
+                Cifar10::batch_bytes(&records(3, 10 * i as u8)),
+            ));
         }
         files.push(("test_batch.bin", Cifar10::batch_bytes(&records(4, 200))));
         archive(dir.path(), &files);
@@ -303,22 +314,36 @@ mod tests {
         let mut bytes = Cifar10::batch_bytes(&records(2, 0));
         bytes.pop();
         std::fs::write(dir.path().join("test_batch.bin"), &bytes).unwrap();
-        let err = Cifar10::open(dir.path(), Split::Test).unwrap_err().to_string();
-        assert!(err.contains("test_batch.bin") && err.contains("truncated"), "{err}");
+        let err = Cifar10::open(dir.path(), Split::Test)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("test_batch.bin") && err.contains("truncated"),
+            "{err}"
+        );
 
         let mut bytes = Cifar10::batch_bytes(&records(2, 0));
         bytes[RECORD] = 12;
         std::fs::write(dir.path().join("test_batch.bin"), &bytes).unwrap();
-        let err = Cifar10::open(dir.path(), Split::Test).unwrap_err().to_string();
+        let err = Cifar10::open(dir.path(), Split::Test)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("label 12"), "{err}");
 
         let other = tempfile::tempdir().unwrap();
-        archive(other.path(), &[("test_batch.bin", Cifar10::batch_bytes(&records(1, 0)))]);
-        let err = Cifar10::open(other.path(), Split::Train).unwrap_err().to_string();
+        archive(
+            other.path(),
+            &[("test_batch.bin", Cifar10::batch_bytes(&records(1, 0)))],
+        );
+        let err = Cifar10::open(other.path(), Split::Train)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("data_batch_1.bin"), "{err}");
 
         std::fs::write(other.path().join(ARCHIVE), b"not gzip").unwrap();
-        let err = Cifar10::open(other.path(), Split::Test).unwrap_err().to_string();
+        let err = Cifar10::open(other.path(), Split::Test)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unreadable archive"), "{err}");
     }
 }

@@ -150,7 +150,10 @@ impl crate::locate::Findable for IdxKind {
     }
 
     fn mirrors(&self) -> Vec<String> {
-        IdxKind::mirrors(*self).iter().map(|m| m.to_string()).collect()
+        IdxKind::mirrors(*self)
+            .iter()
+            .map(|m| m.to_string())
+            .collect()
     }
 
     fn remote(&self, split: Split) -> Vec<RemoteFile> {

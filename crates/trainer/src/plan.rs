@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use ganforge_backend::BackendKind;
 use ganforge_data::{
-    Cifar10, Cifar10Source, ColorMode, Dataset, IdxDataset, IdxKind, ImageFolder, LocateOptions, Split, ToyDataset,
-    ToyDistribution, locate,
+    Cifar10, Cifar10Source, ColorMode, Dataset, IdxDataset, IdxKind, ImageFolder, LocateOptions,
+    Split, ToyDataset, ToyDistribution, locate,
 };
 use ganforge_models::{
     Architecture, Conditioning, ConditioningMethod, DcganDiscriminatorConfig, DcganGeneratorConfig,

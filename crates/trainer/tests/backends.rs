@@ -1,6 +1,7 @@
 //! Backend parity: for every backend compiled in beside flex, the same weights and inputs
 //! give the same forward outputs, gradients and losses as flex, layer by layer, and one full
-//! D+G iteration of `dcgan-mnist` gives the same losses and updated weights.
+//! D+G iteration of `dcgan-mnist` gives the same losses and updated weights, and one
+//! iteration of each class-conditioning method the same losses.
 //!
 //! Tolerances (max |a - b| / max(1, max |flex|)): LibTorch CPU 1e-4, GPUs and wgpu 2e-3
 //! (different summation orders, fused multiply-adds and, on GPUs, TF32-free but reordered
@@ -377,5 +378,42 @@ fn short_run_on_every_backend() {
             resolved.contains(&format!("backend = \"{kind}\"")),
             "{resolved}"
         );
+    }
+}
+
+/// Each class-conditioning method: one iteration of a small conditional `mlp-mnist` from the
+/// same weights, inputs and labels gives the same losses (and, for AC-GAN, class losses) on
+/// every compiled backend as on flex.
+#[test]
+fn conditional_iteration_on_every_backend() {
+    for method in ["concat", "projection", "acgan"] {
+        let plan = common::plan(
+            "[model]\narchitecture = \"mlp-mnist\"\ng_hidden = [16, 32]\nd_hidden = [16]\n\
+             [data]\ndataset = \"mnist\"\n",
+            &[&format!("model.conditioning={method}")],
+        );
+        let step = |device: &Device| {
+            let ad = device.clone().autodiff();
+            let gan = Gan::new(&plan.gan_spec(), &ad, plan.init_seeds()).unwrap();
+            let objective = plan.objective();
+            let labels = |l: [u32; 4]| Some(ganforge_trainer::objective::label_tensor(&l, &ad));
+            let batch = Batch {
+                real: tensor([4, 1, 28, 28], 30, &ad),
+                labels: labels([0, 3, 7, 9]),
+                noise: tensor([4, 100], 31, &ad),
+                fake_labels: labels([9, 1, 3, 0]),
+                condition: None,
+                target: None,
+                mask: None,
+            };
+            let (_, stats) = objective.iteration(gan, Vec::new(), batch, &mut NoClock);
+            host(stats.values)
+        };
+        let flex = step(&Device::flex());
+        assert_eq!(flex.len(), if method == "acgan" { 6 } else { 4 });
+        for (kind, device) in others() {
+            let other = step(&device);
+            assert_close(kind, method, &flex, &other, tolerance(kind).max(1e-3));
+        }
     }
 }
