@@ -1,6 +1,8 @@
 //! The user-facing run configuration: TOML read into serde structs that reject unknown keys.
 //!
-//! Every default lives here, in the `Default` impls and `default_*` functions. A config file
+//! Every default is named here, in the `Default` impls and `default_*` functions; model sizes
+//! and Adam's settings come from the reference configurations of `ganforge-models` and
+//! [`AdamSpec::DCGAN`], so each value has one source. A config file
 //! holds only what differs from them; [`RawConfig::to_toml`] writes the resolved form with
 //! every default filled in (`resolved.toml` in a run directory).
 
@@ -8,7 +10,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use ganforge_models::{
+    DcganGeneratorConfig, DcganMnistGeneratorConfig, MlpDiscriminatorConfig, MlpGeneratorConfig,
+    ToyGeneratorConfig,
+};
+
 use crate::error::ConfigError;
+use crate::objective::AdamSpec;
 
 /// A whole run configuration, as read from TOML.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -403,14 +411,15 @@ pub struct RunSection {
 fn default_embed_dim() -> usize {
     ganforge_models::Conditioning::DEFAULT_EMBED_DIM
 }
+// Model sizes come from the models' reference configurations, their one source.
 fn default_latent() -> usize {
-    100
+    DcganMnistGeneratorConfig::mnist().latent_dim
 }
 fn default_mlp_g_hidden() -> Vec<usize> {
-    vec![128, 256, 512, 1024]
+    MlpGeneratorConfig::mnist().hidden
 }
 fn default_mlp_d_hidden() -> Vec<usize> {
-    vec![512, 256]
+    MlpDiscriminatorConfig::mnist().hidden
 }
 fn default_one() -> usize {
     1
@@ -419,40 +428,40 @@ fn default_three() -> usize {
     3
 }
 fn default_mnist_size() -> usize {
-    28
+    DcganMnistGeneratorConfig::mnist().image_size
 }
 fn default_dcgan_mnist_g_width() -> usize {
-    256
+    DcganMnistGeneratorConfig::mnist().width
 }
 fn default_dcgan_width() -> usize {
-    64
+    DcganGeneratorConfig::new(default_dcgan_size(), 3).width
 }
 fn default_dcgan_size() -> usize {
     64
 }
 fn default_toy_latent() -> usize {
-    16
+    ToyGeneratorConfig::default().latent_dim
 }
 fn default_toy_width() -> usize {
-    128
+    ToyGeneratorConfig::default().width
 }
 fn default_toy_depth() -> usize {
-    3
+    ToyGeneratorConfig::default().depth
 }
 fn default_toy_samples() -> usize {
     50_000
 }
 fn default_lr() -> f64 {
-    2e-4
+    AdamSpec::DCGAN.lr
 }
 fn default_beta1() -> f32 {
-    0.5
+    AdamSpec::DCGAN.beta1
 }
 fn default_beta2() -> f32 {
-    0.999
+    AdamSpec::DCGAN.beta2
 }
 fn default_epsilon() -> f32 {
-    1e-8
+    AdamSpec::DCGAN.epsilon
 }
 fn default_epochs() -> u64 {
     5
