@@ -39,6 +39,8 @@ const HOLD_OUT: usize = 10;
 pub struct ClassifierTraining {
     /// The training data; its test split (an image folder's every tenth picture) is held out.
     pub data: DataPlan,
+    /// A separate held-out set instead (e.g. an image folder's `test/` beside `train/`).
+    pub test_data: Option<DataPlan>,
     /// Passes over the training data.
     pub epochs: u64,
     /// Items per step.
@@ -174,7 +176,22 @@ pub fn train(
     out: &Path,
 ) -> Result<ClassifierInfo, TrainError> {
     let start = Instant::now();
-    let (train, test) = splits(&spec.data)?;
+    let (train, test) = match &spec.test_data {
+        Some(test) => (spec.data.open(spec.seed)?, test.open(spec.seed)?),
+        None => splits(&spec.data)?,
+    };
+    if test.class_names() != train.class_names() {
+        return Err(ConfigError::Invalid {
+            key: "--test-data",
+            value: dataset_name(spec.test_data.as_ref().unwrap_or(&spec.data)),
+            reason: format!(
+                "its classes {:?} differ from the training data's {:?}",
+                test.class_names(),
+                train.class_names()
+            ),
+        }
+        .into());
+    }
     let class_names = train.class_names().ok_or_else(|| ConfigError::Invalid {
         key: "--dataset",
         value: dataset_name(&spec.data),

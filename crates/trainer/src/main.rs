@@ -161,6 +161,9 @@ enum ClassifyCommand {
         /// Directory holding the dataset (required for image-folder).
         #[arg(long)]
         data: Option<PathBuf>,
+        /// An image folder to measure on instead of every tenth picture of --data.
+        #[arg(long)]
+        test_data: Option<PathBuf>,
         /// Image side of an image folder's pictures.
         #[arg(long, default_value_t = 32)]
         image_size: usize,
@@ -259,6 +262,7 @@ fn classify(command: ClassifyCommand) -> Result<(), TrainError> {
         ClassifyCommand::Train {
             dataset,
             data,
+            test_data,
             image_size,
             epochs,
             batch,
@@ -270,8 +274,12 @@ fn classify(command: ClassifyCommand) -> Result<(), TrainError> {
         } => {
             positive("--batch", &[batch, width, epochs as usize])?;
             let device = device_for(backend.as_deref())?;
+            let test_data = test_data
+                .map(|dir| classify_data(DatasetArg::ImageFolder, Some(dir), image_size))
+                .transpose()?;
             let spec = ClassifierTraining {
                 data: classify_data(dataset, data, image_size)?,
+                test_data,
                 epochs,
                 batch_size: batch,
                 lr,

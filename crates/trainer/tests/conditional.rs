@@ -247,3 +247,77 @@ fn bad_class_input_is_named() {
     );
     assert!(err.is_bad_input());
 }
+
+/// `classify train` on a tiny image folder, then `classify score` of a conditional run on the
+/// same classes; a generator of other classes is refused by name.
+#[test]
+fn classifier_trains_and_scores_a_conditional_generator() {
+    use ganforge_trainer::classify::{self, ClassifierTraining};
+    use ganforge_trainer::plan::DataPlan;
+    let folder = tempfile::tempdir().unwrap();
+    class_folders(folder.path());
+    let data = DataPlan::ImageFolder {
+        dir: folder.path().to_path_buf(),
+        image_size: 8,
+        color: ganforge_data::ColorMode::Rgb,
+    };
+    let spec = ClassifierTraining {
+        data,
+        test_data: None,
+        epochs: 2,
+        batch_size: 4,
+        lr: 1e-3,
+        width: 4,
+        seed: 0,
+        verbose: false,
+    };
+    let device = Device::flex();
+    let out = tempfile::tempdir().unwrap();
+    let info = classify::train(&spec, &device, out.path()).unwrap();
+    assert_eq!(info.class_names, ["cat", "dog", "frog"]);
+    assert_eq!(info.test_items, 1);
+    let (_, loaded) = classify::load(out.path(), &device).unwrap();
+    assert_eq!(loaded, info);
+
+    let runs = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[model]\narchitecture = \"dcgan\"\nimage_size = 8\ng_width = 8\nd_width = 8\n\
+         conditioning = \"projection\"\n[data]\ndataset = \"image-folder\"\ndir = \"{}\"\n\
+         image_size = 8\n",
+        folder.path().display()
+    );
+    let run_dir = run(
+        &plan(&toml, &["train.steps=2", "train.batch_size=4"]),
+        runs.path(),
+        None,
+    )
+    .run_dir;
+    let scores = classify::score(out.path(), &run_dir, 5, 0, &device).unwrap();
+    assert_eq!(scores.per_class.len(), 3);
+    assert!(
+        scores
+            .per_class
+            .iter()
+            .all(|(_, f)| (0.0..=1.0).contains(f))
+    );
+    assert_eq!(scores.per_class[2].0, "frog");
+
+    let mnist = tempfile::tempdir().unwrap();
+    mnist_fixture(mnist.path(), 24);
+    let other = format!(
+        "[model]\narchitecture = \"mlp-mnist\"\ng_hidden = [8]\nd_hidden = [8]\n\
+         conditioning = \"concat\"\n[data]\ndataset = \"mnist\"\ndir = \"{}\"\n",
+        mnist.path().display()
+    );
+    let other_dir = run(
+        &plan(&other, &["train.steps=1", "train.batch_size=4"]),
+        runs.path(),
+        None,
+    )
+    .run_dir;
+    let err = classify::score(out.path(), &other_dir, 5, 0, &device).unwrap_err();
+    assert!(
+        err.to_string().contains("classes") && err.is_bad_input(),
+        "{err}"
+    );
+}
