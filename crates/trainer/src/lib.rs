@@ -4,6 +4,10 @@
 //! Flow: [`RawConfig`] (TOML, unknown keys rejected) -> [`TrainPlan`] (validated) ->
 //! [`train::run`] on a device from `ganforge-backend` -> a run directory with
 //! `resolved.toml`, `metrics.jsonl`, sample grids, `curves.png` and checkpoints.
+//!
+//! From Rust without TOML: [`objective::Gan::new`] builds the networks and optimisers from a
+//! [`objective::GanSpec`], and an [`objective::Objective`] (`Unconditional`,
+//! `ClassConditional`) runs one iteration on an [`objective::Batch`].
 
 pub mod adam;
 pub mod allocator;
@@ -12,15 +16,15 @@ pub mod checkpoint;
 pub mod classify;
 pub mod config;
 pub mod error;
-pub mod fsio;
+mod fsio;
 pub mod generate;
 pub mod hooks;
 pub mod metrics_log;
 pub mod objective;
 pub mod plan;
 pub mod progress;
-pub mod render;
-pub mod run_dir;
+mod render;
+mod run_dir;
 pub mod sample;
 pub mod train;
 

@@ -22,15 +22,9 @@ fn register_font() {
     });
 }
 
-/// Arranges `[N, C, H, W]` samples in `[-1, 1]` into a square grid with a 2-pixel border,
-/// each sample scaled up by a whole factor so small images stay legible.
-pub fn sample_grid(samples: &[f32], shape: [usize; 4]) -> RgbImage {
-    let columns = (shape[0] as f64).sqrt().ceil().max(1.0) as usize;
-    sample_rows(samples, shape, columns)
-}
-
-/// [`sample_grid`] with `columns` samples per row (a conditional run's grid: one row per
-/// class).
+/// Arranges `[N, C, H, W]` samples in `[-1, 1]` into a grid of `columns` samples per row (a
+/// square for unconditional samples, one row per class for a conditional run) with a 2-pixel
+/// border, each sample scaled up by a whole factor so small images stay legible.
 pub fn sample_rows(samples: &[f32], shape: [usize; 4], columns: usize) -> RgbImage {
     let [n, c, h, w] = shape;
     let cols = columns.max(1) as u32;
@@ -354,7 +348,7 @@ mod tests {
         let samples: Vec<f32> = (0..5)
             .flat_map(|i| vec![if i == 0 { 1.0 } else { -1.0 }; 4])
             .collect();
-        let img = sample_grid(&samples, [5, 1, 2, 2]);
+        let img = sample_rows(&samples, [5, 1, 2, 2], 3);
         assert_eq!(img.dimensions(), (3 * (8 + 2) + 2, 2 * (8 + 2) + 2));
         assert_eq!(img.get_pixel(2, 2), &Rgb([255, 255, 255]));
         assert_eq!(img.get_pixel(12, 2), &Rgb([0, 0, 0]));
