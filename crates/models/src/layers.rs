@@ -166,9 +166,10 @@ impl ClassAffine {
         let mut shape = [1usize; D];
         shape[0] = dims[0];
         shape[1] = dims[1];
-        let gain: Tensor<D> = self.gain.forward(labels).reshape(shape);
+        // `1 + gain` on the small `[B, C]` table, so the map itself is touched twice.
+        let scale: Tensor<D> = self.gain.forward(labels).add_scalar(1.0).reshape(shape);
         let bias: Tensor<D> = self.bias.forward(labels).reshape(shape);
-        x.clone() + x * gain + bias
+        x * scale + bias
     }
 }
 
