@@ -264,11 +264,7 @@ impl Objective for Unconditional {
         batch: Batch,
         clock: &mut dyn PhaseClock,
     ) -> (Gan, StepStats) {
-        let steps = Steps {
-            loss: self.loss.as_ref(),
-            class_weight: None,
-        };
-        steps.iteration(gan, critic, batch, clock)
+        Steps::new(self.loss.as_ref(), None).iteration(gan, critic, batch, clock)
     }
 }
 
@@ -307,11 +303,7 @@ impl Objective for ClassConditional {
         batch: Batch,
         clock: &mut dyn PhaseClock,
     ) -> (Gan, StepStats) {
-        let steps = Steps {
-            loss: self.loss.as_ref(),
-            class_weight: self.class_weight,
-        };
-        steps.iteration(gan, critic, batch, clock)
+        Steps::new(self.loss.as_ref(), self.class_weight).iteration(gan, critic, batch, clock)
     }
 }
 
@@ -329,7 +321,11 @@ struct DiscriminatorOutcome {
     stats: Tensor<1>,
 }
 
-impl Steps<'_> {
+impl<'a> Steps<'a> {
+    fn new(loss: &'a dyn AdversarialLoss, class_weight: Option<f32>) -> Self {
+        Self { loss, class_weight }
+    }
+
     fn iteration(
         &self,
         mut gan: Gan,
@@ -351,7 +347,7 @@ impl Steps<'_> {
         (gan, StepStats { values })
     }
 
-    /// The adversarial loss of `scores`, plus the weighted class term where there is one.
+    /// The weighted class term of `scores` (AC-GAN), where there is one.
     fn class_term(&self, scores: &Scores, labels: Option<&Tensor<1, Int>>) -> Option<Tensor<1>> {
         let weight = self.class_weight?;
         let logits = scores.class_logits.clone()?;
