@@ -249,7 +249,7 @@ fn binary_for(backend: &str) -> Result<(PathBuf, Option<TorchEnv>), String> {
         "build",
         "--release",
         "-p",
-        "ganforge-trainer",
+        "ganforge-cli",
         "--features",
         feature,
     ]);

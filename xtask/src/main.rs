@@ -105,7 +105,7 @@ fn train(args: &[String]) -> ExitCode {
         "build",
         "--release",
         "-p",
-        "ganforge-trainer",
+        "ganforge-cli",
         "--features",
         feature,
     ]);

@@ -1,5 +1,6 @@
 //! The ganforge trainer: configuration, the one training loop, checkpoints, sampling and
-//! logging. The `ganforge` binary is a thin command line over this library.
+//! logging. The `ganforge` binary (crate `ganforge-cli`) is a thin command line over this
+//! library.
 //!
 //! Flow: [`RawConfig`] (TOML, unknown keys rejected) -> [`TrainPlan`] (validated) ->
 //! [`train::run`] on a device from `ganforge-backend` -> a run directory with
@@ -23,7 +24,7 @@ pub mod metrics_log;
 pub mod objective;
 pub mod plan;
 pub mod progress;
-mod render;
+pub mod render;
 mod run_dir;
 pub mod sample;
 pub mod train;

@@ -1,12 +1,14 @@
 //! `ganforge`: train GANs from TOML configs and sample from the results.
 
+mod bench;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ganforge_backend::BackendKind;
 use ganforge_models::ConditioningMethod;
-use ganforge_trainer::bench::{self, Workload};
+use ganforge_trainer::bench::Workload;
 use ganforge_trainer::classify::{self, ClassifierTraining};
 use ganforge_trainer::generate::GenerateOptions;
 use ganforge_trainer::objective::Gan;

@@ -2,12 +2,11 @@
 //! never a panic.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
 use ganforge_backend::BackendKind;
+use ganforge_data::{IdxKind, Split, write_idx_fixture};
 
 fn ganforge(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ganforge"))
@@ -28,6 +27,23 @@ fn assert_bad_input(out: &Output, needles: &[&str]) {
     for needle in needles {
         assert!(stderr.contains(needle), "`{needle}` not in: {stderr}");
     }
+}
+
+/// Writes `n` MNIST-shaped training images (a bar whose column encodes the label) into `dir`.
+fn mnist_fixture(dir: &Path, n: usize) {
+    let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+    let images: Vec<Vec<u8>> = labels
+        .iter()
+        .map(|&label| {
+            let mut img = vec![0u8; 28 * 28];
+            for r in 4..24 {
+                img[r * 28 + 4 + 2 * label as usize] = 255;
+            }
+            img
+        })
+        .collect();
+    let names = IdxKind::Mnist.file_names(Split::Train);
+    write_idx_fixture(dir, names, &images, 28, 28, &labels).expect("write fixture");
 }
 
 fn write_config(dir: &Path, body: &str) -> String {
@@ -126,7 +142,7 @@ fn truncated_or_corrupt_idx_file() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("mnist");
     std::fs::create_dir_all(&data).unwrap();
-    common::mnist_fixture(&data, 16);
+    mnist_fixture(&data, 16);
     let cfg = write_config(dir.path(), DCGAN_MNIST);
     let images = data.join("train-images-idx3-ubyte");
     let bytes = std::fs::read(&images).unwrap();
@@ -270,7 +286,7 @@ fn unknown_class_and_conditioning_without_labels() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("mnist");
     std::fs::create_dir_all(&data).unwrap();
-    common::mnist_fixture(&data, 16);
+    mnist_fixture(&data, 16);
     let cfg = write_config(
         dir.path(),
         "[model]\narchitecture = \"mlp-mnist\"\ng_hidden = [8]\nd_hidden = [8]\n\
