@@ -19,6 +19,7 @@
 
 #[cfg(feature = "flex")]
 mod activation;
+mod adam;
 #[cfg(feature = "flex")]
 mod columns;
 #[cfg(feature = "flex")]
@@ -47,6 +48,8 @@ mod test_data {
             .collect()
     }
 }
+
+pub use adam::FusedAdam;
 
 use burn::prelude::*;
 use burn::tensor::module;

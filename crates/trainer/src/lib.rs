@@ -10,7 +10,6 @@
 //! [`objective::GanSpec`], and an [`objective::Objective`] (`Unconditional`,
 //! `ClassConditional`) runs one iteration on an [`objective::Batch`].
 
-pub mod adam;
 pub mod allocator;
 pub mod bench;
 pub mod checkpoint;

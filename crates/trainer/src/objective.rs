@@ -9,12 +9,11 @@
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
+use ganforge_kernels::FusedAdam;
 use ganforge_losses::{AdversarialLoss, class_cross_entropy};
 use ganforge_models::{Architecture, Conditioning, Discriminator, Generator, ModelError, Scores};
 use rand::{Rng, RngExt};
 use rand_distr::{Distribution, StandardNormal};
-
-use crate::adam::FusedAdam;
 
 /// Adam's hyper-parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
