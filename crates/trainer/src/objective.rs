@@ -312,12 +312,15 @@ struct Steps<'a> {
     class_weight: Option<f32>,
 }
 
-/// A discriminator step's generated batch (with its graph) and statistics.
+/// A discriminator step's generated batch (with its graph) and statistics, each detached `[1]`.
 struct DiscriminatorOutcome {
     fake: Tensor<4>,
     fake_labels: Option<Tensor<1, Int>>,
-    /// `[loss_d, d_real, d_fake]`, then the class losses on real and fake items (AC-GAN).
-    stats: Tensor<1>,
+    loss: Tensor<1>,
+    d_real: Tensor<1>,
+    d_fake: Tensor<1>,
+    /// The class losses on real and generated items (AC-GAN).
+    class_losses: Vec<Tensor<1>>,
 }
 
 impl<'a> Steps<'a> {
@@ -335,13 +338,10 @@ impl<'a> Steps<'a> {
         for extra in critic {
             gan = self.discriminator_step(gan, extra, &mut NoClock).0;
         }
-        let (gan, outcome) = self.discriminator_step(gan, batch, clock);
-        let (gan, loss_g) = self.generator_step(gan, outcome.fake, outcome.fake_labels, clock);
-        let stats = outcome.stats;
-        let mut parts = vec![stats.clone().slice(0..1), loss_g, stats.clone().slice(1..3)];
-        if self.class_weight.is_some() {
-            parts.push(stats.slice(3..5));
-        }
+        let (gan, d) = self.discriminator_step(gan, batch, clock);
+        let (gan, loss_g) = self.generator_step(gan, d.fake, d.fake_labels, clock);
+        let mut parts = vec![d.loss, loss_g, d.d_real, d.d_fake];
+        parts.extend(d.class_losses);
         let values = Tensor::cat(parts, 0);
         (gan, StepStats { values })
     }
@@ -372,14 +372,14 @@ impl<'a> Steps<'a> {
         let mut loss = self
             .loss
             .discriminator(real.logits.clone(), generated.logits.clone());
-        let mut stats = vec![Tensor::zeros([1], &loss.device()), d_real, d_fake];
+        let mut class_losses = Vec::new();
         let class_real = self.class_term(&real, batch.labels.as_ref());
         let class_fake = self.class_term(&generated, fake_labels.as_ref());
         if let (Some(class_real), Some(class_fake)) = (class_real, class_fake) {
-            stats.extend([class_real.clone().detach(), class_fake.clone().detach()]);
+            class_losses = vec![class_real.clone().detach(), class_fake.clone().detach()];
             loss = loss + class_real + class_fake;
         }
-        stats[0] = loss.clone().detach();
+        let loss_d = loss.clone().detach();
         clock.lap("D forward (real + fake)");
         let grads = GradientsParams::from_grads(loss.backward(), &gan.discriminator);
         clock.lap("D backward");
@@ -390,7 +390,10 @@ impl<'a> Steps<'a> {
         let outcome = DiscriminatorOutcome {
             fake,
             fake_labels,
-            stats: Tensor::cat(stats, 0),
+            loss: loss_d,
+            d_real,
+            d_fake,
+            class_losses,
         };
         (gan, outcome)
     }
