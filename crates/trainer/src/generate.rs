@@ -119,14 +119,12 @@ fn inputs(
                 &classes,
             ))
         }
-        (None, unconditional) => {
-            let mut grid = GridInputs::new(rng, latent_dim, options.count, 0);
-            if !unconditional {
-                let k = names.len() as u32;
-                grid.labels = Some((0..options.count as u32).map(|i| i % k).collect());
-            }
-            Ok(grid)
-        }
+        (None, _) => Ok(GridInputs::mixed(
+            rng,
+            latent_dim,
+            options.count,
+            names.len(),
+        )),
     }
 }
 

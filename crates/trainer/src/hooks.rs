@@ -43,25 +43,25 @@ pub trait Hook {
     fn after_iteration(&mut self, tick: &Tick<'_>) -> Result<(), TrainError>;
 }
 
-/// Averages the statistics over each window of `every` iterations into `metrics.jsonl` and
-/// the progress display; stops the run when a loss is not finite.
-pub struct LogHook {
+/// What a [`LogHook`] writes and how often.
+#[derive(Debug, Clone, Copy)]
+pub struct LogSettings {
     /// Iterations per line.
     pub every: u64,
     /// The statistics' names.
     pub names: &'static [&'static str],
     /// Real items per iteration.
     pub items_per_iteration: u64,
-    /// The file.
-    pub log: MetricsLog,
-    /// The display.
-    pub progress: Progress,
     /// Iterations of the whole run.
     pub total: u64,
-    /// Wall time of earlier sessions of this run.
-    pub elapsed_before: f64,
-    /// When this session started.
-    pub session_start: Instant,
+}
+
+/// Averages the statistics over each window of `every` iterations into `metrics.jsonl` and
+/// the progress display; stops the run when a loss is not finite.
+pub struct LogHook {
+    settings: LogSettings,
+    log: MetricsLog,
+    progress: Progress,
     /// The last line written.
     pub last_line: Option<MetricsLine>,
     window: Vec<Tensor<1>>,
@@ -69,23 +69,19 @@ pub struct LogHook {
 }
 
 impl LogHook {
-    /// A hook writing to `log` every `every` iterations.
+    /// A hook writing to `log` and `progress` as `settings` say; `last_line` is the newest
+    /// line already in the log (a resumed run's).
     pub fn new(
-        every: u64,
-        names: &'static [&'static str],
+        settings: LogSettings,
         log: MetricsLog,
         progress: Progress,
+        last_line: Option<MetricsLine>,
     ) -> Self {
         Self {
-            every,
-            names,
-            items_per_iteration: 0,
+            settings,
             log,
             progress,
-            total: 0,
-            elapsed_before: 0.0,
-            session_start: Instant::now(),
-            last_line: None,
+            last_line,
             window: Vec::new(),
             window_start: Instant::now(),
         }
@@ -100,6 +96,7 @@ impl LogHook {
             .try_to_vec::<f32>()
             .unwrap_or_default();
         let named: BTreeMap<String, f32> = self
+            .settings
             .names
             .iter()
             .zip(&values)
@@ -129,8 +126,9 @@ impl LogHook {
             loss_g,
             d_real: get("d_real"),
             d_fake: get("d_fake"),
-            images_per_s: (iterations * self.items_per_iteration) as f64 / seconds.max(1e-9),
-            wall_s: self.elapsed_before + self.session_start.elapsed().as_secs_f64(),
+            images_per_s: (iterations * self.settings.items_per_iteration) as f64
+                / seconds.max(1e-9),
+            wall_s: tick.state.elapsed_s,
             extra,
         })
     }
@@ -139,10 +137,10 @@ impl LogHook {
 impl Hook for LogHook {
     fn after_iteration(&mut self, tick: &Tick<'_>) -> Result<(), TrainError> {
         self.window.push(tick.stats.values.clone());
-        if tick.due(self.every) {
+        if tick.due(self.settings.every) {
             let line = self.line(tick)?;
             self.log.append(&line)?;
-            self.progress.log(&line, self.total);
+            self.progress.log(&line, self.settings.total);
             self.last_line = Some(line);
         }
         self.progress.tick(tick.state.iteration);

@@ -110,6 +110,15 @@ impl GridInputs {
         )
     }
 
+    /// A square grid of `count` samples whose classes cycle through `classes` classes (0, 1,
+    /// ..., 0, 1, ...): a conditional generator's mixed grid. Without labels when `classes` is 0.
+    pub fn mixed(rng: &mut impl Rng, latent_dim: usize, count: usize, classes: usize) -> Self {
+        Self {
+            labels: (classes > 0).then(|| cycling_labels(count, classes)),
+            ..Self::new(rng, latent_dim, count, 0)
+        }
+    }
+
     /// One row of `columns` samples for each class of `classes`, the same noise in each row.
     pub fn for_classes(
         rng: &mut impl Rng,
@@ -133,4 +142,9 @@ impl GridInputs {
 
 fn all(classes: usize) -> Vec<u32> {
     (0..classes as u32).collect()
+}
+
+/// `count` labels cycling through `classes` classes: 0, 1, ..., `classes - 1`, 0, 1, ...
+pub fn cycling_labels(count: usize, classes: usize) -> Vec<u32> {
+    (0..count).map(|i| (i % classes.max(1)) as u32).collect()
 }

@@ -14,14 +14,16 @@ use serde::Serialize;
 use crate::checkpoint::{self, TrainState};
 use crate::error::{ConfigError, TrainError};
 use crate::fsio::write_atomic;
-use crate::hooks::{CheckpointHook, Hook, LogHook, SampleHook, SampleView, Tick, points};
+use crate::hooks::{
+    CheckpointHook, Hook, LogHook, LogSettings, SampleHook, SampleView, Tick, points,
+};
 use crate::metrics_log::{MetricsLine, MetricsLog, read_lines};
 use crate::objective::{Batch, Gan, NoClock, Objective};
 use crate::plan::{SeedStream, TrainPlan, derive_seed};
 use crate::progress::{Progress, ProgressMode};
 use crate::render;
 use crate::run_dir::RunDir;
-use crate::sample::{GridInputs, Sampler};
+use crate::sample::{GridInputs, Sampler, cycling_labels};
 
 /// Batches the loader keeps ready.
 const PREFETCH: usize = 4;
@@ -144,16 +146,18 @@ impl<'a> Session<'a> {
         let total = plan.total_iterations(loader.batches_per_epoch());
         let objective = plan.objective();
         let progress = Progress::new(options.progress, total, state.iteration, run_dir.root());
-        let mut log = LogHook::new(
-            plan.log_every.get(),
-            objective.stat_names(),
+        let settings = LogSettings {
+            every: plan.log_every.get(),
+            names: objective.stat_names(),
+            items_per_iteration: (plan.n_critic.get() * plan.batch_size.get()) as u64,
+            total,
+        };
+        let log = LogHook::new(
+            settings,
             MetricsLog::open(&run_dir.metrics(), resumed_at)?,
             progress,
+            read_lines(&run_dir.metrics())?.pop(),
         );
-        log.items_per_iteration = (plan.n_critic.get() * plan.batch_size.get()) as u64;
-        log.total = total;
-        log.elapsed_before = state.elapsed_s;
-        log.last_line = read_lines(&run_dir.metrics())?.pop();
         let samples = sample_hook(plan, device, &run_dir);
         let checkpoints = CheckpointHook {
             every: plan.checkpoint_every.get(),
@@ -313,22 +317,13 @@ fn sample_hook(plan: &TrainPlan, device: &Device, run_dir: &RunDir) -> SampleHoo
         plan.architecture.sample_shape(),
     );
     let mut rng = Pcg64Mcg::seed_from_u64(derive_seed(plan.seed, SeedStream::FixedNoise));
-    let classes = match plan.data.toy() {
+    let (latent_dim, count) = (sampler.latent_dim(), plan.sample_count.get());
+    let classes = plan.class_names.len();
+    let inputs = match plan.data.toy() {
         // A toy scatter plot shows every class mixed, not rows.
-        Some(_) => 0,
-        None => plan.class_names.len(),
+        Some(_) => GridInputs::mixed(&mut rng, latent_dim, count, classes),
+        None => GridInputs::new(&mut rng, latent_dim, count, classes),
     };
-    let mut inputs = GridInputs::new(
-        &mut rng,
-        sampler.latent_dim(),
-        plan.sample_count.get(),
-        classes,
-    );
-    if plan.conditioning.is_conditional() && inputs.labels.is_none() {
-        let count = plan.sample_count.get() as u32;
-        let k = plan.class_names.len() as u32;
-        inputs.labels = Some((0..count).map(|i| i % k).collect());
-    }
     SampleHook {
         every: plan.sample_every.get(),
         sampler,
@@ -354,11 +349,10 @@ fn score_toy(
 ) -> Result<ToyScore, TrainError> {
     let mut rng = Pcg64Mcg::seed_from_u64(derive_seed(plan.seed, SeedStream::FixedNoise) ^ 1);
     let modes = dist.modes();
-    let labels: Option<Vec<u32>> = plan.conditioning.is_conditional().then(|| {
-        (0..TOY_EVAL_SAMPLES as u32)
-            .map(|i| i % modes.len() as u32)
-            .collect()
-    });
+    let labels = plan
+        .conditioning
+        .is_conditional()
+        .then(|| cycling_labels(TOY_EVAL_SAMPLES, modes.len()));
     let device = &samples.device;
     let values = samples.sampler.generate(
         &gan.generator,
