@@ -40,13 +40,8 @@ pub fn sync_dir(dir: &Path) {
     }
 }
 
-/// Encodes an image buffer as PNG and writes it atomically.
-pub fn write_png<P, C>(path: &Path, image: &image::ImageBuffer<P, C>) -> Result<(), TrainError>
-where
-    P: image::PixelWithColorType,
-    [P::Subpixel]: image::EncodableLayout,
-    C: std::ops::Deref<Target = [P::Subpixel]>,
-{
+/// Encodes an image (grey, RGB, any depth `image` supports) as PNG and writes it atomically.
+pub fn write_png(path: &Path, image: &image::DynamicImage) -> Result<(), TrainError> {
     let mut bytes = Vec::new();
     image
         .write_to(

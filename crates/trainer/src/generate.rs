@@ -230,8 +230,7 @@ fn write_images(
     for (i, sample) in samples.chunks_exact(item).enumerate() {
         let image = sample_image(sample, [c, h, w], scale);
         let file = out.join(format!("sample-{i:05}.png"));
-        let bytes = encode_png(&image, &file)?;
-        write_atomic(&file, &bytes)?;
+        write_png(&file, &image)?;
         files.push(file);
     }
     let npy = out.join("samples.npy");
@@ -251,10 +250,8 @@ fn write_images(
         files.push(npy);
     }
     let file = out.join("grid.png");
-    write_png(
-        &file,
-        &render::sample_rows(samples, [count, c, h, w], grid.columns),
-    )?;
+    let rows = render::sample_rows(samples, [count, c, h, w], grid.columns);
+    write_png(&file, &rows.into())?;
     files.push(file);
     Ok(files)
 }
@@ -278,14 +275,6 @@ pub fn sample_image(sample: &[f32], [c, h, w]: [usize; 3], scale: u32) -> Dynami
         1 => image,
         s => image.resize_exact(w as u32 * s, h as u32 * s, FilterType::Nearest),
     }
-}
-
-fn encode_png(image: &DynamicImage, path: &Path) -> Result<Vec<u8>, TrainError> {
-    let mut bytes = std::io::Cursor::new(Vec::new());
-    image
-        .write_to(&mut bytes, image::ImageFormat::Png)
-        .map_err(|e| TrainError::write(path, std::io::Error::other(e)))?;
-    Ok(bytes.into_inner())
 }
 
 /// Writes `values` as a NumPy array of `shape`.

@@ -202,7 +202,7 @@ impl Hook for SampleHook {
                 let [c, h, w] = self.sampler.shape();
                 let shape = [samples.len() / (c * h * w), c, h, w];
                 let grid = render::sample_rows(&samples, shape, self.inputs.columns);
-                crate::fsio::write_png(&path, &grid)
+                crate::fsio::write_png(&path, &grid.into())
             }
         }
     }

@@ -88,7 +88,7 @@ where
 fn save_rgb(path: &Path, buffer: Vec<u8>, w: u32, h: u32) -> Result<(), TrainError> {
     let img = RgbImage::from_raw(w, h, buffer)
         .ok_or_else(|| plot_error(path, "plot buffer has the wrong size"))?;
-    crate::fsio::write_png(path, &img)
+    crate::fsio::write_png(path, &img.into())
 }
 
 /// Scatter plot of generated 2-D points (blue) over the mixture's modes (red crosses).
