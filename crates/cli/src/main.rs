@@ -7,14 +7,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ganforge_backend::BackendKind;
+use ganforge_cli::validate::{resolve, run_spec};
+use ganforge_cli::{CliError, RawConfig};
 use ganforge_models::ConditioningMethod;
 use ganforge_trainer::bench::Workload;
 use ganforge_trainer::classify::{self, ClassifierTraining};
 use ganforge_trainer::generate::GenerateOptions;
 use ganforge_trainer::objective::Gan;
-use ganforge_trainer::plan::DataPlan;
 use ganforge_trainer::progress::ProgressMode;
-use ganforge_trainer::{RawConfig, RunOptions, TrainError, TrainPlan};
+use ganforge_trainer::{DataSpec, RunOptions, TrainError};
 
 /// mimalloc keeps freed tensor buffers for reuse. With the system allocator every buffer above
 /// its mmap threshold goes back to the kernel when a step frees it and is faulted in again,
@@ -226,8 +227,8 @@ fn classify_data(
     dataset: DatasetArg,
     dir: Option<PathBuf>,
     image_size: usize,
-) -> Result<DataPlan, TrainError> {
-    let idx = |kind| DataPlan::Idx {
+) -> Result<DataSpec, TrainError> {
+    let idx = |kind| DataSpec::Idx {
         kind,
         split: ganforge_data::Split::Train,
         dir: dir.clone(),
@@ -235,12 +236,12 @@ fn classify_data(
     Ok(match dataset {
         DatasetArg::Mnist => idx(ganforge_data::IdxKind::Mnist),
         DatasetArg::FashionMnist => idx(ganforge_data::IdxKind::FashionMnist),
-        DatasetArg::Cifar10 => DataPlan::Cifar10 {
+        DatasetArg::Cifar10 => DataSpec::Cifar10 {
             split: ganforge_data::Split::Train,
             dir: dir.clone(),
         },
-        DatasetArg::ImageFolder => DataPlan::ImageFolder {
-            dir: dir.clone().ok_or(ganforge_trainer::ConfigError::Invalid {
+        DatasetArg::ImageFolder => DataSpec::ImageFolder {
+            dir: dir.clone().ok_or(TrainError::Invalid {
                 key: "--data",
                 value: "none".into(),
                 reason: "image-folder needs the folder".into(),
@@ -259,7 +260,7 @@ fn device_for(backend: Option<&str>) -> Result<burn::prelude::Device, TrainError
     Ok(ganforge_backend::device(kind)?)
 }
 
-fn classify(command: ClassifyCommand) -> Result<(), TrainError> {
+fn classify(command: ClassifyCommand) -> Result<(), CliError> {
     match command {
         ClassifyCommand::Train {
             dataset,
@@ -334,33 +335,29 @@ fn parse_backend(name: Option<&str>) -> Result<Option<BackendKind>, TrainError> 
 
 /// The reference model called `name` and its batch size, or an error naming the valid ones.
 fn reference_model(name: &str) -> Result<(ganforge_models::Architecture, usize), TrainError> {
-    ganforge_models::reference(name).ok_or_else(|| {
-        ganforge_trainer::ConfigError::Invalid {
-            key: "--model",
-            value: name.to_string(),
-            reason: format!(
-                "not a reference model; valid: {}",
-                ganforge_models::REFERENCE_MODELS.join(", ")
-            ),
-        }
-        .into()
+    ganforge_models::reference(name).ok_or_else(|| TrainError::Invalid {
+        key: "--model",
+        value: name.to_string(),
+        reason: format!(
+            "not a reference model; valid: {}",
+            ganforge_models::REFERENCE_MODELS.join(", ")
+        ),
     })
 }
 
 /// Rejects a zero among `values` of the option `key`.
 fn positive(key: &'static str, values: &[usize]) -> Result<(), TrainError> {
     match values.iter().find(|&&v| v == 0) {
-        Some(_) => Err(ganforge_trainer::ConfigError::Invalid {
+        Some(_) => Err(TrainError::Invalid {
             key,
             value: "0".into(),
             reason: "must be at least 1".into(),
-        }
-        .into()),
+        }),
         None => Ok(()),
     }
 }
 
-fn run(cli: Cli) -> Result<(), TrainError> {
+fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Train {
             config,
@@ -377,19 +374,22 @@ fn run(cli: Cli) -> Result<(), TrainError> {
                 overrides.push(format!("train.seed={seed}"));
             }
             let backend = parse_backend(backend.as_deref())?;
-            let raw = match (&resume, &config) {
-                (Some(run_dir), _) => {
-                    ganforge_trainer::train::resolved_config(run_dir, &overrides)?
-                }
+            let mut raw = match (&resume, &config) {
+                (Some(run_dir), _) => RawConfig::load(
+                    &ganforge_trainer::train::saved_config_path(run_dir)?,
+                    &overrides,
+                )?,
                 (None, Some(path)) => RawConfig::load(path, &overrides)?,
                 (None, None) => unreachable!("clap requires --config or --resume"),
             };
-            let plan = TrainPlan::new(raw, backend, data)?;
-            let device = ganforge_backend::device(plan.backend)?;
+            let backend = resolve(&mut raw, backend, data)?;
+            let spec = run_spec(&raw, backend)?;
+            let device = ganforge_backend::device(spec.backend)?;
             // Build the networks once so impossible shapes fail here, also in a dry run.
-            Gan::new(&plan.gan_spec(), &device, plan.init_seeds())?;
+            Gan::new(&spec.gan_spec(), &device, spec.init_seeds())?;
+            let config_text = raw.to_toml()?;
             if dry_run {
-                print!("{}", plan.config.to_toml()?);
+                print!("{config_text}");
                 return Ok(());
             }
             let options = RunOptions {
@@ -400,8 +400,9 @@ fn run(cli: Cli) -> Result<(), TrainError> {
                 } else {
                     ProgressMode::Auto
                 },
+                config_text: Some(config_text),
             };
-            let summary = ganforge_trainer::run(&plan, &device, &options)?;
+            let summary = ganforge_trainer::run(&spec, &device, &options)?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&summary).unwrap_or_else(|e| e.to_string())

@@ -267,7 +267,10 @@ fn bad_resume_and_checkpoint_paths() {
     let ckpt = dir.path().join("ckpt");
     std::fs::create_dir_all(&ckpt).unwrap();
     std::fs::write(ckpt.join("generator.bpk"), b"not a record").unwrap();
-    std::fs::write(ckpt.join("config.toml"), DCGAN_MNIST).unwrap();
+    let mut config = ganforge_cli::RawConfig::parse(DCGAN_MNIST, &[]).unwrap();
+    let backend = ganforge_cli::validate::resolve(&mut config, None, None).unwrap();
+    let spec = ganforge_cli::validate::run_spec(&config, backend).unwrap();
+    std::fs::write(ckpt.join("spec.json"), serde_json::to_vec(&spec).unwrap()).unwrap();
     let out = ganforge(
         &[
             "generate",

@@ -9,7 +9,8 @@ use image::imageops::FilterType;
 use crate::{DataError, Dataset};
 
 /// Colour handling of [`ImageFolder`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ColorMode {
     /// One channel (luma).
     Grey,

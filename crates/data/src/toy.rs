@@ -7,7 +7,8 @@ use rand_pcg::Pcg64Mcg;
 use crate::{DataError, Dataset};
 
 /// Which mixture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ToyDistribution {
     /// 8 Gaussians evenly spaced on a circle of radius 2, standard deviation 0.02.
     Ring8,

@@ -28,6 +28,32 @@ pub trait AdversarialLoss: Send + Sync {
     fn generator(&self, fake_logits: Tensor<2>) -> Tensor<1>;
 }
 
+/// The adversarial losses by name, as a run specification stores them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LossKind {
+    /// [`NonSaturating`].
+    NonSaturating,
+    /// [`Minimax`].
+    Minimax,
+    /// [`Hinge`].
+    Hinge,
+    /// [`LeastSquares`].
+    LeastSquares,
+}
+
+impl LossKind {
+    /// The loss itself.
+    pub fn build(self) -> Box<dyn AdversarialLoss> {
+        match self {
+            LossKind::NonSaturating => Box::new(NonSaturating),
+            LossKind::Minimax => Box::new(Minimax),
+            LossKind::Hinge => Box::new(Hinge),
+            LossKind::LeastSquares => Box::new(LeastSquares),
+        }
+    }
+}
+
 /// `softplus(x) = log(1 + e^x) = -log sigmoid(-x)`, stable for any `x`.
 pub fn softplus<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     log_sigmoid(x.neg()).neg()

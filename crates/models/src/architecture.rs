@@ -26,7 +26,8 @@ use crate::mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGene
 use crate::toy::{ToyDiscriminator, ToyDiscriminatorConfig, ToyGenerator, ToyGeneratorConfig};
 
 /// How class labels enter the networks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ConditioningMethod {
     /// Unconditional: no labels.
     #[default]
@@ -44,7 +45,7 @@ pub enum ConditioningMethod {
 }
 
 /// Class conditioning of a pair of networks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Conditioning {
     /// The method.
     pub method: ConditioningMethod,
@@ -284,7 +285,8 @@ impl Discriminator {
 }
 
 /// The generator and discriminator configs of one architecture.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Architecture {
     /// `mlp-mnist`.
     Mlp(MlpGeneratorConfig, MlpDiscriminatorConfig),

@@ -30,7 +30,7 @@ fn up_blocks(image_size: usize) -> Result<usize, ModelError> {
 }
 
 /// Configuration of [`DcganGenerator`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DcganGeneratorConfig {
     /// Size of the noise vector (100).
     pub latent_dim: usize,
@@ -130,7 +130,7 @@ impl DcganGenerator {
 }
 
 /// Configuration of [`DcganDiscriminator`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DcganDiscriminatorConfig {
     /// Channels of the first convolution (`ndf`, 64).
     pub width: usize,

@@ -33,7 +33,7 @@ fn check_image_size(image_size: usize) -> Result<usize, ModelError> {
 }
 
 /// Configuration of [`DcganMnistGenerator`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DcganMnistGeneratorConfig {
     /// Size of the noise vector (100 in the reference).
     pub latent_dim: usize,
@@ -135,7 +135,7 @@ impl DcganMnistGenerator {
 }
 
 /// Configuration of [`DcganMnistDiscriminator`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DcganMnistDiscriminatorConfig {
     /// Channels of the first convolution (64 in the reference); the second has twice as many.
     pub width: usize,

@@ -38,7 +38,7 @@ fn check_shape(latent_dim: usize, hidden: &[usize], shape: [usize; 3]) -> Result
 }
 
 /// Configuration of [`MlpGenerator`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MlpGeneratorConfig {
     /// Size of the noise vector.
     pub latent_dim: usize,
@@ -127,7 +127,7 @@ impl MlpGenerator {
 }
 
 /// Configuration of [`MlpDiscriminator`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MlpDiscriminatorConfig {
     /// Input shape `[C, H, W]`.
     pub sample_shape: [usize; 3],

@@ -36,7 +36,7 @@ fn layers(
 }
 
 /// Configuration of [`ToyGenerator`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ToyGeneratorConfig {
     /// Size of the noise vector.
     pub latent_dim: usize,
@@ -98,7 +98,7 @@ impl ToyGenerator {
 }
 
 /// Configuration of [`ToyDiscriminator`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ToyDiscriminatorConfig {
     /// Width of every hidden layer.
     pub width: usize,

@@ -2,8 +2,9 @@
 //! position and the noise RNG, so a resumed run continues exactly where it stopped.
 //!
 //! Layout: `checkpoints/step-00001000/{generator,discriminator,optimizer-g,optimizer-d}.bpk`,
-//! `state.json`, `config.toml` and, for a conditional run, `classes.json`, plus `checkpoints/latest` naming the newest. A checkpoint
-//! is written into a hidden temporary directory and renamed into place only when complete;
+//! `state.json`, `spec.json` (the [`RunSpec`], so a checkpoint is self-contained) and, when
+//! the run was made from a configuration file, its text as `config.toml`; plus
+//! `checkpoints/latest` naming the newest. A checkpoint is written into a hidden temporary directory and renamed into place only when complete;
 //! `latest` is replaced atomically after that. An interrupted write leaves the previous
 //! checkpoint as `latest`.
 
@@ -19,20 +20,21 @@ use serde::{Deserialize, Serialize};
 use crate::error::TrainError;
 use crate::fsio::{sync_dir, write_atomic};
 use crate::objective::Gan;
+use crate::spec::RunSpec;
 
-/// Format version of `state.json` (2: networks with class conditioning).
-const FORMAT: u32 = 2;
+/// Format version of `state.json` (2: networks with class conditioning; 3: `spec.json`).
+const FORMAT: u32 = 3;
 const LATEST: &str = "latest";
 const STATE: &str = "state.json";
-/// The resolved configuration inside a checkpoint, so it is self-contained.
-pub const CONFIG: &str = "config.toml";
+/// The configuration text a run was made from, kept for the record.
+const CONFIG: &str = "config.toml";
+/// The run's [`RunSpec`] inside a checkpoint.
+pub const SPEC: &str = "spec.json";
 /// The generator weights inside a checkpoint.
 pub const GENERATOR: &str = "generator.bpk";
 const DISCRIMINATOR: &str = "discriminator.bpk";
 const OPTIMIZER_G: &str = "optimizer-g.bpk";
 const OPTIMIZER_D: &str = "optimizer-d.bpk";
-/// The class names of a conditional run, as a JSON list in label order.
-const CLASSES: &str = "classes.json";
 
 /// The loop state besides the weights.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,10 +73,10 @@ pub struct Snapshot<'a> {
     pub gan: &'a Gan,
     /// Loop state.
     pub state: &'a TrainState,
-    /// Resolved configuration text.
-    pub config_toml: &'a str,
-    /// The classes' names in label order (empty for an unconditional run).
-    pub class_names: &'a [String],
+    /// What the run is.
+    pub spec: &'a RunSpec,
+    /// The configuration text the spec was made from, if any.
+    pub config_text: Option<&'a str>,
 }
 
 fn record_bytes(module: impl Module, what: &str, path: &Path) -> Result<Bytes, TrainError> {
@@ -139,11 +141,11 @@ pub fn save(
     let state = serde_json::to_vec_pretty(snapshot.state)
         .map_err(|e| TrainError::checkpoint(err_path(STATE), e))?;
     write_atomic(&tmp_dir.join(STATE), &state)?;
-    write_atomic(&tmp_dir.join(CONFIG), snapshot.config_toml.as_bytes())?;
-    if !snapshot.class_names.is_empty() {
-        let classes = serde_json::to_vec_pretty(snapshot.class_names)
-            .map_err(|e| TrainError::checkpoint(err_path(CLASSES), e))?;
-        write_atomic(&tmp_dir.join(CLASSES), &classes)?;
+    let spec = serde_json::to_vec_pretty(snapshot.spec)
+        .map_err(|e| TrainError::checkpoint(err_path(SPEC), e))?;
+    write_atomic(&tmp_dir.join(SPEC), &spec)?;
+    if let Some(text) = snapshot.config_text {
+        write_atomic(&tmp_dir.join(CONFIG), text.as_bytes())?;
     }
     sync_dir(&tmp_dir);
     if final_dir.exists() {
@@ -239,11 +241,14 @@ pub fn load(dir: &Path, gan: Gan) -> Result<(Gan, TrainState), TrainError> {
     Ok((gan, state))
 }
 
-/// The class names a checkpoint was trained with, in label order (empty when unconditional).
-pub fn class_names(dir: &Path) -> Result<Vec<String>, TrainError> {
-    let path = dir.join(CLASSES);
-    if !path.is_file() {
-        return Ok(Vec::new());
+/// The spec of the run that wrote checkpoint directory `dir`.
+pub fn spec(dir: &Path) -> Result<RunSpec, TrainError> {
+    let path = dir.join(SPEC);
+    if !path.is_file() && dir.join(STATE).is_file() {
+        return Err(TrainError::checkpoint(
+            dir,
+            format!("has no {SPEC}: it was written by an older ganforge (format < {FORMAT})"),
+        ));
     }
-    serde_json::from_slice(&read(dir, CLASSES)?).map_err(|e| TrainError::checkpoint(&path, e))
+    serde_json::from_slice(&read(dir, SPEC)?).map_err(|e| TrainError::checkpoint(&path, e))
 }

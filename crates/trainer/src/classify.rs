@@ -21,11 +21,11 @@ use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::load_module;
-use crate::error::{ConfigError, TrainError};
+use crate::error::TrainError;
 use crate::fsio::write_atomic;
 use crate::generate::{load_generator, resolve_checkpoint};
 use crate::objective::{AdamSpec, label_tensor};
-use crate::plan::DataPlan;
+use crate::spec::DataSpec;
 
 const WEIGHTS: &str = "classifier.bpk";
 const INFO: &str = "classifier.json";
@@ -38,9 +38,9 @@ const HOLD_OUT: usize = 10;
 #[derive(Debug, Clone)]
 pub struct ClassifierTraining {
     /// The training data; its test split (an image folder's every tenth picture) is held out.
-    pub data: DataPlan,
+    pub data: DataSpec,
     /// A separate held-out set instead (e.g. an image folder's `test/` beside `train/`).
-    pub test_data: Option<DataPlan>,
+    pub test_data: Option<DataSpec>,
     /// Passes over the training data.
     pub epochs: u64,
     /// Items per step.
@@ -121,24 +121,24 @@ impl Dataset for Subset {
 type Shared = Arc<dyn Dataset>;
 
 /// The training and held-out splits of `data`.
-fn splits(data: &DataPlan) -> Result<(Shared, Shared), TrainError> {
+fn splits(data: &DataSpec) -> Result<(Shared, Shared), TrainError> {
     match data {
-        DataPlan::Idx { kind, dir, .. } => {
-            let split = |split| DataPlan::Idx {
+        DataSpec::Idx { kind, dir, .. } => {
+            let split = |split| DataSpec::Idx {
                 kind: *kind,
                 split,
                 dir: dir.clone(),
             };
             Ok((split(Split::Train).open(0)?, split(Split::Test).open(0)?))
         }
-        DataPlan::Cifar10 { dir, .. } => {
-            let split = |split| DataPlan::Cifar10 {
+        DataSpec::Cifar10 { dir, .. } => {
+            let split = |split| DataSpec::Cifar10 {
                 split,
                 dir: dir.clone(),
             };
             Ok((split(Split::Train).open(0)?, split(Split::Test).open(0)?))
         }
-        DataPlan::ImageFolder { .. } => {
+        DataSpec::ImageFolder { .. } => {
             let all = data.open(0)?;
             let (test, train): (Vec<usize>, Vec<usize>) =
                 (0..all.len()).partition(|i| i % HOLD_OUT == HOLD_OUT - 1);
@@ -150,21 +150,20 @@ fn splits(data: &DataPlan) -> Result<(Shared, Shared), TrainError> {
             };
             Ok((subset(train), subset(test)))
         }
-        DataPlan::Toy { .. } => Err(ConfigError::Invalid {
+        DataSpec::Toy { .. } => Err(TrainError::Invalid {
             key: "--dataset",
             value: "toy".into(),
             reason: "the classifier is for images".into(),
-        }
-        .into()),
+        }),
     }
 }
 
-fn dataset_name(data: &DataPlan) -> String {
+fn dataset_name(data: &DataSpec) -> String {
     match data {
-        DataPlan::Idx { kind, .. } => kind.name().to_string(),
-        DataPlan::Cifar10 { .. } => "cifar10".to_string(),
-        DataPlan::ImageFolder { dir, .. } => format!("image-folder:{}", dir.display()),
-        DataPlan::Toy { .. } => "toy".to_string(),
+        DataSpec::Idx { kind, .. } => kind.name().to_string(),
+        DataSpec::Cifar10 { .. } => "cifar10".to_string(),
+        DataSpec::ImageFolder { dir, .. } => format!("image-folder:{}", dir.display()),
+        DataSpec::Toy { .. } => "toy".to_string(),
     }
 }
 
@@ -181,7 +180,7 @@ pub fn train(
         None => splits(&spec.data)?,
     };
     if test.class_names() != train.class_names() {
-        return Err(ConfigError::Invalid {
+        return Err(TrainError::Invalid {
             key: "--test-data",
             value: dataset_name(spec.test_data.as_ref().unwrap_or(&spec.data)),
             reason: format!(
@@ -189,10 +188,9 @@ pub fn train(
                 test.class_names(),
                 train.class_names()
             ),
-        }
-        .into());
+        });
     }
-    let class_names = train.class_names().ok_or_else(|| ConfigError::Invalid {
+    let class_names = train.class_names().ok_or_else(|| TrainError::Invalid {
         key: "--dataset",
         value: dataset_name(&spec.data),
         reason: "its items carry no class labels".into(),
@@ -349,29 +347,27 @@ pub fn score(
     device: &Device,
 ) -> Result<ClassScores, TrainError> {
     if count == 0 {
-        return Err(ConfigError::Invalid {
+        return Err(TrainError::Invalid {
             key: "--count",
             value: "0".into(),
             reason: "must be at least 1".into(),
-        }
-        .into());
+        });
     }
     let (model, info) = load(classifier, device)?;
     let dir = resolve_checkpoint(checkpoint)?;
     let loaded = load_generator(&dir, device)?;
     if loaded.class_names != info.class_names {
-        return Err(ConfigError::Invalid {
+        return Err(TrainError::Invalid {
             key: "--classifier",
             value: classifier.display().to_string(),
             reason: format!(
                 "it knows the classes {:?}, the generator {:?}",
                 info.class_names, loaded.class_names
             ),
-        }
-        .into());
+        });
     }
     if loaded.sampler.shape() != info.shape {
-        return Err(ConfigError::Invalid {
+        return Err(TrainError::Invalid {
             key: "--classifier",
             value: classifier.display().to_string(),
             reason: format!(
@@ -379,8 +375,7 @@ pub fn score(
                 info.shape,
                 loaded.sampler.shape()
             ),
-        }
-        .into());
+        });
     }
     let mut rng = Pcg64Mcg::seed_from_u64(seed);
     let per_class: Vec<(String, f64)> = info

@@ -6,74 +6,20 @@ use ganforge_backend::BackendError;
 use ganforge_data::DataError;
 use ganforge_models::ModelError;
 
-/// A configuration that cannot be read or does not fit the schema.
+/// Why a run stopped.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file cannot be read.
-    #[error("cannot read config {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The text is not valid TOML.
-    #[error("invalid TOML: {message}")]
-    Syntax {
-        /// The parser's message, with line and column.
-        message: String,
-    },
-    /// A key is unknown, missing, or of the wrong type.
-    #[error("config key `{key}`: {message}")]
-    Schema {
-        /// Dotted path of the offending key.
-        key: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// A `--set` item is malformed.
-    #[error("--set {item}: {reason}")]
-    Override {
-        /// The item as given.
-        item: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A value is of the right type but impossible.
-    #[error("config key `{key}` = {value}: {reason}")]
+pub enum TrainError {
+    /// A setting is of the right type but impossible, alone or with the others.
+    #[error("setting `{key}` = {value}: {reason}")]
     Invalid {
-        /// Dotted path of the key.
+        /// Dotted path of the setting (its TOML key, e.g. `train.batch_size`, or a
+        /// command-line option).
         key: &'static str,
         /// The value given.
         value: String,
         /// Why it is impossible.
         reason: String,
     },
-    /// An error located in a file.
-    #[error("{path}: {inner}")]
-    InFile {
-        /// The file.
-        path: PathBuf,
-        /// The error.
-        inner: Box<ConfigError>,
-    },
-}
-
-impl ConfigError {
-    pub(crate) fn in_file(self, path: &std::path::Path) -> Self {
-        ConfigError::InFile {
-            path: path.to_path_buf(),
-            inner: Box::new(self),
-        }
-    }
-}
-
-/// Why a run stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum TrainError {
-    /// The configuration is invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
     /// The backend is unknown, not compiled in, or cannot start.
     #[error(transparent)]
     Backend(#[from] BackendError),

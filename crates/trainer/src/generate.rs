@@ -12,15 +12,14 @@ use image::{DynamicImage, GrayImage, RgbImage, imageops::FilterType};
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 
-use crate::checkpoint::{self, CONFIG, GENERATOR};
-use crate::config::RawConfig;
-use crate::error::{ConfigError, TrainError};
+use crate::checkpoint::{self, GENERATOR, SPEC};
+use crate::error::TrainError;
 use crate::fsio::{write_atomic, write_png};
 use crate::hooks::points;
-use crate::plan::architecture;
 use crate::render;
-use crate::run_dir::RESOLVED;
+use crate::run_dir::CHECKPOINTS;
 use crate::sample::{GridInputs, Sampler};
+use crate::spec::RunSpec;
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -55,16 +54,16 @@ pub fn resolve_checkpoint(path: &Path) -> Result<PathBuf, TrainError> {
     }
     let dir = if path.is_file() {
         path.parent().map(Path::to_path_buf).unwrap_or_default()
-    } else if path.join(RESOLVED).is_file() {
-        checkpoint::latest(&path.join("checkpoints"))
+    } else if path.join(CHECKPOINTS).is_dir() {
+        checkpoint::latest(&path.join(CHECKPOINTS))
             .ok_or_else(|| TrainError::checkpoint(path, "this run has no checkpoint yet"))?
     } else {
         path.to_path_buf()
     };
-    if !dir.join(GENERATOR).is_file() || !dir.join(CONFIG).is_file() {
+    if !dir.join(GENERATOR).is_file() || !dir.join(SPEC).is_file() {
         return Err(TrainError::checkpoint(
             &dir,
-            format!("not a checkpoint: it needs {GENERATOR} and {CONFIG}"),
+            format!("not a checkpoint: it needs {GENERATOR} and {SPEC}"),
         ));
     }
     Ok(dir)
@@ -83,7 +82,7 @@ pub fn resolve_class(class: &str, names: &[String]) -> Result<Vec<u32>, TrainErr
     let by_index = class.parse::<usize>().ok().filter(|&i| i < names.len());
     match by_name.or(by_index) {
         Some(index) => Ok(vec![index as u32]),
-        None => Err(ConfigError::Invalid {
+        None => Err(TrainError::Invalid {
             key: "--class",
             value: class.to_string(),
             reason: format!(
@@ -91,8 +90,7 @@ pub fn resolve_class(class: &str, names: &[String]) -> Result<Vec<u32>, TrainErr
                 names.len().saturating_sub(1),
                 names.join(", ")
             ),
-        }
-        .into()),
+        }),
     }
 }
 
@@ -104,12 +102,11 @@ fn inputs(
 ) -> Result<GridInputs, TrainError> {
     let rng = &mut Pcg64Mcg::seed_from_u64(options.seed);
     match (&options.class, names.is_empty()) {
-        (Some(class), true) => Err(ConfigError::Invalid {
+        (Some(class), true) => Err(TrainError::Invalid {
             key: "--class",
             value: class.clone(),
             reason: "this generator is unconditional; it takes no class".into(),
-        }
-        .into()),
+        }),
         (Some(class), false) => {
             let classes = resolve_class(class, names)?;
             Ok(GridInputs::for_classes(
@@ -136,25 +133,22 @@ pub struct LoadedGenerator {
     pub sampler: Sampler,
     /// Class names of a conditional generator (empty otherwise).
     pub class_names: Vec<String>,
-    /// The run's configuration.
-    pub config: RawConfig,
+    /// The run's spec.
+    pub spec: RunSpec,
 }
 
 /// Loads the generator of checkpoint directory `dir` on `device`.
 pub fn load_generator(dir: &Path, device: &Device) -> Result<LoadedGenerator, TrainError> {
-    let config = RawConfig::load(&dir.join(CONFIG), &[])?;
-    let class_names = checkpoint::class_names(dir)?;
-    let arch = architecture(&config.model);
-    let (method, embed_dim) = config.model.conditioning();
-    let conditioning = ganforge_models::Conditioning::new(method.method(), class_names.len())
-        .with_embed_dim(embed_dim);
+    let spec = checkpoint::spec(dir)?;
+    let arch = &spec.architecture;
+    let conditioning = spec.conditioning;
     let generator = arch.generator(device, 0, &conditioning)?;
     let generator = checkpoint::load_module(generator, &dir.join(GENERATOR))?;
     Ok(LoadedGenerator {
         generator,
         sampler: Sampler::new(arch.latent_dim(), arch.sample_shape()),
-        class_names,
-        config,
+        class_names: spec.class_names.clone(),
+        spec,
     })
 }
 
@@ -171,12 +165,11 @@ pub fn generate(
         ("--scale", options.scale as usize),
     ] {
         if value == 0 {
-            return Err(ConfigError::Invalid {
+            return Err(TrainError::Invalid {
                 key,
                 value: "0".into(),
                 reason: "must be at least 1".into(),
-            }
-            .into());
+            });
         }
     }
     let dir = resolve_checkpoint(path)?;
@@ -184,13 +177,13 @@ pub fn generate(
         generator,
         sampler,
         class_names: names,
-        config,
+        spec,
     } = load_generator(&dir, device)?;
     let grid = inputs(options, sampler.latent_dim(), &names)?;
     let samples = sampler.generate_from(&generator, device, &grid.noise, grid.labels.as_deref());
     let out = &options.out;
     std::fs::create_dir_all(out).map_err(|e| TrainError::write(out, e))?;
-    let toy = crate::plan::data_plan(&config.data).toy();
+    let toy = spec.data.toy();
     let files = match toy {
         Some(dist) => write_points(out, &samples, &dist.modes())?,
         None => write_images(out, &samples, &sampler, &grid, options.scale)?,

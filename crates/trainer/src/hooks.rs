@@ -16,6 +16,7 @@ use crate::objective::{Gan, StepStats};
 use crate::progress::Progress;
 use crate::render;
 use crate::sample::{GridInputs, Sampler};
+use crate::spec::RunSpec;
 
 /// The run as it stands after one iteration.
 pub struct Tick<'a> {
@@ -221,10 +222,10 @@ pub struct CheckpointHook {
     pub dir: PathBuf,
     /// Checkpoints kept.
     pub keep: usize,
-    /// The resolved configuration.
-    pub config_toml: String,
-    /// Class names of a conditional run.
-    pub class_names: Vec<String>,
+    /// What the run is.
+    pub spec: RunSpec,
+    /// The configuration text the spec was made from, if any.
+    pub config_text: Option<String>,
     /// The newest checkpoint written or found.
     pub last: Option<PathBuf>,
 }
@@ -237,8 +238,8 @@ impl Hook for CheckpointHook {
         let snapshot = Snapshot {
             gan: tick.gan,
             state: tick.state,
-            config_toml: &self.config_toml,
-            class_names: &self.class_names,
+            spec: &self.spec,
+            config_text: self.config_text.as_deref(),
         };
         self.last = Some(checkpoint::save(&self.dir, &snapshot, self.keep)?);
         Ok(())

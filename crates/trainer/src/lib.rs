@@ -1,12 +1,13 @@
-//! The ganforge trainer: configuration, the one training loop, checkpoints, sampling and
-//! logging. The `ganforge` binary (crate `ganforge-cli`) is a thin command line over this
-//! library.
+//! The ganforge trainer: the one training loop, its objectives, checkpoints, sampling and
+//! logging, usable from Rust without TOML or a command line. The `ganforge` binary (crate
+//! `ganforge-cli`) reads TOML configurations into a [`RunSpec`] and calls this library.
 //!
-//! Flow: [`RawConfig`] (TOML, unknown keys rejected) -> [`TrainPlan`] (validated) ->
-//! [`train::run`] on a device from `ganforge-backend` -> a run directory with
-//! `resolved.toml`, `metrics.jsonl`, sample grids, `curves.png` and checkpoints.
+//! Flow: a [`RunSpec`] (checked by [`RunSpec::check`]) -> [`train::run`] on a device from
+//! `ganforge-backend` -> a run directory with `spec.json`, `metrics.jsonl`, sample grids,
+//! `curves.png` and checkpoints (each holding the spec, so [`generate`] and [`classify`] need
+//! nothing else).
 //!
-//! From Rust without TOML: [`objective::Gan::new`] builds the networks and optimisers from a
+//! One level down: [`objective::Gan::new`] builds the networks and optimisers from a
 //! [`objective::GanSpec`], and an [`objective::Objective`] (`Unconditional`,
 //! `ClassConditional`) runs one iteration on an [`objective::Batch`].
 
@@ -14,21 +15,19 @@ pub mod allocator;
 pub mod bench;
 pub mod checkpoint;
 pub mod classify;
-pub mod config;
 pub mod error;
 mod fsio;
 pub mod generate;
 pub mod hooks;
 pub mod metrics_log;
 pub mod objective;
-pub mod plan;
 pub mod progress;
 pub mod render;
 mod run_dir;
 pub mod sample;
+pub mod spec;
 pub mod train;
 
-pub use config::RawConfig;
-pub use error::{ConfigError, TrainError};
-pub use plan::TrainPlan;
+pub use error::TrainError;
+pub use spec::{DataSpec, RunLength, RunSpec};
 pub use train::{RunOptions, RunSummary, run};

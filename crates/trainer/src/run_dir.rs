@@ -5,8 +5,12 @@ use std::path::{Path, PathBuf};
 
 use crate::error::TrainError;
 
-/// File name of the resolved configuration in a run directory.
-pub const RESOLVED: &str = "resolved.toml";
+/// File name of the configuration text in a run directory (when the run was given one).
+const RESOLVED: &str = "resolved.toml";
+/// File name of the run's spec in a run directory: its presence marks a run directory.
+const SPEC: &str = "spec.json";
+/// Name of the checkpoints' directory inside a run directory.
+pub const CHECKPOINTS: &str = "checkpoints";
 
 /// A run's directory and the names of what it holds.
 #[derive(Debug, Clone)]
@@ -43,12 +47,12 @@ impl RunDir {
         }
     }
 
-    /// An existing run directory (it must hold `resolved.toml`).
+    /// An existing run directory (it must hold `spec.json`).
     pub fn open(root: &Path) -> Result<Self, TrainError> {
-        if !root.join(RESOLVED).is_file() {
+        if !root.join(SPEC).is_file() {
             return Err(TrainError::checkpoint(
                 root,
-                format!("not a run directory: it has no {RESOLVED}"),
+                format!("not a run directory: it has no {SPEC}"),
             ));
         }
         let dir = Self {
@@ -70,6 +74,11 @@ impl RunDir {
         self.root.join(RESOLVED)
     }
 
+    /// `spec.json`.
+    pub fn spec(&self) -> PathBuf {
+        self.root.join(SPEC)
+    }
+
     /// `metrics.jsonl`.
     pub fn metrics(&self) -> PathBuf {
         self.root.join("metrics.jsonl")
@@ -82,7 +91,7 @@ impl RunDir {
 
     /// `checkpoints/`.
     pub fn checkpoints(&self) -> PathBuf {
-        self.root.join("checkpoints")
+        self.root.join(CHECKPOINTS)
     }
 
     /// `curves.png`.
@@ -108,6 +117,6 @@ mod tests {
         assert!(a.root().ends_with("0001-x"));
         assert!(b.root().ends_with("0002-y"));
         assert!(b.samples().is_dir() && b.checkpoints().is_dir());
-        assert!(RunDir::open(a.root()).is_err()); // no resolved.toml yet
+        assert!(RunDir::open(a.root()).is_err()); // no spec.json yet
     }
 }

@@ -1,4 +1,4 @@
-//! The training loop: one loop for every variant, driven by a [`TrainPlan`].
+//! The training loop: one loop for every variant, driven by a [`RunSpec`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,18 +12,18 @@ use rand_pcg::Pcg64Mcg;
 use serde::Serialize;
 
 use crate::checkpoint::{self, TrainState};
-use crate::error::{ConfigError, TrainError};
+use crate::error::TrainError;
 use crate::fsio::write_atomic;
 use crate::hooks::{
     CheckpointHook, Hook, LogHook, LogSettings, SampleHook, SampleView, Tick, points,
 };
 use crate::metrics_log::{MetricsLine, MetricsLog, read_lines};
 use crate::objective::{Batch, Gan, NoClock, Objective};
-use crate::plan::{SeedStream, TrainPlan, derive_seed};
 use crate::progress::{Progress, ProgressMode};
 use crate::render;
 use crate::run_dir::RunDir;
 use crate::sample::{GridInputs, Sampler, cycling_labels};
+use crate::spec::{RunSpec, SeedStream, derive_seed};
 
 /// Batches the loader keeps ready.
 const PREFETCH: usize = 4;
@@ -39,6 +39,10 @@ pub struct RunOptions {
     pub resume: Option<PathBuf>,
     /// Progress display.
     pub progress: ProgressMode,
+    /// The configuration text the spec was made from, if any: kept in the run directory as
+    /// `resolved.toml` and in each checkpoint, for the record and for resuming from the
+    /// command line.
+    pub config_text: Option<String>,
 }
 
 /// Mode coverage of a toy run.
@@ -77,20 +81,20 @@ pub struct RunSummary {
     pub checkpoint: PathBuf,
 }
 
-/// Runs `plan` on `device` (a plain device; autodiff is added here).
+/// Runs `spec` on `device` (a plain device; autodiff is added here).
 pub fn run(
-    plan: &TrainPlan,
+    spec: &RunSpec,
     device: &Device,
     options: &RunOptions,
 ) -> Result<RunSummary, TrainError> {
-    let mut session = Session::start(plan, device, options)?;
+    let mut session = Session::start(spec, device, options)?;
     session.train()?;
     session.finish()
 }
 
 /// A run in progress: its directory, networks, data and hooks.
 struct Session<'a> {
-    plan: &'a TrainPlan,
+    spec: &'a RunSpec,
     device: Device,
     run_dir: RunDir,
     gan: Option<Gan>,
@@ -107,49 +111,53 @@ struct Session<'a> {
 
 impl<'a> Session<'a> {
     /// Opens the data, builds (or restores) the networks and prepares the hooks.
-    fn start(
-        plan: &'a TrainPlan,
-        device: &Device,
-        options: &RunOptions,
-    ) -> Result<Self, TrainError> {
+    fn start(spec: &'a RunSpec, device: &Device, options: &RunOptions) -> Result<Self, TrainError> {
+        spec.check()?;
         let ad = device.clone().autodiff();
-        let dataset = open_dataset(plan)?;
-        let gan = Gan::new(&plan.gan_spec(), &ad, plan.init_seeds())?;
-        let config_toml = plan.config.to_toml()?;
+        let dataset = open_dataset(spec)?;
+        let gan = Gan::new(&spec.gan_spec(), &ad, spec.init_seeds())?;
         let (run_dir, gan, state) = match &options.resume {
             Some(root) => {
                 let dir = RunDir::open(root)?;
                 let (gan, state) = match checkpoint::latest(&dir.checkpoints()) {
-                    Some(ckpt) => checkpoint::load(&ckpt, gan)?,
-                    None => (gan, fresh_state(plan)),
+                    Some(ckpt) => {
+                        check_resumable(&ckpt, spec)?;
+                        checkpoint::load(&ckpt, gan)?
+                    }
+                    None => (gan, fresh_state(spec)),
                 };
                 (dir, gan, state)
             }
             None => (
-                RunDir::create(&options.runs_root, &plan.name)?,
+                RunDir::create(&options.runs_root, &spec.name)?,
                 gan,
-                fresh_state(plan),
+                fresh_state(spec),
             ),
         };
-        write_atomic(&run_dir.resolved(), config_toml.as_bytes())?;
+        let spec_json = serde_json::to_vec_pretty(spec)
+            .map_err(|e| TrainError::write(run_dir.spec(), std::io::Error::other(e)))?;
+        write_atomic(&run_dir.spec(), &spec_json)?;
+        if let Some(text) = &options.config_text {
+            write_atomic(&run_dir.resolved(), text.as_bytes())?;
+        }
         let resumed_at = options.resume.as_ref().map(|_| state.iteration);
         let loader = BatchLoader::new(
             dataset,
-            plan.batch_size.get(),
-            derive_seed(plan.seed, SeedStream::Data),
+            spec.batch_size.get(),
+            derive_seed(spec.seed, SeedStream::Data),
             LoaderPosition {
                 epoch: state.loader_epoch,
                 batch: state.loader_batch,
             },
             PREFETCH,
         )?;
-        let total = plan.total_iterations(loader.batches_per_epoch());
-        let objective = plan.objective();
+        let total = spec.total_iterations(loader.batches_per_epoch());
+        let objective = spec.objective();
         let progress = Progress::new(options.progress, total, state.iteration, run_dir.root());
         let settings = LogSettings {
-            every: plan.log_every.get(),
+            every: spec.log_every.get(),
             names: objective.stat_names(),
-            items_per_iteration: (plan.n_critic.get() * plan.batch_size.get()) as u64,
+            items_per_iteration: (spec.n_critic.get() * spec.batch_size.get()) as u64,
             total,
         };
         let log = LogHook::new(
@@ -158,17 +166,17 @@ impl<'a> Session<'a> {
             progress,
             read_lines(&run_dir.metrics())?.pop(),
         );
-        let samples = sample_hook(plan, device, &run_dir);
+        let samples = sample_hook(spec, device, &run_dir);
         let checkpoints = CheckpointHook {
-            every: plan.checkpoint_every.get(),
+            every: spec.checkpoint_every.get(),
             dir: run_dir.checkpoints(),
-            keep: plan.keep_checkpoints.get(),
-            config_toml,
-            class_names: plan.class_names.clone(),
+            keep: spec.keep_checkpoints.get(),
+            spec: spec.clone(),
+            config_text: options.config_text.clone(),
             last: checkpoint::latest(&run_dir.checkpoints()),
         };
         Ok(Self {
-            plan,
+            spec,
             device: ad,
             elapsed_before: state.elapsed_s,
             run_dir,
@@ -201,11 +209,11 @@ impl<'a> Session<'a> {
         Ok(shape.batch(real, labels, &mut self.state.noise_rng, &self.device))
     }
 
-    /// Iterates until the plan's length, running the hooks after each iteration.
+    /// Iterates until the spec's length, running the hooks after each iteration.
     fn train(&mut self) -> Result<(), TrainError> {
         while self.state.iteration < self.total {
-            let mut critic = Vec::with_capacity(self.plan.n_critic.get() - 1);
-            for _ in 1..self.plan.n_critic.get() {
+            let mut critic = Vec::with_capacity(self.spec.n_critic.get() - 1);
+            for _ in 1..self.spec.n_critic.get() {
                 critic.push(self.next_batch()?);
             }
             let batch = self.next_batch()?;
@@ -239,12 +247,12 @@ impl<'a> Session<'a> {
             render::curves(
                 &self.run_dir.curves(),
                 &history,
-                &format!("{} ({})", self.plan.name, self.plan.backend),
+                &format!("{} ({})", self.spec.name, self.spec.backend),
             )?;
         }
-        let toy = match (self.plan.data.toy(), &self.gan) {
+        let toy = match (self.spec.data.toy(), &self.gan) {
             (Some(dist), Some(gan)) => Some(score_toy(
-                self.plan,
+                self.spec,
                 dist,
                 gan,
                 &self.samples,
@@ -274,82 +282,80 @@ impl<'a> Session<'a> {
     }
 }
 
-/// The plan's dataset, checked against the networks' sample shape and classes.
-fn open_dataset(plan: &TrainPlan) -> Result<Arc<dyn Dataset>, TrainError> {
-    let dataset: Arc<dyn Dataset> = plan.data.open(derive_seed(plan.seed, SeedStream::Data))?;
+/// The spec's dataset, checked against the networks' sample shape and classes.
+fn open_dataset(spec: &RunSpec) -> Result<Arc<dyn Dataset>, TrainError> {
+    let dataset: Arc<dyn Dataset> = spec.data.open(derive_seed(spec.seed, SeedStream::Data))?;
     let item_shape = dataset.item_shape();
-    if item_shape != plan.architecture.sample_shape() {
-        return Err(ConfigError::Invalid {
+    if item_shape != spec.architecture.sample_shape() {
+        return Err(TrainError::Invalid {
             key: "model.image_size",
-            value: format!("{:?}", plan.architecture.sample_shape()),
+            value: format!("{:?}", spec.architecture.sample_shape()),
             reason: format!("the dataset's items are {item_shape:?}"),
-        }
-        .into());
+        });
     }
-    if plan.conditioning.is_conditional()
-        && dataset.class_names().as_deref() != Some(plan.class_names.as_slice())
+    if spec.conditioning.is_conditional()
+        && dataset.class_names().as_deref() != Some(spec.class_names.as_slice())
     {
-        return Err(ConfigError::Invalid {
+        return Err(TrainError::Invalid {
             key: "model.conditioning",
-            value: format!("{} classes", plan.class_names.len()),
+            value: format!("{} classes", spec.class_names.len()),
             reason: format!(
                 "the dataset's classes changed since the run was planned: {:?}",
                 dataset.class_names()
             ),
-        }
-        .into());
+        });
     }
     Ok(dataset)
 }
 
 /// A run's state at iteration 0.
-fn fresh_state(plan: &TrainPlan) -> TrainState {
+fn fresh_state(spec: &RunSpec) -> TrainState {
     TrainState::new(Pcg64Mcg::seed_from_u64(derive_seed(
-        plan.seed,
+        spec.seed,
         SeedStream::Noise,
     )))
 }
 
-/// The grid hook: fixed noise from the plan's seed, one row per class when conditional.
-fn sample_hook(plan: &TrainPlan, device: &Device, run_dir: &RunDir) -> SampleHook {
+/// The grid hook: fixed noise from the spec's seed, one row per class when conditional.
+fn sample_hook(spec: &RunSpec, device: &Device, run_dir: &RunDir) -> SampleHook {
     let sampler = Sampler::new(
-        plan.architecture.latent_dim(),
-        plan.architecture.sample_shape(),
+        spec.architecture.latent_dim(),
+        spec.architecture.sample_shape(),
     );
-    let mut rng = Pcg64Mcg::seed_from_u64(derive_seed(plan.seed, SeedStream::FixedNoise));
-    let (latent_dim, count) = (sampler.latent_dim(), plan.sample_count.get());
-    let classes = plan.class_names.len();
-    let inputs = match plan.data.toy() {
+    let mut rng = Pcg64Mcg::seed_from_u64(derive_seed(spec.seed, SeedStream::FixedNoise));
+    let (latent_dim, count) = (sampler.latent_dim(), spec.sample_count.get());
+    let classes = spec.class_names.len();
+    let inputs = match spec.data.toy() {
         // A toy scatter plot shows every class mixed, not rows.
         Some(_) => GridInputs::mixed(&mut rng, latent_dim, count, classes),
         None => GridInputs::new(&mut rng, latent_dim, count, classes),
     };
     SampleHook {
-        every: plan.sample_every.get(),
+        every: spec.sample_every.get(),
         sampler,
         inputs,
         device: device.clone(),
         dir: run_dir.samples(),
-        view: match plan.data.toy() {
+        view: match spec.data.toy() {
             Some(dist) => SampleView::Points(dist),
             None => SampleView::Images,
         },
-        name: plan.name.clone(),
+        name: spec.name.clone(),
     }
 }
 
 /// Mode coverage of a finished toy run, and for a conditional run the fraction of each
 /// class's samples near that class's own mode; writes `final-points.csv`.
 fn score_toy(
-    plan: &TrainPlan,
+    spec: &RunSpec,
     dist: ToyDistribution,
     gan: &Gan,
     samples: &SampleHook,
     run_dir: &RunDir,
 ) -> Result<ToyScore, TrainError> {
-    let mut rng = Pcg64Mcg::seed_from_u64(derive_seed(plan.seed, SeedStream::FixedNoise) ^ 1);
+    let mut rng = Pcg64Mcg::seed_from_u64(derive_seed(spec.seed, SeedStream::FixedNoise) ^ 1);
     let modes = dist.modes();
-    let labels = plan
+    let labels = spec
         .conditioning
         .is_conditional()
         .then(|| cycling_labels(TOY_EVAL_SAMPLES, modes.len()));
@@ -394,11 +400,38 @@ fn within(points: &[[f32; 2]], centre: [f32; 2], radius: f32) -> f64 {
     near as f64 / points.len().max(1) as f64
 }
 
-/// Reads the resolved configuration of an existing run directory.
-pub fn resolved_config(
-    run_dir: &Path,
-    overrides: &[String],
-) -> Result<crate::config::RawConfig, TrainError> {
-    let dir = RunDir::open(run_dir)?;
-    Ok(crate::config::RawConfig::load(&dir.resolved(), overrides)?)
+/// Refuses to resume checkpoint `dir` with a spec whose networks differ from the ones it holds.
+fn check_resumable(dir: &Path, spec: &RunSpec) -> Result<(), TrainError> {
+    let saved = checkpoint::spec(dir)?;
+    let same_networks = saved.architecture == spec.architecture
+        && saved.conditioning == spec.conditioning
+        && saved.class_names == spec.class_names;
+    if same_networks {
+        return Ok(());
+    }
+    Err(TrainError::checkpoint(
+        dir,
+        format!(
+            "was trained with {:?} ({:?}, classes {:?}); this run asks for {:?} ({:?}, classes \
+             {:?})",
+            saved.architecture,
+            saved.conditioning,
+            saved.class_names,
+            spec.architecture,
+            spec.conditioning,
+            spec.class_names
+        ),
+    ))
+}
+
+/// The configuration text saved in run directory `run_dir` (see [`RunOptions::config_text`]).
+pub fn saved_config_path(run_dir: &Path) -> Result<PathBuf, TrainError> {
+    let path = RunDir::open(run_dir)?.resolved();
+    if !path.is_file() {
+        return Err(TrainError::checkpoint(
+            run_dir,
+            "the run was started without a configuration file; resume it with its RunSpec",
+        ));
+    }
+    Ok(path)
 }

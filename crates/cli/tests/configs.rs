@@ -2,8 +2,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use ganforge_backend::BackendKind;
+use ganforge_cli::RawConfig;
+use ganforge_cli::validate::{resolve, run_spec};
 use ganforge_trainer::objective::Gan;
-use ganforge_trainer::{RawConfig, TrainPlan};
 
 #[test]
 fn every_config_in_configs_is_valid() {
@@ -14,9 +15,10 @@ fn every_config_in_configs_is_valid() {
         if path.extension().and_then(|e| e.to_str()) != Some("toml") {
             continue;
         }
-        let config =
+        let mut config =
             RawConfig::load(&path, &[]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let plan = TrainPlan::new(config, Some(BackendKind::Flex), None)
+        let plan = resolve(&mut config, Some(BackendKind::Flex), None)
+            .and_then(|backend| run_spec(&config, backend))
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let device = burn::prelude::Device::flex();
         Gan::new(&plan.gan_spec(), &device, plan.init_seeds()).unwrap();

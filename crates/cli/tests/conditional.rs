@@ -236,10 +236,7 @@ fn bad_class_input_is_named() {
          [data]\ndataset = \"image-folder\"\ndir = \"{}\"\nimage_size = 8\n",
         flat.path().display()
     );
-    let config = ganforge_trainer::RawConfig::parse(&toml, &[]).unwrap();
-    let err =
-        ganforge_trainer::TrainPlan::new(config, Some(ganforge_backend::BackendKind::Flex), None)
-            .unwrap_err();
+    let err = common::try_plan_on(&toml, &[], ganforge_backend::BackendKind::Flex).unwrap_err();
     let text = err.to_string();
     assert!(
         text.contains("model.conditioning") && text.contains("labels"),
@@ -252,11 +249,11 @@ fn bad_class_input_is_named() {
 /// same classes; a generator of other classes is refused by name.
 #[test]
 fn classifier_trains_and_scores_a_conditional_generator() {
+    use ganforge_trainer::DataSpec;
     use ganforge_trainer::classify::{self, ClassifierTraining};
-    use ganforge_trainer::plan::DataPlan;
     let folder = tempfile::tempdir().unwrap();
     class_folders(folder.path());
-    let data = DataPlan::ImageFolder {
+    let data = DataSpec::ImageFolder {
         dir: folder.path().to_path_buf(),
         image_size: 8,
         color: ganforge_data::ColorMode::Rgb,

@@ -15,8 +15,9 @@ use ganforge_models::{
     ToyGeneratorConfig,
 };
 
+use ganforge_trainer::objective::AdamSpec;
+
 use crate::error::ConfigError;
-use crate::objective::AdamSpec;
 
 /// A whole run configuration, as read from TOML.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

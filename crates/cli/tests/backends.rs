@@ -362,14 +362,8 @@ fn short_run_on_every_backend() {
     );
     let runs = tempfile::tempdir().unwrap();
     for (kind, device) in others() {
-        let config = ganforge_trainer::RawConfig::parse(&toml, &[]).unwrap();
-        let plan = ganforge_trainer::TrainPlan::new(config, Some(kind), None).unwrap();
-        let options = ganforge_trainer::RunOptions {
-            runs_root: runs.path().to_path_buf(),
-            resume: None,
-            progress: ganforge_trainer::progress::ProgressMode::Quiet,
-        };
-        let summary = ganforge_trainer::run(&plan, &device, &options).unwrap();
+        let plan = common::try_plan_on(&toml, &[], kind).unwrap();
+        let summary = common::run_on(&plan, &device, runs.path(), None);
         let last = summary.last.unwrap();
         assert!(last.loss_d.is_finite() && last.loss_g.is_finite(), "{kind}");
         assert!(summary.run_dir.join("samples/step-00000002.png").is_file());

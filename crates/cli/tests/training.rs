@@ -70,15 +70,7 @@ fn resume_continues_exactly() {
 
     // K steps, stop, resume to 2K.
     let first = run(&plan(&toml, &["train.steps=4"]), runs.path(), None);
-    let resumed_config =
-        ganforge_trainer::train::resolved_config(&first.run_dir, &["train.steps=8".into()])
-            .unwrap();
-    let resumed_plan = ganforge_trainer::TrainPlan::new(
-        resumed_config,
-        Some(ganforge_backend::BackendKind::Flex),
-        None,
-    )
-    .unwrap();
+    let resumed_plan = common::resume_plan(&first.run_dir, &["train.steps=8"]);
     let resumed = run(&resumed_plan, runs.path(), Some(&first.run_dir));
     assert_eq!(resumed.run_dir, first.run_dir);
     assert_eq!(resumed.iterations, 8);
@@ -163,6 +155,7 @@ fn every_architecture_trains_and_samples() {
         let dir = &summary.run_dir;
         for file in [
             "resolved.toml",
+            "spec.json",
             "metrics.jsonl",
             "curves.png",
             "summary.json",

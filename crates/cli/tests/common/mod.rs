@@ -1,13 +1,15 @@
-//! Fixtures shared by the trainer's integration tests.
+//! Fixtures shared by the integration tests that train from TOML configurations.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
 use ganforge_backend::BackendKind;
+use ganforge_cli::RawConfig;
+use ganforge_cli::validate::{resolve, run_spec};
 use ganforge_data::{IdxKind, Split, write_idx_fixture};
 use ganforge_trainer::progress::ProgressMode;
-use ganforge_trainer::{RawConfig, RunOptions, RunSummary, TrainPlan};
+use ganforge_trainer::{RunOptions, RunSpec, RunSummary};
 
 /// Writes a small MNIST-shaped IDX training set (`n` images of 28x28, simple strokes) into
 /// `dir` and returns `dir`.
@@ -41,22 +43,73 @@ pub fn mnist_fixture(dir: &Path, n: usize) -> PathBuf {
     dir.to_path_buf()
 }
 
-/// Parses `toml` with `overrides` into a plan on flex.
-pub fn plan(toml: &str, overrides: &[&str]) -> TrainPlan {
-    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-    let config = RawConfig::parse(toml, &overrides).expect("config");
-    TrainPlan::new(config, Some(BackendKind::Flex), None).expect("plan")
+/// A checked spec with the resolved configuration text it came from.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The run.
+    pub spec: RunSpec,
+    /// `resolved.toml`'s text.
+    pub text: String,
 }
 
-/// Runs a plan quietly under `runs`.
-pub fn run(plan: &TrainPlan, runs: &Path, resume: Option<&Path>) -> RunSummary {
-    let device = ganforge_backend::device(BackendKind::Flex).expect("flex");
+impl std::ops::Deref for Plan {
+    type Target = RunSpec;
+
+    fn deref(&self) -> &RunSpec {
+        &self.spec
+    }
+}
+
+/// Parses `toml` with `overrides` into a plan on `kind`, as `ganforge train` does.
+pub fn try_plan_on(
+    toml: &str,
+    overrides: &[&str],
+    kind: BackendKind,
+) -> Result<Plan, ganforge_cli::CliError> {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    let mut config = RawConfig::parse(toml, &overrides)?;
+    let backend = resolve(&mut config, Some(kind), None)?;
+    let spec = run_spec(&config, backend)?;
+    Ok(Plan {
+        spec,
+        text: config.to_toml()?,
+    })
+}
+
+/// Parses `toml` with `overrides` into a plan on flex.
+pub fn plan(toml: &str, overrides: &[&str]) -> Plan {
+    try_plan_on(toml, overrides, BackendKind::Flex).expect("plan")
+}
+
+/// The plan to resume run directory `run_dir` with `overrides`, from its saved configuration.
+pub fn resume_plan(run_dir: &Path, overrides: &[&str]) -> Plan {
+    let path = ganforge_trainer::train::saved_config_path(run_dir).expect("saved config");
+    plan(
+        &std::fs::read_to_string(path).expect("read config"),
+        overrides,
+    )
+}
+
+/// Runs a plan quietly under `runs` on `device`.
+pub fn run_on(
+    plan: &Plan,
+    device: &burn::prelude::Device,
+    runs: &Path,
+    resume: Option<&Path>,
+) -> RunSummary {
     let options = RunOptions {
         runs_root: runs.to_path_buf(),
         resume: resume.map(Path::to_path_buf),
         progress: ProgressMode::Quiet,
+        config_text: Some(plan.text.clone()),
     };
-    ganforge_trainer::run(plan, &device, &options).expect("run")
+    ganforge_trainer::run(&plan.spec, device, &options).expect("run")
+}
+
+/// Runs a plan quietly under `runs` on flex.
+pub fn run(plan: &Plan, runs: &Path, resume: Option<&Path>) -> RunSummary {
+    let device = ganforge_backend::device(BackendKind::Flex).expect("flex");
+    run_on(plan, &device, runs, resume)
 }
 
 struct Collect(Vec<f32>);
@@ -79,7 +132,7 @@ impl burn::module::ModuleVisitor for Collect {
 
 /// Every float parameter (weights and BatchNorm statistics) of the generator and the
 /// discriminator saved in checkpoint directory `dir`, in module order.
-pub fn checkpoint_weights(plan: &TrainPlan, dir: &Path) -> (Vec<f32>, Vec<f32>) {
+pub fn checkpoint_weights(plan: &RunSpec, dir: &Path) -> (Vec<f32>, Vec<f32>) {
     use burn::module::Module;
     let device = burn::prelude::Device::flex();
     let gan = ganforge_trainer::objective::Gan::new(&plan.gan_spec(), &device, plan.init_seeds())

@@ -1,0 +1,315 @@
+//! Validation: a [`RawConfig`] becomes a [`RunSpec`] whose every value is known to be
+//! possible, or an error that names the offending key.
+
+use std::num::{NonZeroU64, NonZeroUsize};
+use std::path::PathBuf;
+
+use ganforge_backend::BackendKind;
+use ganforge_data::{ColorMode, IdxKind, Split, ToyDistribution};
+use ganforge_losses::LossKind;
+use ganforge_models::{
+    Architecture, Conditioning, DcganDiscriminatorConfig, DcganGeneratorConfig,
+    DcganMnistDiscriminatorConfig, DcganMnistGeneratorConfig, MlpDiscriminatorConfig,
+    MlpGeneratorConfig, ToyDiscriminatorConfig, ToyGeneratorConfig,
+};
+use ganforge_trainer::objective::AdamSpec;
+use ganforge_trainer::{DataSpec, RunLength, RunSpec, TrainError};
+
+use crate::config::{
+    AdamSection, ColorName, ConditioningName, DataSection, LossSection, ModelSection, RawConfig,
+    SplitName,
+};
+use crate::error::CliError;
+
+fn invalid(key: &'static str, value: impl ToString, reason: &str) -> TrainError {
+    TrainError::Invalid {
+        key,
+        value: value.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn nonzero_u64(key: &'static str, value: u64) -> Result<NonZeroU64, TrainError> {
+    NonZeroU64::new(value).ok_or_else(|| invalid(key, value, "must be at least 1"))
+}
+
+fn nonzero_usize(key: &'static str, value: usize) -> Result<NonZeroUsize, TrainError> {
+    NonZeroUsize::new(value).ok_or_else(|| invalid(key, value, "must be at least 1"))
+}
+
+fn adam(a: &AdamSection) -> AdamSpec {
+    AdamSpec {
+        lr: a.lr,
+        beta1: a.beta1,
+        beta2: a.beta2,
+        epsilon: a.epsilon,
+    }
+}
+
+fn loss(section: LossSection) -> LossKind {
+    match section {
+        LossSection::NonSaturating => LossKind::NonSaturating,
+        LossSection::Minimax => LossKind::Minimax,
+        LossSection::Hinge => LossKind::Hinge,
+        LossSection::LeastSquares => LossKind::LeastSquares,
+    }
+}
+
+/// Fills in what the command line decides: `backend` (from `--backend`) overrides
+/// `run.backend`, `data_dir` (from `--data`) overrides `data.dir`, and the version is recorded.
+/// The result, written back as TOML, is the run's `resolved.toml`.
+pub fn resolve(
+    config: &mut RawConfig,
+    backend: Option<BackendKind>,
+    data_dir: Option<PathBuf>,
+) -> Result<BackendKind, CliError> {
+    let backend = match backend {
+        Some(b) => b,
+        None => match &config.run.backend {
+            Some(name) => name.parse()?,
+            None => ganforge_backend::default_kind().ok_or_else(|| {
+                invalid(
+                    "run.backend",
+                    "none",
+                    "this build has no backend compiled in",
+                )
+            })?,
+        },
+    };
+    config.run.backend = Some(backend.name().to_string());
+    config.run.git_revision = Some(env!("GANFORGE_GIT_REVISION").to_string());
+    config.run.version = Some(env!("CARGO_PKG_VERSION").to_string());
+    if let Some(dir) = data_dir {
+        match config.data.dir_mut() {
+            Some(slot) => *slot = Some(dir),
+            None => match &mut config.data {
+                DataSection::ImageFolder { dir: slot, .. } => *slot = dir,
+                _ => {
+                    return Err(invalid(
+                        "data.dir",
+                        dir.display(),
+                        "this dataset is generated and reads no directory",
+                    )
+                    .into());
+                }
+            },
+        }
+    }
+    Ok(backend)
+}
+
+/// The run a resolved configuration describes, checked ([`RunSpec::check`]). The classes of
+/// a conditional run are read from the data.
+pub fn run_spec(config: &RawConfig, backend: BackendKind) -> Result<RunSpec, CliError> {
+    let t = &config.train;
+    let length = match t.steps {
+        Some(steps) => RunLength::Steps(nonzero_u64("train.steps", steps)?),
+        None => RunLength::Epochs(nonzero_u64("train.epochs", t.epochs)?),
+    };
+    let data = data_spec(&config.data);
+    let (method, embed_dim) = config.model.conditioning();
+    let class_names = match method {
+        ConditioningName::None => Vec::new(),
+        _ => data.class_names()?.ok_or_else(|| {
+            invalid(
+                "model.conditioning",
+                format!("{method:?}").to_lowercase(),
+                "the dataset's items carry no class labels (an image folder needs every \
+                 picture in a class sub-folder)",
+            )
+        })?,
+    };
+    let spec = RunSpec {
+        name: config.name.clone().unwrap_or_else(|| "run".to_string()),
+        architecture: architecture(&config.model),
+        conditioning: Conditioning::new(method.method(), class_names.len())
+            .with_embed_dim(embed_dim),
+        class_names,
+        data,
+        loss: loss(config.loss),
+        generator_optimizer: adam(&config.optimizer.generator),
+        discriminator_optimizer: adam(&config.optimizer.discriminator),
+        length,
+        batch_size: nonzero_usize("train.batch_size", t.batch_size)?,
+        n_critic: nonzero_usize("train.n_critic", t.n_critic)?,
+        seed: t.seed,
+        log_every: nonzero_u64("train.log_every", t.log_every)?,
+        sample_every: nonzero_u64("train.sample_every", t.sample_every)?,
+        checkpoint_every: nonzero_u64("train.checkpoint_every", t.checkpoint_every)?,
+        keep_checkpoints: nonzero_usize("train.keep_checkpoints", t.keep_checkpoints)?,
+        sample_count: nonzero_usize("train.sample_count", t.sample_count)?,
+        backend,
+    };
+    spec.check()?;
+    Ok(spec)
+}
+
+/// The model configs a `[model]` section describes.
+pub fn architecture(model: &ModelSection) -> Architecture {
+    match model.clone() {
+        ModelSection::MlpMnist {
+            latent_dim,
+            g_hidden,
+            d_hidden,
+            channels,
+            image_size,
+            ..
+        } => {
+            let sample_shape = [channels, image_size, image_size];
+            Architecture::Mlp(
+                MlpGeneratorConfig {
+                    latent_dim,
+                    hidden: g_hidden,
+                    sample_shape,
+                },
+                MlpDiscriminatorConfig {
+                    sample_shape,
+                    hidden: d_hidden,
+                },
+            )
+        }
+        ModelSection::DcganMnist {
+            latent_dim,
+            g_width,
+            d_width,
+            channels,
+            image_size,
+            ..
+        } => Architecture::DcganMnist(
+            DcganMnistGeneratorConfig {
+                latent_dim,
+                width: g_width,
+                channels,
+                image_size,
+            },
+            DcganMnistDiscriminatorConfig {
+                width: d_width,
+                channels,
+                image_size,
+            },
+        ),
+        ModelSection::Dcgan {
+            latent_dim,
+            g_width,
+            d_width,
+            channels,
+            image_size,
+            ..
+        } => Architecture::Dcgan(
+            DcganGeneratorConfig {
+                latent_dim,
+                width: g_width,
+                channels,
+                image_size,
+            },
+            DcganDiscriminatorConfig {
+                width: d_width,
+                channels,
+                image_size,
+            },
+        ),
+        ModelSection::ToyMlp {
+            latent_dim,
+            width,
+            depth,
+            ..
+        } => Architecture::Toy(
+            ToyGeneratorConfig {
+                latent_dim,
+                width,
+                depth,
+            },
+            ToyDiscriminatorConfig {
+                width,
+                depth,
+                ..ToyDiscriminatorConfig::default()
+            },
+        ),
+    }
+}
+
+/// The dataset a `[data]` section describes.
+pub fn data_spec(data: &DataSection) -> DataSpec {
+    let split = |s: SplitName| match s {
+        SplitName::Train => Split::Train,
+        SplitName::Test => Split::Test,
+    };
+    match data.clone() {
+        DataSection::Mnist { dir, split: s } => DataSpec::Idx {
+            kind: IdxKind::Mnist,
+            split: split(s),
+            dir,
+        },
+        DataSection::FashionMnist { dir, split: s } => DataSpec::Idx {
+            kind: IdxKind::FashionMnist,
+            split: split(s),
+            dir,
+        },
+        DataSection::Cifar10 { dir, split: s } => DataSpec::Cifar10 {
+            split: split(s),
+            dir,
+        },
+        DataSection::ImageFolder {
+            dir,
+            image_size,
+            color,
+        } => DataSpec::ImageFolder {
+            dir,
+            image_size,
+            color: match color {
+                ColorName::Grey => ColorMode::Grey,
+                ColorName::Rgb => ColorMode::Rgb,
+            },
+        },
+        DataSection::ToyRing8 { samples } => DataSpec::Toy {
+            distribution: ToyDistribution::Ring8,
+            samples,
+        },
+        DataSection::ToyGrid25 { samples } => DataSpec::Toy {
+            distribution: ToyDistribution::Grid25,
+            samples,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(extra: &[&str]) -> Result<(RawConfig, RunSpec), CliError> {
+        let text = "[model]\narchitecture = \"dcgan-mnist\"\n[data]\ndataset = \"mnist\"\n";
+        let overrides: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let mut config = RawConfig::parse(text, &overrides)?;
+        let backend = resolve(&mut config, Some(BackendKind::Flex), None)?;
+        let spec = run_spec(&config, backend)?;
+        Ok((config, spec))
+    }
+
+    #[test]
+    fn valid_spec() {
+        let (config, s) = spec(&[]).unwrap();
+        assert_eq!(s.total_iterations(937), 5 * 937);
+        assert_eq!(config.run.backend.as_deref(), Some("flex"));
+        let (_, s) = spec(&["train.steps=10"]).unwrap();
+        assert_eq!(s.total_iterations(937), 10);
+    }
+
+    #[test]
+    fn impossible_values_name_their_key() {
+        for (set, key) in [
+            ("train.batch_size=0", "train.batch_size"),
+            ("train.batch_size=1", "train.batch_size"),
+            ("optimizer.generator.lr=-1", "optimizer.generator.lr"),
+            (
+                "optimizer.discriminator.beta2=1.0",
+                "optimizer.discriminator.beta2",
+            ),
+            ("train.n_critic=0", "train.n_critic"),
+            ("model.image_size=32", "model.image_size"),
+            ("name=\"a/b\"", "name"),
+        ] {
+            let err = spec(&[set]).unwrap_err().to_string();
+            assert!(err.contains(key), "{set}: {err}");
+        }
+    }
+}

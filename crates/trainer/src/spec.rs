@@ -1,0 +1,373 @@
+//! [`RunSpec`]: everything a training run needs, as plain Rust values. The command line builds
+//! one from a TOML file; a program can build one directly. [`RunSpec::check`] rejects
+//! impossible combinations with an error naming the setting, before anything is allocated.
+//! A run saves its spec as `spec.json` in every checkpoint, so a checkpoint is self-contained.
+
+use std::num::{NonZeroU64, NonZeroUsize};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ganforge_backend::BackendKind;
+use ganforge_data::{
+    Cifar10, Cifar10Source, ColorMode, Dataset, IdxDataset, IdxKind, ImageFolder, LocateOptions,
+    Split, ToyDataset, ToyDistribution, locate,
+};
+use ganforge_losses::LossKind;
+use ganforge_models::{Architecture, Conditioning, ConditioningMethod};
+use serde::{Deserialize, Serialize};
+
+use crate::error::TrainError;
+use crate::objective::{AdamSpec, ClassConditional, GanSpec, InitSeeds, Objective, Unconditional};
+
+/// How long a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunLength {
+    /// Passes over the data.
+    Epochs(NonZeroU64),
+    /// Iterations (one generator step and `n_critic` discriminator steps each).
+    Steps(NonZeroU64),
+}
+
+/// The dataset to open, with its paths resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "dataset", rename_all = "kebab-case")]
+pub enum DataSpec {
+    /// MNIST or Fashion-MNIST.
+    Idx {
+        /// Which dataset.
+        kind: IdxKind,
+        /// Which split.
+        split: Split,
+        /// A directory the user named, if any.
+        dir: Option<PathBuf>,
+    },
+    /// CIFAR-10.
+    Cifar10 {
+        /// Which split.
+        split: Split,
+        /// A directory the user named, if any.
+        dir: Option<PathBuf>,
+    },
+    /// A folder of pictures.
+    ImageFolder {
+        /// The folder.
+        dir: PathBuf,
+        /// Side of the square pictures.
+        image_size: usize,
+        /// Grey or RGB.
+        color: ColorMode,
+    },
+    /// A 2-D toy mixture.
+    Toy {
+        /// Which mixture.
+        distribution: ToyDistribution,
+        /// Points drawn.
+        samples: usize,
+    },
+}
+
+impl DataSpec {
+    /// Shape `[C, H, W]` of the items this dataset yields.
+    pub fn item_shape(&self) -> [usize; 3] {
+        match self {
+            DataSpec::Idx { .. } => [1, 28, 28],
+            DataSpec::Cifar10 { .. } => [3, 32, 32],
+            DataSpec::ImageFolder {
+                image_size, color, ..
+            } => [color.channels(), *image_size, *image_size],
+            DataSpec::Toy { .. } => [2, 1, 1],
+        }
+    }
+
+    /// Finds (or downloads) and opens the dataset.
+    pub fn open(&self, seed: u64) -> Result<Arc<dyn Dataset>, TrainError> {
+        Ok(match self {
+            DataSpec::Idx { kind, split, dir } => {
+                let options = LocateOptions::from_env(dir.clone());
+                let (found, _) = locate(kind, *split, &options)?;
+                Arc::new(IdxDataset::open(&found, *kind, *split)?)
+            }
+            DataSpec::Cifar10 { split, dir } => {
+                let options = LocateOptions::from_env(dir.clone());
+                let (found, _) = locate(&Cifar10Source, *split, &options)?;
+                Arc::new(Cifar10::open(&found, *split)?)
+            }
+            DataSpec::ImageFolder {
+                dir,
+                image_size,
+                color,
+            } => Arc::new(ImageFolder::open(dir, *image_size, *color)?),
+            DataSpec::Toy {
+                distribution,
+                samples,
+            } => Arc::new(ToyDataset::new(*distribution, *samples, seed)?),
+        })
+    }
+
+    /// The classes' names in label order, or `None` when the items carry no labels. An image
+    /// folder is indexed to find its class sub-folders.
+    pub fn class_names(&self) -> Result<Option<Vec<String>>, TrainError> {
+        Ok(match self {
+            DataSpec::Idx { kind, .. } => Some(kind.class_names()),
+            DataSpec::Cifar10 { .. } => Some(Cifar10::class_names()),
+            DataSpec::ImageFolder {
+                dir,
+                image_size,
+                color,
+            } => ImageFolder::open(dir, *image_size, *color)?.class_names(),
+            DataSpec::Toy { distribution, .. } => Some(
+                (0..distribution.modes().len())
+                    .map(|m| m.to_string())
+                    .collect(),
+            ),
+        })
+    }
+
+    /// The toy mixture, when the data is one.
+    pub fn toy(&self) -> Option<ToyDistribution> {
+        match self {
+            DataSpec::Toy { distribution, .. } => Some(*distribution),
+            _ => None,
+        }
+    }
+}
+
+/// Everything a run needs. Settings are named by their TOML keys in error messages
+/// (`train.batch_size`), which are also the paths of these fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSpec {
+    /// Experiment name: the stem of the run directory's name.
+    pub name: String,
+    /// The networks.
+    pub architecture: Architecture,
+    /// Class conditioning; `conditioning.classes` equals `class_names.len()`.
+    pub conditioning: Conditioning,
+    /// The classes' names in label order (empty for an unconditional run).
+    pub class_names: Vec<String>,
+    /// The data.
+    pub data: DataSpec,
+    /// The adversarial loss.
+    pub loss: LossKind,
+    /// The generator's optimiser.
+    pub generator_optimizer: AdamSpec,
+    /// The discriminator's optimiser.
+    pub discriminator_optimizer: AdamSpec,
+    /// How long.
+    pub length: RunLength,
+    /// Real items per discriminator step.
+    pub batch_size: NonZeroUsize,
+    /// Discriminator steps per iteration.
+    pub n_critic: NonZeroUsize,
+    /// Master seed.
+    pub seed: u64,
+    /// Iterations between metric lines.
+    pub log_every: NonZeroU64,
+    /// Iterations between sample grids.
+    pub sample_every: NonZeroU64,
+    /// Iterations between checkpoints.
+    pub checkpoint_every: NonZeroU64,
+    /// Checkpoints kept.
+    pub keep_checkpoints: NonZeroUsize,
+    /// Samples per grid.
+    pub sample_count: NonZeroUsize,
+    /// The backend the run was made for (recorded; the device passed to
+    /// [`run`](crate::run) is the one used).
+    pub backend: BackendKind,
+}
+
+/// Independent seeds for the parts of a run, derived from the master seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeedStream {
+    /// Generator weights.
+    Generator = 1,
+    /// Discriminator weights.
+    Discriminator = 2,
+    /// Data order and toy data.
+    Data = 3,
+    /// Training noise.
+    Noise = 4,
+    /// The fixed noise behind sample grids.
+    FixedNoise = 5,
+}
+
+/// SplitMix64 of the seed and the stream: well-spread, independent sub-seeds.
+pub fn derive_seed(seed: u64, stream: SeedStream) -> u64 {
+    let mut z = seed ^ (stream as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn invalid(key: &'static str, value: impl ToString, reason: impl Into<String>) -> TrainError {
+    TrainError::Invalid {
+        key,
+        value: value.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn fmt_shape(s: [usize; 3]) -> String {
+    format!("{}x{}x{}", s[0], s[1], s[2])
+}
+
+/// Checks Adam's settings; `keys` name its four values.
+fn check_adam(keys: [&'static str; 4], a: &AdamSpec) -> Result<(), TrainError> {
+    if !(a.lr.is_finite() && a.lr > 0.0) {
+        return Err(invalid(keys[0], a.lr, "must be a positive number"));
+    }
+    for (key, beta) in [(keys[1], a.beta1), (keys[2], a.beta2)] {
+        if !(0.0..1.0).contains(&beta) {
+            return Err(invalid(key, beta, "must be in [0, 1)"));
+        }
+    }
+    if !(a.epsilon.is_finite() && a.epsilon > 0.0) {
+        return Err(invalid(keys[3], a.epsilon, "must be a positive number"));
+    }
+    Ok(())
+}
+
+impl RunSpec {
+    /// Rejects impossible combinations: a name that is not a file name, empty data, a model
+    /// whose samples do not match the data's items, batch normalisation on batches of one,
+    /// conditioning without classes, and Adam settings out of range.
+    pub fn check(&self) -> Result<(), TrainError> {
+        if self.name.is_empty() || self.name.contains(['/', '\\']) {
+            return Err(invalid(
+                "name",
+                &self.name,
+                "must be non-empty and contain no path separator",
+            ));
+        }
+        match self.data {
+            DataSpec::ImageFolder { image_size: 0, .. } => {
+                return Err(invalid("data.image_size", 0, "must be at least 1"));
+            }
+            DataSpec::Toy { samples: 0, .. } => {
+                return Err(invalid("data.samples", 0, "must be at least 1"));
+            }
+            _ => {}
+        }
+        let (produced, expected) = (self.architecture.sample_shape(), self.data.item_shape());
+        if produced != expected {
+            return Err(invalid(
+                "model.image_size",
+                fmt_shape(produced),
+                format!(
+                    "the model makes {} samples but the dataset gives {} items; set \
+                     model.channels and model.image_size to match the data",
+                    fmt_shape(produced),
+                    fmt_shape(expected)
+                ),
+            ));
+        }
+        let uses_batch_norm = !matches!(self.architecture, Architecture::Toy(..));
+        if uses_batch_norm && self.batch_size.get() < 2 {
+            return Err(invalid(
+                "train.batch_size",
+                1,
+                "this architecture uses batch normalisation, which needs at least 2 items per \
+                 batch",
+            ));
+        }
+        self.check_conditioning()?;
+        check_adam(
+            [
+                "optimizer.generator.lr",
+                "optimizer.generator.beta1",
+                "optimizer.generator.beta2",
+                "optimizer.generator.epsilon",
+            ],
+            &self.generator_optimizer,
+        )?;
+        check_adam(
+            [
+                "optimizer.discriminator.lr",
+                "optimizer.discriminator.beta1",
+                "optimizer.discriminator.beta2",
+                "optimizer.discriminator.epsilon",
+            ],
+            &self.discriminator_optimizer,
+        )
+    }
+
+    fn check_conditioning(&self) -> Result<(), TrainError> {
+        let c = &self.conditioning;
+        if !c.is_conditional() {
+            return Ok(());
+        }
+        if c.classes != self.class_names.len() {
+            return Err(invalid(
+                "model.conditioning",
+                format!("{} classes", c.classes),
+                format!("but {} class names", self.class_names.len()),
+            ));
+        }
+        if c.classes < 2 || c.embed_dim == 0 {
+            return Err(invalid(
+                "model.conditioning",
+                format!("{} classes, embed_dim {}", c.classes, c.embed_dim),
+                "needs at least 2 classes and an embedding of at least 1",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Total iterations for a dataset with `batches_per_epoch` full batches.
+    pub fn total_iterations(&self, batches_per_epoch: u64) -> u64 {
+        match self.length {
+            RunLength::Steps(s) => s.get(),
+            RunLength::Epochs(e) => {
+                (e.get() * batches_per_epoch / self.n_critic.get() as u64).max(1)
+            }
+        }
+    }
+
+    /// What the networks are built from.
+    pub fn gan_spec(&self) -> GanSpec {
+        GanSpec {
+            architecture: self.architecture.clone(),
+            conditioning: self.conditioning,
+            generator_optimizer: self.generator_optimizer,
+            discriminator_optimizer: self.discriminator_optimizer,
+        }
+    }
+
+    /// The seeds of the initial weights.
+    pub fn init_seeds(&self) -> InitSeeds {
+        InitSeeds {
+            generator: derive_seed(self.seed, SeedStream::Generator),
+            discriminator: derive_seed(self.seed, SeedStream::Discriminator),
+        }
+    }
+
+    /// What each iteration does: the unconditional GAN, or the class-conditional one (with
+    /// AC-GAN's classification term at weight 1, as Odena et al.).
+    pub fn objective(&self) -> Box<dyn Objective> {
+        let latent_dim = self.architecture.latent_dim();
+        let loss = self.loss.build();
+        match self.conditioning.method {
+            ConditioningMethod::None => Box::new(Unconditional { loss, latent_dim }),
+            method => Box::new(ClassConditional {
+                loss,
+                latent_dim,
+                classes: self.conditioning.classes,
+                class_weight: (method == ConditioningMethod::Acgan).then_some(1.0),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_differ_per_stream() {
+        let a = derive_seed(0, SeedStream::Generator);
+        let b = derive_seed(0, SeedStream::Discriminator);
+        assert_ne!(a, b);
+        assert_eq!(a, derive_seed(0, SeedStream::Generator));
+        assert_ne!(a, derive_seed(1, SeedStream::Generator));
+    }
+}

@@ -1,0 +1,148 @@
+//! The trainer as a library: a run specified in Rust, without TOML or a command line, trains,
+//! resumes exactly, refuses a checkpoint of other networks, and its checkpoint alone is enough
+//! to sample from.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::num::{NonZeroU64, NonZeroUsize};
+use std::path::Path;
+
+use burn::prelude::Device;
+use ganforge_backend::BackendKind;
+use ganforge_data::ToyDistribution;
+use ganforge_losses::LossKind;
+use ganforge_models::{
+    Architecture, Conditioning, ConditioningMethod, ToyDiscriminatorConfig, ToyGeneratorConfig,
+};
+use ganforge_trainer::generate::{GenerateOptions, generate};
+use ganforge_trainer::objective::AdamSpec;
+use ganforge_trainer::progress::ProgressMode;
+use ganforge_trainer::{DataSpec, RunLength, RunOptions, RunSpec, RunSummary, TrainError};
+
+fn nz(n: u64) -> NonZeroU64 {
+    NonZeroU64::new(n).unwrap()
+}
+
+fn nzu(n: usize) -> NonZeroUsize {
+    NonZeroUsize::new(n).unwrap()
+}
+
+/// A small conditional ring-8 run of `steps` iterations.
+fn ring_spec(steps: u64) -> RunSpec {
+    RunSpec {
+        name: "ring".into(),
+        architecture: Architecture::Toy(
+            ToyGeneratorConfig {
+                latent_dim: 2,
+                width: 16,
+                depth: 2,
+            },
+            ToyDiscriminatorConfig {
+                width: 16,
+                depth: 2,
+                ..ToyDiscriminatorConfig::default()
+            },
+        ),
+        conditioning: Conditioning::new(ConditioningMethod::Concat, 8).with_embed_dim(4),
+        class_names: (0..8).map(|m| m.to_string()).collect(),
+        data: DataSpec::Toy {
+            distribution: ToyDistribution::Ring8,
+            samples: 256,
+        },
+        loss: LossKind::NonSaturating,
+        generator_optimizer: AdamSpec::DCGAN,
+        discriminator_optimizer: AdamSpec::DCGAN,
+        length: RunLength::Steps(nz(steps)),
+        batch_size: nzu(32),
+        n_critic: nzu(1),
+        seed: 7,
+        log_every: nz(2),
+        sample_every: nz(100),
+        checkpoint_every: nz(3),
+        keep_checkpoints: nzu(2),
+        sample_count: nzu(16),
+        backend: BackendKind::Flex,
+    }
+}
+
+fn train(spec: &RunSpec, runs: &Path, resume: Option<&Path>) -> Result<RunSummary, TrainError> {
+    let options = RunOptions {
+        runs_root: runs.to_path_buf(),
+        resume: resume.map(Path::to_path_buf),
+        progress: ProgressMode::Quiet,
+        config_text: None,
+    };
+    ganforge_trainer::run(spec, &Device::flex(), &options)
+}
+
+struct Collect(Vec<f32>);
+
+impl burn::module::ModuleVisitor for Collect {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<burn::Tensor<D>>) {
+        let values = param.val().into_data().convert::<f32>();
+        self.0.extend(values.try_to_vec::<f32>().unwrap());
+    }
+}
+
+/// The generator weights saved in `checkpoint`.
+fn generator_weights(checkpoint: &Path) -> Vec<f32> {
+    use burn::module::Module;
+    let loaded = ganforge_trainer::generate::load_generator(checkpoint, &Device::flex()).unwrap();
+    let mut collect = Collect(Vec::new());
+    loaded.generator.visit(&mut collect);
+    collect.0
+}
+
+#[test]
+fn a_spec_built_in_rust_trains_resumes_and_samples() {
+    let runs = tempfile::tempdir().unwrap();
+    let straight = train(&ring_spec(10), runs.path(), None).unwrap();
+    let first = train(&ring_spec(5), runs.path(), None).unwrap();
+    assert!(!first.run_dir.join("resolved.toml").exists());
+    let resumed = train(&ring_spec(10), runs.path(), Some(&first.run_dir)).unwrap();
+    assert_eq!(resumed.iterations, 10);
+    let (a, b) = (
+        generator_weights(&straight.checkpoint),
+        generator_weights(&resumed.checkpoint),
+    );
+    assert!(!a.is_empty());
+    assert!(a == b, "a resumed run differs from an uninterrupted one");
+
+    let saved = ganforge_trainer::checkpoint::spec(&resumed.checkpoint).unwrap();
+    assert_eq!(saved, ring_spec(10));
+
+    let out = tempfile::tempdir().unwrap();
+    let options = GenerateOptions {
+        count: 8,
+        out: out.path().to_path_buf(),
+        seed: 0,
+        class: Some("3".into()),
+        scale: 1,
+    };
+    let made = generate(&resumed.checkpoint, &options, &Device::flex()).unwrap();
+    assert!(made.files.iter().any(|f| f.ends_with("points.csv")));
+}
+
+#[test]
+fn other_networks_cannot_resume_a_run() {
+    let runs = tempfile::tempdir().unwrap();
+    let first = train(&ring_spec(3), runs.path(), None).unwrap();
+    let mut wider = ring_spec(6);
+    if let Architecture::Toy(g, _) = &mut wider.architecture {
+        g.width = 32;
+    }
+    let err = train(&wider, runs.path(), Some(&first.run_dir)).unwrap_err();
+    assert!(err.to_string().contains("was trained with"), "{err}");
+    assert!(err.is_bad_input());
+}
+
+#[test]
+fn check_names_the_impossible_setting() {
+    let mut spec = ring_spec(1);
+    spec.class_names.pop();
+    let err = spec.check().unwrap_err().to_string();
+    assert!(err.contains("model.conditioning"), "{err}");
+    let mut spec = ring_spec(1);
+    spec.generator_optimizer.beta2 = 1.0;
+    let err = spec.check().unwrap_err().to_string();
+    assert!(err.contains("optimizer.generator.beta2"), "{err}");
+}
