@@ -134,7 +134,8 @@ fn train(args: &[String]) -> ExitCode {
 }
 
 /// The features that compile every backend in beside flex.
-const ALL_BACKENDS: &str = "ganforge-backend/tch,ganforge-backend/wgpu";
+const ALL_BACKENDS: &str =
+    "ganforge-cli/tch,ganforge-cli/wgpu,ganforge-benches/tch,ganforge-benches/wgpu";
 
 /// `clippy-driver` of the active toolchain.
 fn clippy_driver() -> Result<PathBuf, String> {
@@ -193,6 +194,8 @@ fn test(args: &[String]) -> ExitCode {
     let configure = |cmd: &mut Command| {
         if let Some(env) = &torch {
             cmd.args(["--features", ALL_BACKENDS]);
+            // Every backend built must also run (the parity tests fail otherwise).
+            cmd.env("GANFORGE_REQUIRE_BACKENDS", "1");
             env.apply(cmd);
         }
         // What `cargo clippy -- -D warnings` sets, applied to a full build.

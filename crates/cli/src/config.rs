@@ -15,6 +15,7 @@ use ganforge_models::{
     ToyGeneratorConfig,
 };
 
+use ganforge_trainer::OnDivergence;
 use ganforge_trainer::objective::AdamSpec;
 
 use crate::error::ConfigError;
@@ -375,6 +376,27 @@ pub struct TrainSection {
     /// Samples in each grid.
     #[serde(default = "default_sample_count")]
     pub sample_count: usize,
+    /// When a loss or a weight stops being finite: `stop` (an error naming the last good
+    /// checkpoint) or `rollback` (reload it and continue with lower learning rates).
+    #[serde(default)]
+    pub on_divergence: DivergenceName,
+    /// The learning rates' factor at each rollback.
+    #[serde(default = "default_rollback_lr_factor")]
+    pub rollback_lr_factor: f64,
+    /// Rollbacks allowed before the run stops.
+    #[serde(default = "default_max_rollbacks")]
+    pub max_rollbacks: u32,
+}
+
+/// `train.on_divergence`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DivergenceName {
+    /// Stop with an error.
+    #[default]
+    Stop,
+    /// Reload the last good checkpoint with lower learning rates.
+    Rollback,
 }
 
 impl Default for TrainSection {
@@ -390,6 +412,9 @@ impl Default for TrainSection {
             checkpoint_every: default_checkpoint_every(),
             keep_checkpoints: default_keep(),
             sample_count: default_sample_count(),
+            on_divergence: DivergenceName::Stop,
+            rollback_lr_factor: default_rollback_lr_factor(),
+            max_rollbacks: default_max_rollbacks(),
         }
     }
 }
@@ -407,6 +432,14 @@ pub struct RunSection {
     /// The ganforge version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+}
+
+fn default_rollback_lr_factor() -> f64 {
+    OnDivergence::DEFAULT_LR_FACTOR
+}
+
+fn default_max_rollbacks() -> u32 {
+    OnDivergence::DEFAULT_MAX_ROLLBACKS
 }
 
 fn default_embed_dim() -> usize {

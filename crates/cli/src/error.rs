@@ -65,14 +65,28 @@ pub enum CliError {
     /// The command failed, or a setting is impossible.
     #[error(transparent)]
     Train(#[from] TrainError),
+    /// A signal stopped the run after a checkpoint.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl CliError {
-    /// Whether the error is about the user's input (exit code 2) rather than the run itself.
+    /// Whether the error is about the user's input rather than the run itself.
     pub fn is_bad_input(&self) -> bool {
         match self {
             CliError::Config(_) => true,
             CliError::Train(e) => e.is_bad_input(),
+            CliError::Interrupted => false,
+        }
+    }
+
+    /// The process's exit code: 2 for bad input, 130 for a run stopped by a signal (as
+    /// shells report Ctrl-C), 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Interrupted => 130,
+            e if e.is_bad_input() => 2,
+            _ => 1,
         }
     }
 }

@@ -4,6 +4,8 @@ mod bench;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Parser, Subcommand};
 use ganforge_backend::BackendKind;
@@ -401,12 +403,23 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     ProgressMode::Auto
                 },
                 config_text: Some(config_text),
+                stop: Some(stop_on_signal()),
             };
             let summary = ganforge_trainer::run(&spec, &device, &options)?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&summary).unwrap_or_else(|e| e.to_string())
             );
+            if summary.interrupted {
+                eprintln!(
+                    "stopped at iteration {} by a signal; checkpoint {}\nresume with: ganforge \
+                     train --resume {}",
+                    summary.iterations,
+                    summary.checkpoint.display(),
+                    summary.run_dir.display()
+                );
+                return Err(CliError::Interrupted);
+            }
             Ok(())
         }
         Command::Bench {
@@ -527,11 +540,30 @@ fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+/// A flag that the first Ctrl-C, SIGTERM or SIGHUP sets, so the run stops after the current
+/// iteration with a checkpoint; a second one exits at once (the last checkpoint is intact).
+fn stop_on_signal() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let handler_flag = Arc::clone(&flag);
+    let installed = ctrlc::set_handler(move || {
+        if handler_flag.swap(true, Ordering::SeqCst) {
+            eprintln!("second signal: exiting now; resume from the last checkpoint");
+            std::process::exit(130);
+        }
+        eprintln!("signal received: stopping after this iteration with a checkpoint");
+    });
+    if let Err(e) = installed {
+        eprintln!("warning: cannot install the signal handler ({e}); Ctrl-C stops at once");
+    }
+    flag
+}
+
 fn main() -> ExitCode {
     ganforge_trainer::allocator::keep_freed_memory();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Interrupted) => ExitCode::from(CliError::Interrupted.exit_code()),
         Err(err) => {
             eprintln!("error: {err}");
             let mut source = std::error::Error::source(&err);
@@ -539,7 +571,7 @@ fn main() -> ExitCode {
                 eprintln!("  caused by: {cause}");
                 source = cause.source();
             }
-            ExitCode::from(if err.is_bad_input() { 2 } else { 1 })
+            ExitCode::from(err.exit_code())
         }
     }
 }

@@ -13,11 +13,11 @@ use ganforge_models::{
     MlpGeneratorConfig, ToyDiscriminatorConfig, ToyGeneratorConfig,
 };
 use ganforge_trainer::objective::AdamSpec;
-use ganforge_trainer::{DataSpec, RunLength, RunSpec, TrainError};
+use ganforge_trainer::{DataSpec, OnDivergence, RunLength, RunSpec, TrainError};
 
 use crate::config::{
-    AdamSection, ColorName, ConditioningName, DataSection, LossSection, ModelSection, RawConfig,
-    SplitName,
+    AdamSection, ColorName, ConditioningName, DataSection, DivergenceName, LossSection,
+    ModelSection, RawConfig, SplitName,
 };
 use crate::error::CliError;
 
@@ -138,6 +138,13 @@ pub fn run_spec(config: &RawConfig, backend: BackendKind) -> Result<RunSpec, Cli
         checkpoint_every: nonzero_u64("train.checkpoint_every", t.checkpoint_every)?,
         keep_checkpoints: nonzero_usize("train.keep_checkpoints", t.keep_checkpoints)?,
         sample_count: nonzero_usize("train.sample_count", t.sample_count)?,
+        on_divergence: match t.on_divergence {
+            DivergenceName::Stop => OnDivergence::Stop,
+            DivergenceName::Rollback => OnDivergence::Rollback {
+                lr_factor: t.rollback_lr_factor,
+                max_rollbacks: t.max_rollbacks,
+            },
+        },
         backend,
     };
     spec.check()?;

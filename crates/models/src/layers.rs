@@ -346,8 +346,10 @@ mod tests {
     fn check_batch_norm<const D: usize>(shape: [usize; D], slope: Option<f64>) {
         let device = Device::flex().autodiff();
         device.seed(11);
+        // Two modules built separately: `Module::clone` would share the running statistics,
+        // and the comparison below would read one object twice.
         let ours = BatchNormConfig::new(shape[1]).init(&device);
-        let burns = ours.clone();
+        let burns = BatchNormConfig::new(shape[1]).init(&device);
         let x = Tensor::<D>::random(shape, Distribution::Normal(1.5, 3.0), &device);
         let x2 = x.clone().mul_scalar(0.5);
         // Two steps, so the second uses running statistics the first one updated.
@@ -364,10 +366,21 @@ mod tests {
             a.0.assert_approx_eq::<f32>(&b.0, Tolerance::absolute(2e-5));
             a.1.assert_approx_eq::<f32>(&b.1, Tolerance::absolute(2e-5));
         }
-        for (a, b) in [
+        let initial = [0.0f32, 1.0];
+        for ((a, b), start) in [
             (ours.running_mean.value(), burns.running_mean.value()),
             (ours.running_var.value(), burns.running_var.value()),
-        ] {
+        ]
+        .into_iter()
+        .zip(initial)
+        {
+            let moved = values(a.clone())
+                .iter::<f32>()
+                .any(|v| (v - start).abs() > 1e-3);
+            assert!(
+                moved,
+                "the running statistics never left their initial value"
+            );
             values(a).assert_approx_eq::<f32>(&values(b), Tolerance::absolute(1e-5));
         }
         // Evaluation with the running statistics the two steps left.

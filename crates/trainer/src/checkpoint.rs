@@ -51,6 +51,10 @@ pub struct TrainState {
     pub noise_rng: Pcg64Mcg,
     /// Training wall time so far, in seconds.
     pub elapsed_s: f64,
+    /// Factor on both configured learning rates (lowered by each rollback after divergence).
+    pub lr_scale: f64,
+    /// Rollbacks after divergence so far.
+    pub rollbacks: u32,
 }
 
 impl TrainState {
@@ -63,6 +67,8 @@ impl TrainState {
             loader_batch: 0,
             noise_rng,
             elapsed_s: 0.0,
+            lr_scale: 1.0,
+            rollbacks: 0,
         }
     }
 }

@@ -45,28 +45,22 @@ pub enum TrainError {
         /// Why.
         source: std::io::Error,
     },
-    /// A loss became NaN or infinite.
-    #[error(
-        "training diverged at iteration {iteration}: loss_d = {loss_d}, loss_g = {loss_g}; \
-         the last checkpoint is intact, resume from it with a lower learning rate"
-    )]
-    NonFinite {
-        /// The iteration of the log window where it was seen.
+    /// A loss or a weight became NaN or infinite.
+    #[error("training diverged at iteration {iteration}: {what}; {}", last_good_advice(.last_good))]
+    Diverged {
+        /// The iteration where it was seen (the end of the log window or the checkpoint due).
         iteration: u64,
-        /// Discriminator loss.
-        loss_d: f32,
-        /// Generator loss.
-        loss_g: f32,
+        /// What was not finite.
+        what: String,
+        /// The newest checkpoint, which holds finite weights (none is ever written otherwise).
+        last_good: Option<PathBuf>,
     },
 }
 
 impl TrainError {
     /// Whether the error is about the user's input (exit code 2) rather than the run itself.
     pub fn is_bad_input(&self) -> bool {
-        !matches!(
-            self,
-            TrainError::Write { .. } | TrainError::NonFinite { .. }
-        )
+        !matches!(self, TrainError::Write { .. } | TrainError::Diverged { .. })
     }
 
     /// A failed write of `path`.
@@ -82,5 +76,16 @@ impl TrainError {
             path: path.into(),
             reason: reason.to_string(),
         }
+    }
+}
+
+fn last_good_advice(last_good: &Option<PathBuf>) -> String {
+    match last_good {
+        Some(path) => format!(
+            "the last good checkpoint is {}: resume from it with lower learning rates, or set \
+             train.on_divergence = \"rollback\"",
+            path.display()
+        ),
+        None => "no checkpoint had been written yet: start again with lower learning rates".into(),
     }
 }

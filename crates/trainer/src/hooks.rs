@@ -67,7 +67,16 @@ pub struct LogHook {
     pub last_line: Option<MetricsLine>,
     window: Vec<Tensor<1>>,
     window_start: Instant,
+    /// The first iteration of the current stretch of logged D(G(z)) below [`D_WON_BELOW`].
+    d_won_since: Option<u64>,
+    d_won_reported: bool,
+    warnings: Vec<String>,
 }
+
+/// D(G(z)) below this, averaged over a log window, counts as the discriminator winning.
+pub const D_WON_BELOW: f32 = 0.01;
+/// Iterations of winning before the log reports it.
+pub const D_WON_FOR: u64 = 1000;
 
 impl LogHook {
     /// A hook writing to `log` and `progress` as `settings` say; `last_line` is the newest
@@ -85,6 +94,51 @@ impl LogHook {
             last_line,
             window: Vec::new(),
             window_start: Instant::now(),
+            d_won_since: None,
+            d_won_reported: false,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Shows `text` above the progress display and keeps it for the run's summary.
+    pub fn warn(&mut self, text: String) {
+        self.progress.note(&format!("warning: {text}"));
+        self.warnings.push(text);
+    }
+
+    /// The warnings raised so far.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Continues with `log` (reopened at an earlier iteration) and an empty window.
+    pub fn restart(&mut self, log: MetricsLog) {
+        self.log = log;
+        self.window.clear();
+        self.window_start = Instant::now();
+        self.d_won_since = None;
+    }
+
+    /// Reports a discriminator that has won outright: D(G(z)) below [`D_WON_BELOW`] in every
+    /// log line for at least [`D_WON_FOR`] iterations.
+    fn watch_discriminator(&mut self, line: &MetricsLine) {
+        if line.d_fake >= D_WON_BELOW || !line.d_fake.is_finite() {
+            self.d_won_since = None;
+            self.d_won_reported = false;
+            return;
+        }
+        let window = self.settings.every;
+        let since = *self
+            .d_won_since
+            .get_or_insert(line.iteration.saturating_sub(window));
+        if !self.d_won_reported && line.iteration - since >= D_WON_FOR {
+            self.d_won_reported = true;
+            self.warn(format!(
+                "the discriminator has won outright: D(G(z)) < {D_WON_BELOW} from iteration \
+                 {since} to {}, so the generator learns little; try the non-saturating or hinge \
+                 loss, a lower discriminator learning rate, or more generator steps",
+                line.iteration
+            ));
         }
     }
 
@@ -107,10 +161,10 @@ impl LogHook {
         let (loss_d, loss_g) = (get("loss_d"), get("loss_g"));
         let iteration = tick.state.iteration;
         if !(loss_d.is_finite() && loss_g.is_finite()) {
-            return Err(TrainError::NonFinite {
+            return Err(TrainError::Diverged {
                 iteration,
-                loss_d,
-                loss_g,
+                what: format!("loss_d = {loss_d}, loss_g = {loss_g}"),
+                last_good: None,
             });
         }
         let seconds = self.window_start.elapsed().as_secs_f64();
@@ -142,6 +196,7 @@ impl Hook for LogHook {
             let line = self.line(tick)?;
             self.log.append(&line)?;
             self.progress.log(&line, self.settings.total);
+            self.watch_discriminator(&line);
             self.last_line = Some(line);
         }
         self.progress.tick(tick.state.iteration);
@@ -228,12 +283,25 @@ pub struct CheckpointHook {
     pub config_text: Option<String>,
     /// The newest checkpoint written or found.
     pub last: Option<PathBuf>,
+    /// The iteration of the checkpoint this session wrote last.
+    pub saved_at: Option<u64>,
 }
 
-impl Hook for CheckpointHook {
-    fn after_iteration(&mut self, tick: &Tick<'_>) -> Result<(), TrainError> {
-        if !tick.due(self.every) {
+impl CheckpointHook {
+    /// Writes a checkpoint of `tick` unless one of this iteration exists; refuses (with
+    /// [`TrainError::Diverged`]) when a loss or a weight is not finite, so a checkpoint never
+    /// holds a diverged run.
+    pub fn save(&mut self, tick: &Tick<'_>) -> Result<(), TrainError> {
+        let iteration = tick.state.iteration;
+        if self.saved_at == Some(iteration) {
             return Ok(());
+        }
+        if let Some(what) = non_finite(tick) {
+            return Err(TrainError::Diverged {
+                iteration,
+                what,
+                last_good: self.last.clone(),
+            });
         }
         let snapshot = Snapshot {
             gan: tick.gan,
@@ -242,6 +310,106 @@ impl Hook for CheckpointHook {
             config_text: self.config_text.as_deref(),
         };
         self.last = Some(checkpoint::save(&self.dir, &snapshot, self.keep)?);
+        self.saved_at = Some(iteration);
         Ok(())
+    }
+}
+
+impl Hook for CheckpointHook {
+    fn after_iteration(&mut self, tick: &Tick<'_>) -> Result<(), TrainError> {
+        if tick.due(self.every) {
+            self.save(tick)?;
+        }
+        Ok(())
+    }
+}
+
+/// What is not finite at `tick`: the iteration's statistics or either network's weights.
+fn non_finite(tick: &Tick<'_>) -> Option<String> {
+    let stats = tick
+        .stats
+        .values
+        .clone()
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .unwrap_or_default();
+    if stats.iter().any(|v| !v.is_finite()) {
+        return Some(format!("the iteration's statistics are {stats:?}"));
+    }
+    if !finite_weights(&tick.gan.generator) {
+        return Some("the generator's weights are not finite".into());
+    }
+    if !finite_weights(&tick.gan.discriminator) {
+        return Some("the discriminator's weights are not finite".into());
+    }
+    None
+}
+
+/// Whether every float parameter of `module` is finite: one reduction per parameter, read
+/// back once.
+fn finite_weights<M: burn::module::Module>(module: &M) -> bool {
+    struct Magnitudes(Vec<Tensor<1>>);
+    impl burn::module::ModuleVisitor for Magnitudes {
+        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+            self.0.push(param.val().detach().abs().sum());
+        }
+    }
+    let mut sums = Magnitudes(Vec::new());
+    module.visit(&mut sums);
+    if sums.0.is_empty() {
+        return true;
+    }
+    Tensor::cat(sums.0, 0)
+        .sum()
+        .into_scalar::<f32>()
+        .is_finite()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::ProgressMode;
+
+    fn hook(dir: &std::path::Path) -> LogHook {
+        let settings = LogSettings {
+            every: 100,
+            names: &crate::objective::CORE_STATS,
+            items_per_iteration: 1,
+            total: 10_000,
+        };
+        let log = MetricsLog::open(&dir.join("metrics.jsonl"), None).unwrap();
+        let progress = Progress::new(ProgressMode::Quiet, 10_000, 0, dir);
+        LogHook::new(settings, log, progress, None)
+    }
+
+    fn line(iteration: u64, d_fake: f32) -> MetricsLine {
+        MetricsLine {
+            iteration,
+            epoch: 0.0,
+            loss_d: 0.1,
+            loss_g: 5.0,
+            d_real: 0.99,
+            d_fake,
+            images_per_s: 1.0,
+            wall_s: 1.0,
+            extra: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_discriminator_that_wins_for_long_is_reported_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut hook = hook(dir.path());
+        // A short dip is not reported; the stretch restarts when D(G(z)) recovers.
+        for (it, d_fake) in [(100, 0.001), (500, 0.001), (600, 0.2)] {
+            hook.watch_discriminator(&line(it, d_fake));
+        }
+        assert!(hook.warnings().is_empty());
+        for it in (700..=2000).step_by(100) {
+            hook.watch_discriminator(&line(it, 0.005));
+        }
+        assert_eq!(hook.warnings().len(), 1, "{:?}", hook.warnings());
+        assert!(hook.warnings()[0].contains("from iteration 600 to 1600"));
     }
 }

@@ -29,5 +29,5 @@ pub mod spec;
 pub mod train;
 
 pub use error::TrainError;
-pub use spec::{DataSpec, RunLength, RunSpec};
+pub use spec::{DataSpec, OnDivergence, RunLength, RunSpec};
 pub use train::{RunOptions, RunSummary, run};

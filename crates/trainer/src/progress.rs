@@ -22,6 +22,7 @@ pub enum ProgressMode {
 pub struct Progress {
     bar: Option<ProgressBar>,
     plain: bool,
+    quiet: bool,
 }
 
 impl Progress {
@@ -45,7 +46,20 @@ impl Progress {
         if mode != ProgressMode::Quiet {
             eprintln!("run directory: {}", run_dir.display());
         }
-        Self { bar, plain }
+        Self {
+            bar,
+            plain,
+            quiet: mode == ProgressMode::Quiet,
+        }
+    }
+
+    /// Prints a message above the bar (or on its own line without one).
+    pub fn note(&self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None if !self.quiet => eprintln!("{text}"),
+            None => {}
+        }
     }
 
     /// Shows a metrics line.

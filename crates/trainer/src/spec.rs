@@ -29,6 +29,29 @@ pub enum RunLength {
     Steps(NonZeroU64),
 }
 
+/// What a run does when a loss or a weight stops being finite.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "policy", rename_all = "kebab-case")]
+pub enum OnDivergence {
+    /// Stop with an error naming the last good checkpoint.
+    Stop,
+    /// Reload the last good checkpoint and continue with both learning rates multiplied by
+    /// `lr_factor`, at most `max_rollbacks` times over the run's life.
+    Rollback {
+        /// The learning rates' factor at each rollback, in (0, 1).
+        lr_factor: f64,
+        /// Rollbacks allowed before the run stops as with [`OnDivergence::Stop`].
+        max_rollbacks: u32,
+    },
+}
+
+impl OnDivergence {
+    /// The usual rollback: halve the learning rates, up to three times.
+    pub const DEFAULT_LR_FACTOR: f64 = 0.5;
+    /// See [`OnDivergence::DEFAULT_LR_FACTOR`].
+    pub const DEFAULT_MAX_ROLLBACKS: u32 = 3;
+}
+
 /// The dataset to open, with its paths resolved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "dataset", rename_all = "kebab-case")]
@@ -171,6 +194,8 @@ pub struct RunSpec {
     pub keep_checkpoints: NonZeroUsize,
     /// Samples per grid.
     pub sample_count: NonZeroUsize,
+    /// What happens when training diverges.
+    pub on_divergence: OnDivergence,
     /// The backend the run was made for (recorded; the device passed to
     /// [`run`](crate::run) is the one used).
     pub backend: BackendKind,
@@ -271,6 +296,22 @@ impl RunSpec {
             ));
         }
         self.check_conditioning()?;
+        if let OnDivergence::Rollback {
+            lr_factor,
+            max_rollbacks,
+        } = self.on_divergence
+        {
+            if !(lr_factor > 0.0 && lr_factor < 1.0) {
+                return Err(invalid(
+                    "train.rollback_lr_factor",
+                    lr_factor,
+                    "must be in (0, 1)",
+                ));
+            }
+            if max_rollbacks == 0 {
+                return Err(invalid("train.max_rollbacks", 0, "must be at least 1"));
+            }
+        }
         check_adam(
             [
                 "optimizer.generator.lr",

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use burn::prelude::*;
@@ -23,7 +24,7 @@ use crate::progress::{Progress, ProgressMode};
 use crate::render;
 use crate::run_dir::RunDir;
 use crate::sample::{GridInputs, Sampler, cycling_labels};
-use crate::spec::{RunSpec, SeedStream, derive_seed};
+use crate::spec::{OnDivergence, RunSpec, SeedStream, derive_seed};
 
 /// Batches the loader keeps ready.
 const PREFETCH: usize = 4;
@@ -43,6 +44,9 @@ pub struct RunOptions {
     /// `resolved.toml` and in each checkpoint, for the record and for resuming from the
     /// command line.
     pub config_text: Option<String>,
+    /// A flag that, once set (by a signal handler, say), ends the run after the current
+    /// iteration with a checkpoint; [`RunSummary::interrupted`] then says so.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 /// Mode coverage of a toy run.
@@ -79,6 +83,10 @@ pub struct RunSummary {
     pub toy: Option<ToyScore>,
     /// The final checkpoint.
     pub checkpoint: PathBuf,
+    /// Whether the run was stopped through [`RunOptions::stop`] before its end.
+    pub interrupted: bool,
+    /// Warnings raised during the run (a discriminator that won outright, rollbacks).
+    pub warnings: Vec<String>,
 }
 
 /// Runs `spec` on `device` (a plain device; autodiff is added here).
@@ -100,8 +108,11 @@ struct Session<'a> {
     gan: Option<Gan>,
     objective: Box<dyn Objective>,
     state: TrainState,
+    dataset: Arc<dyn Dataset>,
     loader: BatchLoader,
     total: u64,
+    stop: Option<Arc<AtomicBool>>,
+    interrupted: bool,
     log: LogHook,
     samples: SampleHook,
     checkpoints: CheckpointHook,
@@ -134,23 +145,16 @@ impl<'a> Session<'a> {
                 fresh_state(spec),
             ),
         };
-        let spec_json = serde_json::to_vec_pretty(spec)
-            .map_err(|e| TrainError::write(run_dir.spec(), std::io::Error::other(e)))?;
-        write_atomic(&run_dir.spec(), &spec_json)?;
+        // `spec.json` last: its presence marks a run directory that can be resumed.
         if let Some(text) = &options.config_text {
             write_atomic(&run_dir.resolved(), text.as_bytes())?;
         }
+        let spec_json = serde_json::to_vec_pretty(spec)
+            .map_err(|e| TrainError::write(run_dir.spec(), std::io::Error::other(e)))?;
+        write_atomic(&run_dir.spec(), &spec_json)?;
+        let gan = with_lr_scale(gan, spec, state.lr_scale);
         let resumed_at = options.resume.as_ref().map(|_| state.iteration);
-        let loader = BatchLoader::new(
-            dataset,
-            spec.batch_size.get(),
-            derive_seed(spec.seed, SeedStream::Data),
-            LoaderPosition {
-                epoch: state.loader_epoch,
-                batch: state.loader_batch,
-            },
-            PREFETCH,
-        )?;
+        let loader = loader_at(&dataset, spec, &state)?;
         let total = spec.total_iterations(loader.batches_per_epoch());
         let objective = spec.objective();
         let progress = Progress::new(options.progress, total, state.iteration, run_dir.root());
@@ -174,6 +178,7 @@ impl<'a> Session<'a> {
             spec: spec.clone(),
             config_text: options.config_text.clone(),
             last: checkpoint::latest(&run_dir.checkpoints()),
+            saved_at: None,
         };
         Ok(Self {
             spec,
@@ -183,8 +188,11 @@ impl<'a> Session<'a> {
             gan: Some(gan),
             objective,
             state,
+            dataset,
             loader,
             total,
+            stop: options.stop.clone(),
+            interrupted: false,
             log,
             samples,
             checkpoints,
@@ -209,7 +217,8 @@ impl<'a> Session<'a> {
         Ok(shape.batch(real, labels, &mut self.state.noise_rng, &self.device))
     }
 
-    /// Iterates until the spec's length, running the hooks after each iteration.
+    /// Iterates until the spec's length (or a stop request), running the hooks after each
+    /// iteration; a divergence stops the run or rolls it back as the spec says.
     fn train(&mut self) -> Result<(), TrainError> {
         while self.state.iteration < self.total {
             let mut critic = Vec::with_capacity(self.spec.n_critic.get() - 1);
@@ -223,6 +232,7 @@ impl<'a> Session<'a> {
             let (gan, stats) = self.objective.iteration(gan, critic, batch, &mut NoClock);
             self.state.iteration += 1;
             self.state.elapsed_s = self.elapsed_before + self.session_start.elapsed().as_secs_f64();
+            let stop = self.stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst));
             let tick = Tick {
                 gan: &gan,
                 state: &self.state,
@@ -232,11 +242,67 @@ impl<'a> Session<'a> {
             };
             let hooks: [&mut dyn Hook; 3] =
                 [&mut self.log, &mut self.samples, &mut self.checkpoints];
-            for hook in hooks {
-                hook.after_iteration(&tick)?;
+            let mut outcome = hooks
+                .into_iter()
+                .try_for_each(|hook| hook.after_iteration(&tick));
+            if outcome.is_ok() && stop && !tick.last {
+                outcome = self.checkpoints.save(&tick);
+                self.interrupted = outcome.is_ok();
             }
             self.gan = Some(gan);
+            match outcome {
+                Ok(()) if self.interrupted => break,
+                Ok(()) => {}
+                Err(TrainError::Diverged {
+                    iteration, what, ..
+                }) => self.on_divergence(iteration, what)?,
+                Err(e) => return Err(e),
+            }
         }
+        Ok(())
+    }
+
+    /// Stops with the last good checkpoint named, or rolls back to it with lower learning
+    /// rates while the spec allows.
+    fn on_divergence(&mut self, iteration: u64, what: String) -> Result<(), TrainError> {
+        let last_good = checkpoint::latest(&self.run_dir.checkpoints());
+        let (factor, ckpt) = match (self.spec.on_divergence, last_good) {
+            (
+                OnDivergence::Rollback {
+                    lr_factor,
+                    max_rollbacks,
+                },
+                Some(ckpt),
+            ) if self.state.rollbacks < max_rollbacks => (lr_factor, ckpt),
+            (_, last_good) => {
+                return Err(TrainError::Diverged {
+                    iteration,
+                    what,
+                    last_good,
+                });
+            }
+        };
+        let fresh = Gan::new(&self.spec.gan_spec(), &self.device, self.spec.init_seeds())?;
+        let (gan, mut state) = checkpoint::load(&ckpt, fresh)?;
+        state.lr_scale = self.state.lr_scale * factor;
+        state.rollbacks = self.state.rollbacks + 1;
+        state.elapsed_s = self.state.elapsed_s;
+        self.log.warn(format!(
+            "training diverged at iteration {iteration} ({what}); rolled back to {} with the \
+             learning rates times {} (rollback {})",
+            ckpt.display(),
+            state.lr_scale,
+            state.rollbacks
+        ));
+        self.loader = loader_at(&self.dataset, self.spec, &state)?;
+        self.log.restart(MetricsLog::open(
+            &self.run_dir.metrics(),
+            Some(state.iteration),
+        )?);
+        self.gan = Some(with_lr_scale(gan, self.spec, state.lr_scale));
+        self.elapsed_before = state.elapsed_s;
+        self.session_start = Instant::now();
+        self.state = state;
         Ok(())
     }
 
@@ -251,7 +317,7 @@ impl<'a> Session<'a> {
             )?;
         }
         let toy = match (self.spec.data.toy(), &self.gan) {
-            (Some(dist), Some(gan)) => Some(score_toy(
+            (Some(dist), Some(gan)) if !self.interrupted => Some(score_toy(
                 self.spec,
                 dist,
                 gan,
@@ -268,12 +334,14 @@ impl<'a> Session<'a> {
             epochs,
             seconds,
             seconds_per_epoch: if epochs > 0.0 { seconds / epochs } else { 0.0 },
-            last: self.log.last_line,
             toy,
+            warnings: self.log.warnings().to_vec(),
+            last: self.log.last_line,
             checkpoint: self
                 .checkpoints
                 .last
                 .unwrap_or_else(|| self.run_dir.checkpoints()),
+            interrupted: self.interrupted,
         };
         let json = serde_json::to_vec_pretty(&summary)
             .map_err(|e| TrainError::write(self.run_dir.summary(), std::io::Error::other(e)))?;
@@ -306,6 +374,31 @@ fn open_dataset(spec: &RunSpec) -> Result<Arc<dyn Dataset>, TrainError> {
         });
     }
     Ok(dataset)
+}
+
+/// `gan` with both learning rates set to the spec's times `scale`.
+fn with_lr_scale(mut gan: Gan, spec: &RunSpec, scale: f64) -> Gan {
+    gan.generator_lr = spec.generator_optimizer.lr * scale;
+    gan.discriminator_lr = spec.discriminator_optimizer.lr * scale;
+    gan
+}
+
+/// A loader that continues from `state`'s data position.
+fn loader_at(
+    dataset: &Arc<dyn Dataset>,
+    spec: &RunSpec,
+    state: &TrainState,
+) -> Result<BatchLoader, TrainError> {
+    Ok(BatchLoader::new(
+        Arc::clone(dataset),
+        spec.batch_size.get(),
+        derive_seed(spec.seed, SeedStream::Data),
+        LoaderPosition {
+            epoch: state.loader_epoch,
+            batch: state.loader_batch,
+        },
+        PREFETCH,
+    )?)
 }
 
 /// A run's state at iteration 0.

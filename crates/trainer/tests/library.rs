@@ -16,7 +16,9 @@ use ganforge_models::{
 use ganforge_trainer::generate::{GenerateOptions, generate};
 use ganforge_trainer::objective::AdamSpec;
 use ganforge_trainer::progress::ProgressMode;
-use ganforge_trainer::{DataSpec, RunLength, RunOptions, RunSpec, RunSummary, TrainError};
+use ganforge_trainer::{
+    DataSpec, OnDivergence, RunLength, RunOptions, RunSpec, RunSummary, TrainError,
+};
 
 fn nz(n: u64) -> NonZeroU64 {
     NonZeroU64::new(n).unwrap()
@@ -60,6 +62,7 @@ fn ring_spec(steps: u64) -> RunSpec {
         checkpoint_every: nz(3),
         keep_checkpoints: nzu(2),
         sample_count: nzu(16),
+        on_divergence: ganforge_trainer::OnDivergence::Stop,
         backend: BackendKind::Flex,
     }
 }
@@ -70,6 +73,7 @@ fn train(spec: &RunSpec, runs: &Path, resume: Option<&Path>) -> Result<RunSummar
         resume: resume.map(Path::to_path_buf),
         progress: ProgressMode::Quiet,
         config_text: None,
+        stop: None,
     };
     ganforge_trainer::run(spec, &Device::flex(), &options)
 }
@@ -145,4 +149,102 @@ fn check_names_the_impossible_setting() {
     spec.generator_optimizer.beta2 = 1.0;
     let err = spec.check().unwrap_err().to_string();
     assert!(err.contains("optimizer.generator.beta2"), "{err}");
+}
+
+/// A run that trained 4 good iterations (checkpoint at 4), resumed with learning rates so high
+/// that the weights overflow.
+fn diverging(
+    runs: &Path,
+    on_divergence: OnDivergence,
+) -> (RunSummary, Result<RunSummary, TrainError>) {
+    let mut good = ring_spec(4);
+    good.checkpoint_every = nz(4);
+    let first = train(&good, runs, None).unwrap();
+    let mut wild = ring_spec(20);
+    wild.checkpoint_every = nz(4);
+    wild.generator_optimizer.lr = 1e30;
+    wild.discriminator_optimizer.lr = 1e30;
+    wild.on_divergence = on_divergence;
+    // No log line in the window: the checkpoint's own check must catch it.
+    wild.log_every = nz(1000);
+    let resumed = train(&wild, runs, Some(&first.run_dir));
+    (first, resumed)
+}
+
+#[test]
+fn divergence_stops_and_names_the_last_good_checkpoint() {
+    let runs = tempfile::tempdir().unwrap();
+    let (first, resumed) = diverging(runs.path(), OnDivergence::Stop);
+    let err = resumed.unwrap_err();
+    let TrainError::Diverged { last_good, .. } = &err else {
+        panic!("expected a divergence, got {err}");
+    };
+    assert_eq!(last_good.as_deref(), Some(first.checkpoint.as_path()));
+    assert!(err.to_string().contains("step-00000004"), "{err}");
+    assert!(!err.is_bad_input());
+    // No checkpoint of the diverged weights was written over or beside the good one.
+    let latest = ganforge_trainer::checkpoint::latest(&first.run_dir.join("checkpoints"));
+    assert_eq!(latest.as_deref(), Some(first.checkpoint.as_path()));
+    assert!(
+        generator_weights(&first.checkpoint)
+            .iter()
+            .all(|w| w.is_finite())
+    );
+}
+
+#[test]
+fn divergence_rolls_back_with_lower_learning_rates() {
+    let runs = tempfile::tempdir().unwrap();
+    // 1e30 x 1e-33 = 1e-3: the first rollback cures it.
+    let policy = OnDivergence::Rollback {
+        lr_factor: 1e-33,
+        max_rollbacks: 1,
+    };
+    let (_, resumed) = diverging(runs.path(), policy);
+    let summary = resumed.unwrap();
+    assert_eq!(summary.iterations, 20);
+    assert!(
+        summary.warnings.iter().any(|w| w.contains("rolled back")),
+        "{:?}",
+        summary.warnings
+    );
+    assert!(
+        generator_weights(&summary.checkpoint)
+            .iter()
+            .all(|w| w.is_finite())
+    );
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(summary.checkpoint.join("state.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["rollbacks"], 1);
+    // A second divergence is more than the spec allows.
+    let runs = tempfile::tempdir().unwrap();
+    let policy = OnDivergence::Rollback {
+        lr_factor: 0.5,
+        max_rollbacks: 1,
+    };
+    let (_, resumed) = diverging(runs.path(), policy);
+    assert!(matches!(resumed, Err(TrainError::Diverged { .. })));
+}
+
+#[test]
+fn a_stop_request_ends_the_run_with_a_checkpoint_that_resumes_exactly() {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let runs = tempfile::tempdir().unwrap();
+    let straight = train(&ring_spec(10), runs.path(), None).unwrap();
+    let options = RunOptions {
+        runs_root: runs.path().to_path_buf(),
+        resume: None,
+        progress: ProgressMode::Quiet,
+        config_text: None,
+        stop: Some(Arc::new(AtomicBool::new(true))),
+    };
+    let stopped = ganforge_trainer::run(&ring_spec(10), &Device::flex(), &options).unwrap();
+    assert!(stopped.interrupted);
+    assert_eq!(stopped.iterations, 1);
+    assert!(stopped.checkpoint.ends_with("step-00000001"));
+    let resumed = train(&ring_spec(10), runs.path(), Some(&stopped.run_dir)).unwrap();
+    assert!(!resumed.interrupted);
+    assert!(generator_weights(&straight.checkpoint) == generator_weights(&resumed.checkpoint));
 }

@@ -102,6 +102,7 @@ pub fn run_on(
         resume: resume.map(Path::to_path_buf),
         progress: ProgressMode::Quiet,
         config_text: Some(plan.text.clone()),
+        stop: None,
     };
     ganforge_trainer::run(&plan.spec, device, &options).expect("run")
 }
