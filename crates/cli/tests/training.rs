@@ -151,7 +151,18 @@ fn every_architecture_trains_and_samples() {
         let summary = run(&p, runs.path(), None);
         let last = summary.last.clone().expect("metrics");
         assert!(last.loss_d.is_finite() && last.loss_g.is_finite(), "{toml}");
-        assert!((0.0..=1.0).contains(&last.d_real) && (0.0..=1.0).contains(&last.d_fake));
+        // Training moved every network: each one's weights differ from their initial values
+        // in most entries.
+        let (g0, d0) = common::initial_weights(&p);
+        let (g, d) = checkpoint_weights(&p, &summary.checkpoint);
+        for (what, before, after) in [("generator", &g0, &g), ("discriminator", &d0, &d)] {
+            let moved = before.iter().zip(after).filter(|(a, b)| a != b).count();
+            assert!(
+                moved * 2 > before.len(),
+                "{what}: {moved} of {} weights moved in {toml}",
+                before.len()
+            );
+        }
         let dir = &summary.run_dir;
         for file in [
             "resolved.toml",

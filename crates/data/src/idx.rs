@@ -169,10 +169,21 @@ pub(crate) fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
     decompress_if_gz(raw).map_err(|e| DataError::corrupt(path, format!("bad gzip data: {e}")))
 }
 
+/// The most a compressed data file may expand to (the largest real one, MNIST's training
+/// images, is 47 MB): a corrupt or hostile file cannot take unbounded memory.
+pub(crate) const MAX_DECOMPRESSED: u64 = 1 << 30;
+
 pub(crate) fn decompress_if_gz(raw: Vec<u8>) -> std::io::Result<Vec<u8>> {
     if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(raw.len() * 4);
-        GzDecoder::new(raw.as_slice()).read_to_end(&mut out)?;
+        let mut out = Vec::with_capacity(raw.len().saturating_mul(4).min(1 << 26));
+        GzDecoder::new(raw.as_slice())
+            .take(MAX_DECOMPRESSED + 1)
+            .read_to_end(&mut out)?;
+        if out.len() as u64 > MAX_DECOMPRESSED {
+            return Err(std::io::Error::other(format!(
+                "expands to more than {MAX_DECOMPRESSED} bytes"
+            )));
+        }
         Ok(out)
     } else {
         Ok(raw)
@@ -203,8 +214,12 @@ pub(crate) fn parse_images(path: &Path, bytes: &[u8]) -> Result<(usize, usize, u
         be_u32(bytes, 8) as usize,
         be_u32(bytes, 12) as usize,
     );
-    let expected = 16 + n * rows * cols;
-    if bytes.len() != expected || n == 0 || rows == 0 || cols == 0 {
+    let expected = n
+        .checked_mul(rows)
+        .and_then(|v| v.checked_mul(cols))
+        .and_then(|v| v.checked_add(16));
+    if expected != Some(bytes.len()) || n == 0 || rows == 0 || cols == 0 {
+        let expected = expected.map_or_else(|| "too many".to_string(), |e| e.to_string());
         return Err(DataError::corrupt(
             path,
             format!(

@@ -124,18 +124,15 @@ impl ImageFolder {
             return Err(DataError::corrupt(path, "picture has no pixels"));
         }
         let s = self.size as u32;
-        // Shorter side to `s`, then the centred square.
-        let (rw, rh) = if w <= h {
-            (s, ((h as u64 * s as u64).div_ceil(w as u64)) as u32)
-        } else {
-            (((w as u64 * s as u64).div_ceil(h as u64)) as u32, s)
-        };
-        let img = if (rw, rh) == (w, h) {
+        // The centred square, then resized to `s`: the memory used is bounded by the picture
+        // itself, however thin it is.
+        let side = w.min(h);
+        let img = img.crop_imm((w - side) / 2, (h - side) / 2, side, side);
+        let img = if side == s {
             img
         } else {
-            img.resize_exact(rw, rh, FilterType::Triangle)
+            img.resize_exact(s, s, FilterType::Triangle)
         };
-        let img = img.crop_imm((rw - s) / 2, (rh - s) / 2, s, s);
         let plane = (s * s) as usize;
         Ok(match self.color {
             ColorMode::Grey => img.to_luma8().into_raw(),

@@ -16,6 +16,8 @@ use ganforge_data::{
 use sha2::{Digest, Sha256};
 
 /// Serves `files` (path -> body) over HTTP/1.1 until the process ends; returns the base URL.
+/// A path under `/cut/` announces twice its body's length and closes the connection after the
+/// body: an interrupted transfer.
 fn serve(files: HashMap<String, Vec<u8>>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -37,9 +39,12 @@ fn serve(files: HashMap<String, Vec<u8>>) -> String {
                 let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
                 let response = match files.get(&path) {
                     Some(body) => {
+                        let announced = match path.starts_with("/cut/") {
+                            true => 2 * body.len(),
+                            false => body.len(),
+                        };
                         let mut r = format!(
-                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                            body.len()
+                            "HTTP/1.1 200 OK\r\nContent-Length: {announced}\r\nConnection: close\r\n\r\n"
                         )
                         .into_bytes();
                         r.extend(body);
@@ -144,6 +149,48 @@ fn corrupt_download_is_rejected_and_not_cached() {
         "{:?}",
         files_in(cache.path())
     );
+}
+
+#[test]
+fn interrupted_and_corrupt_transfers_fall_through_to_the_next_mirror() {
+    let [(img_name, img), _] = fixture();
+    let whole = gzip(&img);
+    let mut corrupt = whole.clone();
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 0xff;
+    let mut served = HashMap::new();
+    served.insert(
+        format!("/cut/{img_name}.gz"),
+        whole[..whole.len() / 2].to_vec(),
+    );
+    served.insert(format!("/bad/{img_name}.gz"), corrupt);
+    served.insert(format!("/good/{img_name}.gz"), whole);
+    let base = serve(served);
+    let remote = [RemoteFile::new(format!("{img_name}.gz"), sha(&img))];
+    let cache = tempfile::tempdir().unwrap();
+    let mirrors = ["cut", "bad", "good"].map(|m| format!("{base}/{m}"));
+    download_files(&mirrors, &remote, cache.path()).unwrap();
+    assert_eq!(files_in(cache.path()), vec![format!("{img_name}.gz")]);
+    let cached = std::fs::read(cache.path().join(format!("{img_name}.gz"))).unwrap();
+    assert_eq!(sha(&flate2_decode(&cached)), sha(&img));
+    // Without the good mirror nothing is cached, not even a partial file.
+    let cache = tempfile::tempdir().unwrap();
+    let err = download_files(&mirrors[..2], &remote, cache.path()).unwrap_err();
+    assert!(err.to_string().contains("cut"), "{err}");
+    assert!(
+        files_in(cache.path()).is_empty(),
+        "{:?}",
+        files_in(cache.path())
+    );
+}
+
+fn flate2_decode(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
 }
 
 #[test]

@@ -55,6 +55,9 @@ pub struct TrainState {
     pub lr_scale: f64,
     /// Rollbacks after divergence so far.
     pub rollbacks: u32,
+    /// The statistics of the iterations since the last metrics line, so a resumed run's
+    /// next line averages the same iterations as an uninterrupted run's.
+    pub log_window: Vec<Vec<f32>>,
 }
 
 impl TrainState {
@@ -69,6 +72,7 @@ impl TrainState {
             elapsed_s: 0.0,
             lr_scale: 1.0,
             rollbacks: 0,
+            log_window: Vec::new(),
         }
     }
 }

@@ -67,6 +67,8 @@ pub struct LogHook {
     pub last_line: Option<MetricsLine>,
     window: Vec<Tensor<1>>,
     window_start: Instant,
+    /// Iterations timed since `window_start` (a resumed window holds older ones too).
+    timed: u64,
     /// The first iteration of the current stretch of logged D(G(z)) below [`D_WON_BELOW`].
     d_won_since: Option<u64>,
     d_won_reported: bool,
@@ -80,20 +82,24 @@ pub const D_WON_FOR: u64 = 1000;
 
 impl LogHook {
     /// A hook writing to `log` and `progress` as `settings` say; `last_line` is the newest
-    /// line already in the log (a resumed run's).
+    /// line already in the log (a resumed run's), `pending` the statistics of the iterations
+    /// since it (a checkpoint's [`TrainState::log_window`]), so the next line averages the
+    /// same iterations as in an uninterrupted run.
     pub fn new(
         settings: LogSettings,
         log: MetricsLog,
         progress: Progress,
         last_line: Option<MetricsLine>,
+        pending: Vec<Tensor<1>>,
     ) -> Self {
         Self {
             settings,
             log,
             progress,
             last_line,
-            window: Vec::new(),
+            window: pending,
             window_start: Instant::now(),
+            timed: 0,
             d_won_since: None,
             d_won_reported: false,
             warnings: Vec::new(),
@@ -111,12 +117,28 @@ impl LogHook {
         &self.warnings
     }
 
-    /// Continues with `log` (reopened at an earlier iteration) and an empty window.
-    pub fn restart(&mut self, log: MetricsLog) {
+    /// Continues with `log` (reopened at an earlier iteration) and the window `pending` of
+    /// that iteration.
+    pub fn restart(&mut self, log: MetricsLog, pending: Vec<Tensor<1>>) {
         self.log = log;
-        self.window.clear();
+        self.window = pending;
         self.window_start = Instant::now();
+        self.timed = 0;
         self.d_won_since = None;
+    }
+
+    /// The statistics of the iterations since the last line, read back to the host.
+    pub fn pending(&self) -> Vec<Vec<f32>> {
+        self.window
+            .iter()
+            .map(|t| {
+                t.clone()
+                    .into_data()
+                    .convert::<f32>()
+                    .try_to_vec::<f32>()
+                    .unwrap_or_default()
+            })
+            .collect()
     }
 
     /// Reports a discriminator that has won outright: D(G(z)) below [`D_WON_BELOW`] in every
@@ -143,7 +165,7 @@ impl LogHook {
     }
 
     fn line(&mut self, tick: &Tick<'_>) -> Result<MetricsLine, TrainError> {
-        let iterations = self.window.len() as u64;
+        let iterations = std::mem::take(&mut self.timed);
         let values = Tensor::stack::<2>(std::mem::take(&mut self.window), 0)
             .mean_dim(0)
             .into_data()
@@ -192,6 +214,7 @@ impl LogHook {
 impl Hook for LogHook {
     fn after_iteration(&mut self, tick: &Tick<'_>) -> Result<(), TrainError> {
         self.window.push(tick.stats.values.clone());
+        self.timed += 1;
         if tick.due(self.settings.every) {
             let line = self.line(tick)?;
             self.log.append(&line)?;
@@ -288,10 +311,18 @@ pub struct CheckpointHook {
 }
 
 impl CheckpointHook {
-    /// Writes a checkpoint of `tick` unless one of this iteration exists; refuses (with
-    /// [`TrainError::Diverged`]) when a loss or a weight is not finite, so a checkpoint never
-    /// holds a diverged run.
-    pub fn save(&mut self, tick: &Tick<'_>) -> Result<(), TrainError> {
+    /// Writes a checkpoint when `tick` is one of the hook's iterations.
+    pub fn after_iteration(&mut self, tick: &Tick<'_>, log: &LogHook) -> Result<(), TrainError> {
+        if tick.due(self.every) {
+            self.save(tick, log)?;
+        }
+        Ok(())
+    }
+
+    /// Writes a checkpoint of `tick` (with `log`'s pending window) unless one of this
+    /// iteration exists; refuses (with [`TrainError::Diverged`]) when a loss or a weight is
+    /// not finite, so a checkpoint never holds a diverged run.
+    pub fn save(&mut self, tick: &Tick<'_>, log: &LogHook) -> Result<(), TrainError> {
         let iteration = tick.state.iteration;
         if self.saved_at == Some(iteration) {
             return Ok(());
@@ -303,23 +334,18 @@ impl CheckpointHook {
                 last_good: self.last.clone(),
             });
         }
+        let state = TrainState {
+            log_window: log.pending(),
+            ..tick.state.clone()
+        };
         let snapshot = Snapshot {
             gan: tick.gan,
-            state: tick.state,
+            state: &state,
             spec: &self.spec,
             config_text: self.config_text.as_deref(),
         };
         self.last = Some(checkpoint::save(&self.dir, &snapshot, self.keep)?);
         self.saved_at = Some(iteration);
-        Ok(())
-    }
-}
-
-impl Hook for CheckpointHook {
-    fn after_iteration(&mut self, tick: &Tick<'_>) -> Result<(), TrainError> {
-        if tick.due(self.every) {
-            self.save(tick)?;
-        }
         Ok(())
     }
 }
@@ -380,7 +406,7 @@ mod tests {
         };
         let log = MetricsLog::open(&dir.join("metrics.jsonl"), None).unwrap();
         let progress = Progress::new(ProgressMode::Quiet, 10_000, 0, dir);
-        LogHook::new(settings, log, progress, None)
+        LogHook::new(settings, log, progress, None, Vec::new())
     }
 
     fn line(iteration: u64, d_fake: f32) -> MetricsLine {

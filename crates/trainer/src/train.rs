@@ -169,6 +169,7 @@ impl<'a> Session<'a> {
             MetricsLog::open(&run_dir.metrics(), resumed_at)?,
             progress,
             read_lines(&run_dir.metrics())?.pop(),
+            stats_tensors(&state.log_window, &ad),
         );
         let samples = sample_hook(spec, device, &run_dir);
         let checkpoints = CheckpointHook {
@@ -240,13 +241,15 @@ impl<'a> Session<'a> {
                 epochs: self.epochs(),
                 last: self.state.iteration == self.total,
             };
-            let hooks: [&mut dyn Hook; 3] =
-                [&mut self.log, &mut self.samples, &mut self.checkpoints];
+            let hooks: [&mut dyn Hook; 2] = [&mut self.log, &mut self.samples];
             let mut outcome = hooks
                 .into_iter()
                 .try_for_each(|hook| hook.after_iteration(&tick));
+            if outcome.is_ok() {
+                outcome = self.checkpoints.after_iteration(&tick, &self.log);
+            }
             if outcome.is_ok() && stop && !tick.last {
-                outcome = self.checkpoints.save(&tick);
+                outcome = self.checkpoints.save(&tick, &self.log);
                 self.interrupted = outcome.is_ok();
             }
             self.gan = Some(gan);
@@ -295,10 +298,10 @@ impl<'a> Session<'a> {
             state.rollbacks
         ));
         self.loader = loader_at(&self.dataset, self.spec, &state)?;
-        self.log.restart(MetricsLog::open(
-            &self.run_dir.metrics(),
-            Some(state.iteration),
-        )?);
+        self.log.restart(
+            MetricsLog::open(&self.run_dir.metrics(), Some(state.iteration))?,
+            stats_tensors(&state.log_window, &self.device),
+        );
         self.gan = Some(with_lr_scale(gan, self.spec, state.lr_scale));
         self.elapsed_before = state.elapsed_s;
         self.session_start = Instant::now();
@@ -381,6 +384,14 @@ fn with_lr_scale(mut gan: Gan, spec: &RunSpec, scale: f64) -> Gan {
     gan.generator_lr = spec.generator_optimizer.lr * scale;
     gan.discriminator_lr = spec.discriminator_optimizer.lr * scale;
     gan
+}
+
+/// Host statistics (a checkpoint's log window) as device tensors.
+fn stats_tensors(window: &[Vec<f32>], device: &Device) -> Vec<Tensor<1>> {
+    window
+        .iter()
+        .map(|values| Tensor::from_floats(values.as_slice(), device))
+        .collect()
 }
 
 /// A loader that continues from `state`'s data position.

@@ -131,6 +131,19 @@ impl burn::module::ModuleVisitor for Collect {
     }
 }
 
+/// Every float parameter of the generator and the discriminator as `plan` initialises them,
+/// in module order.
+pub fn initial_weights(plan: &RunSpec) -> (Vec<f32>, Vec<f32>) {
+    use burn::module::Module;
+    let device = burn::prelude::Device::flex();
+    let gan = ganforge_trainer::objective::Gan::new(&plan.gan_spec(), &device, plan.init_seeds())
+        .expect("networks");
+    let (mut cg, mut cd) = (Collect(Vec::new()), Collect(Vec::new()));
+    gan.generator.visit(&mut cg);
+    gan.discriminator.visit(&mut cd);
+    (cg.0, cd.0)
+}
+
 /// Every float parameter (weights and BatchNorm statistics) of the generator and the
 /// discriminator saved in checkpoint directory `dir`, in module order.
 pub fn checkpoint_weights(plan: &RunSpec, dir: &Path) -> (Vec<f32>, Vec<f32>) {
