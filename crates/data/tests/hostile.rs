@@ -171,7 +171,7 @@ proptest! {
 /// A picture in one of four encodings: 8-bit grey PNG, 16-bit RGBA PNG, grey+alpha PNG, JPEG.
 fn picture(kind: usize, w: u32, h: u32) -> Vec<u8> {
     use image::{DynamicImage, ImageFormat};
-    let rgb = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8 * 5, y as u8 * 7, 99]));
+    let rgb = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 5) as u8, (y * 7) as u8, 99]));
     let img = match kind {
         0 => DynamicImage::ImageRgb8(rgb).into_luma8().into(),
         1 => DynamicImage::ImageRgba16(DynamicImage::ImageRgb8(rgb).into_rgba16()),
