@@ -40,24 +40,33 @@ fn finish(child: Child) -> (ExitStatus, String) {
     )
 }
 
-/// The run directory under `out` that can be resumed (it has `spec.json`), if any; a
-/// directory killed before it was complete is removed, as a user would start again.
-fn resumable(out: &Path) -> Option<PathBuf> {
+fn run_dirs(out: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(out)
-        .ok()?
+        .into_iter()
+        .flatten()
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_dir())
         .collect();
     dirs.sort();
-    let found = dirs
-        .iter()
+    dirs
+}
+
+/// The newest run directory under `out` that can be resumed (it has `spec.json`), if any.
+fn resumable(out: &Path) -> Option<PathBuf> {
+    run_dirs(out)
+        .into_iter()
         .rev()
         .find(|d| d.join("spec.json").is_file())
-        .cloned();
-    for d in dirs.iter().filter(|d| Some(*d) != found.as_ref()) {
-        std::fs::remove_dir_all(d).unwrap();
+}
+
+/// Removes the run directories under `out` that a kill left before they were complete, as
+/// a user would before starting again.
+fn discard_incomplete(out: &Path) {
+    for d in run_dirs(out) {
+        if !d.join("spec.json").is_file() {
+            std::fs::remove_dir_all(&d).unwrap();
+        }
     }
-    found
 }
 
 fn train_args<'a>(config: &'a str, out: &'a str, resume: Option<&'a str>) -> Vec<&'a str> {
@@ -89,53 +98,60 @@ fn killed_at_random_moments_the_run_ends_as_if_never_killed() {
     let reference = resumable(&dir.path().join("reference")).unwrap();
 
     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed);
-    let out = dir.path().join("soak");
-    let mut killed = 0;
-    let mut launches = 0;
+    let plan = common::plan(CONFIG, &[]);
+    let expected = common::checkpoint_weights(&plan, &last_checkpoint(&reference));
+    assert!(!expected.0.is_empty());
+    // Rounds of one killed-and-resumed run each, until `kills` kills in all.
+    let (mut killed, mut launches, mut rounds) = (0, 0, 0);
+    while killed < kills.max(1) {
+        let out = dir.path().join(format!("soak-{rounds}"));
+        let (k, l) = run_with_kills(&config, &out, whole, &mut rng, dir.path());
+        let soaked = resumable(&out).unwrap();
+        assert!(last_checkpoint(&soaked).ends_with("step-00000600"));
+        let got = common::checkpoint_weights(&plan, &last_checkpoint(&soaked));
+        assert!(
+            got == expected,
+            "round {rounds}: the killed run's final weights differ from the uninterrupted run's"
+        );
+        assert_eq!(common::losses(&reference), common::losses(&soaked));
+        (killed, launches, rounds) = (killed + k, launches + l, rounds + 1);
+    }
+    eprintln!("soak: {killed} kills survived in {rounds} runs ({launches} launches), seed {seed}");
+}
+
+fn last_checkpoint(run: &Path) -> PathBuf {
+    ganforge_trainer::checkpoint::latest(&run.join("checkpoints")).expect("a checkpoint")
+}
+
+/// Trains under `out` to the end, killing each launch after a random delay of up to a sixth
+/// of an uninterrupted run (`whole`); returns the kills and launches.
+fn run_with_kills(
+    config: &str,
+    out: &Path,
+    whole: Duration,
+    rng: &mut rand_pcg::Pcg64Mcg,
+    cwd: &Path,
+) -> (usize, usize) {
+    let out_name = out.file_name().unwrap().to_string_lossy().into_owned();
+    let (mut killed, mut launches) = (0, 0);
     loop {
-        let run = resumable(&out).map(|p| p.display().to_string());
-        let args = train_args(&config, "soak", run.as_deref());
-        let mut child = spawn(&args, dir.path());
+        discard_incomplete(out);
+        let run = resumable(out).map(|p| p.display().to_string());
+        let mut child = spawn(&train_args(config, &out_name, run.as_deref()), cwd);
         launches += 1;
-        if killed < kills {
-            // A sixth of a whole run at most, so most launches are killed part-way.
-            let delay = whole.mul_f64(rng.random_range(0.0..1.0 / 6.0));
-            std::thread::sleep(delay);
-            if child.try_wait().unwrap().is_none() {
-                child.kill().unwrap();
-                killed += 1;
-            }
+        std::thread::sleep(whole.mul_f64(rng.random_range(0.0..1.0 / 6.0)));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            killed += 1;
         }
         let (status, stderr) = finish(child);
         assert!(!stderr.contains("panicked"), "{stderr}");
         if status.success() {
-            break;
+            return (killed, launches);
         }
         assert!(status.code().is_none(), "failed without a kill: {stderr}");
-        assert!(
-            launches < 10 * kills + 10,
-            "no progress after {launches} launches"
-        );
+        assert!(launches < 1000, "no progress after {launches} launches");
     }
-    eprintln!("soak: {killed} kills, {launches} launches, seed {seed}");
-    assert!(killed >= kills.min(1));
-
-    let plan = common::plan(CONFIG, &[]);
-    let last = |run: &Path| {
-        ganforge_trainer::checkpoint::latest(&run.join("checkpoints")).expect("a checkpoint")
-    };
-    let soaked = resumable(&out).unwrap();
-    assert!(last(&soaked).ends_with("step-00000600"));
-    let (a, b) = (
-        common::checkpoint_weights(&plan, &last(&reference)),
-        common::checkpoint_weights(&plan, &last(&soaked)),
-    );
-    assert!(!a.0.is_empty());
-    assert!(
-        a == b,
-        "the killed run's final weights differ from the uninterrupted run's"
-    );
-    assert_eq!(common::losses(&reference), common::losses(&soaked));
 }
 
 #[test]
