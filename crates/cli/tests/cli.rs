@@ -368,3 +368,83 @@ fn unknown_class_and_conditioning_without_labels() {
         &["model.conditioning", "labels"],
     );
 }
+
+const TOY: &str = "[model]\narchitecture = \"toy-mlp\"\nwidth = 8\ndepth = 1\n\
+    [data]\ndataset = \"toy-ring8\"\nsamples = 64\n\
+    [train]\nsteps = 14\nbatch_size = 16\ncheckpoint_every = 7\nsample_every = 100\n";
+
+/// A checkpoint that cannot be written (here its temporary directory's name is taken by a
+/// file, as a full disk or a read-only directory would fail the same write) stops the run with
+/// exit code 1 and the path, and the previous checkpoint stays the latest and loads.
+#[test]
+fn a_failed_checkpoint_write_keeps_the_previous_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), TOY);
+    let out = ganforge(
+        &["train", "--config", &cfg, "--out", "runs", "--plain"],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = std::fs::read_dir(dir.path().join("runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let checkpoints = run.join("checkpoints");
+    std::fs::write(checkpoints.join(".partial-step-00000021"), b"in the way").unwrap();
+    let run_arg = run.display().to_string();
+    let out = ganforge(
+        &[
+            "train",
+            "--resume",
+            &run_arg,
+            "--set",
+            "train.steps=21",
+            "--plain",
+        ],
+        dir.path(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(".partial-step-00000021"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let latest = std::fs::read_to_string(checkpoints.join("latest")).unwrap();
+    assert_eq!(latest.trim(), "step-00000014");
+    let out = ganforge(
+        &[
+            "generate",
+            "--checkpoint",
+            &run_arg,
+            "--count",
+            "4",
+            "--out",
+            "samples",
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An output directory that cannot be created is a failed write (exit code 1) that names it.
+#[test]
+fn an_output_directory_that_cannot_be_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), TOY);
+    std::fs::write(dir.path().join("afile"), b"not a directory").unwrap();
+    let out = ganforge(
+        &["train", "--config", &cfg, "--out", "afile/runs", "--plain"],
+        dir.path(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("afile/runs"), "{stderr}");
+}

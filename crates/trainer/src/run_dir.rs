@@ -119,4 +119,20 @@ mod tests {
         assert!(b.samples().is_dir() && b.checkpoints().is_dir());
         assert!(RunDir::open(a.root()).is_err()); // no spec.json yet
     }
+
+    #[test]
+    fn concurrent_runs_get_distinct_directories() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_path_buf();
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let root = root.clone();
+                std::thread::spawn(move || RunDir::create(&root, "same").unwrap().root)
+            })
+            .collect();
+        let mut dirs: Vec<PathBuf> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        dirs.sort();
+        dirs.dedup();
+        assert_eq!(dirs.len(), 8, "{dirs:?}");
+    }
 }
