@@ -19,7 +19,7 @@ use crate::hooks::{
     CheckpointHook, Hook, LogHook, LogSettings, SampleHook, SampleView, Tick, points,
 };
 use crate::metrics_log::{MetricsLine, MetricsLog, read_lines};
-use crate::objective::{Batch, Gan, NoClock, Objective};
+use crate::objective::{Batch, Gan, NoClock, Objective, StepStats};
 use crate::progress::{Progress, ProgressMode};
 use crate::render;
 use crate::run_dir::RunDir;
@@ -233,25 +233,7 @@ impl<'a> Session<'a> {
             let (gan, stats) = self.objective.iteration(gan, critic, batch, &mut NoClock);
             self.state.iteration += 1;
             self.state.elapsed_s = self.elapsed_before + self.session_start.elapsed().as_secs_f64();
-            let stop = self.stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst));
-            let tick = Tick {
-                gan: &gan,
-                state: &self.state,
-                stats: &stats,
-                epochs: self.epochs(),
-                last: self.state.iteration == self.total,
-            };
-            let hooks: [&mut dyn Hook; 2] = [&mut self.log, &mut self.samples];
-            let mut outcome = hooks
-                .into_iter()
-                .try_for_each(|hook| hook.after_iteration(&tick));
-            if outcome.is_ok() {
-                outcome = self.checkpoints.after_iteration(&tick, &self.log);
-            }
-            if outcome.is_ok() && stop && !tick.last {
-                outcome = self.checkpoints.save(&tick, &self.log);
-                self.interrupted = outcome.is_ok();
-            }
+            let outcome = self.after_iteration(&gan, &stats);
             self.gan = Some(gan);
             match outcome {
                 Ok(()) if self.interrupted => break,
@@ -261,6 +243,29 @@ impl<'a> Session<'a> {
                 }) => self.on_divergence(iteration, what)?,
                 Err(e) => return Err(e),
             }
+        }
+        Ok(())
+    }
+
+    /// Runs the hooks on the iteration just done (the checkpoint hook last), and on a stop
+    /// request writes a checkpoint and marks the run interrupted.
+    fn after_iteration(&mut self, gan: &Gan, stats: &StepStats) -> Result<(), TrainError> {
+        let stop = self.stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst));
+        let tick = Tick {
+            gan,
+            state: &self.state,
+            stats,
+            epochs: self.epochs(),
+            last: self.state.iteration == self.total,
+        };
+        let hooks: [&mut dyn Hook; 2] = [&mut self.log, &mut self.samples];
+        for hook in hooks {
+            hook.after_iteration(&tick)?;
+        }
+        self.checkpoints.after_iteration(&tick, &self.log)?;
+        if stop && !tick.last {
+            self.checkpoints.save(&tick, &self.log)?;
+            self.interrupted = true;
         }
         Ok(())
     }
