@@ -21,20 +21,12 @@ use crate::config::{
 };
 use crate::error::CliError;
 
-fn invalid(key: &'static str, value: impl ToString, reason: &str) -> TrainError {
-    TrainError::Invalid {
-        key,
-        value: value.to_string(),
-        reason: reason.into(),
-    }
-}
-
 fn nonzero_u64(key: &'static str, value: u64) -> Result<NonZeroU64, TrainError> {
-    NonZeroU64::new(value).ok_or_else(|| invalid(key, value, "must be at least 1"))
+    NonZeroU64::new(value).ok_or_else(|| TrainError::invalid(key, value, "must be at least 1"))
 }
 
 fn nonzero_usize(key: &'static str, value: usize) -> Result<NonZeroUsize, TrainError> {
-    NonZeroUsize::new(value).ok_or_else(|| invalid(key, value, "must be at least 1"))
+    NonZeroUsize::new(value).ok_or_else(|| TrainError::invalid(key, value, "must be at least 1"))
 }
 
 fn adam(a: &AdamSection) -> AdamSpec {
@@ -68,7 +60,7 @@ pub fn resolve(
         None => match &config.run.backend {
             Some(name) => name.parse()?,
             None => ganforge_backend::default_kind().ok_or_else(|| {
-                invalid(
+                TrainError::invalid(
                     "run.backend",
                     "none",
                     "this build has no backend compiled in",
@@ -85,7 +77,7 @@ pub fn resolve(
             None => match &mut config.data {
                 DataSection::ImageFolder { dir: slot, .. } => *slot = dir,
                 _ => {
-                    return Err(invalid(
+                    return Err(TrainError::invalid(
                         "data.dir",
                         dir.display(),
                         "this dataset is generated and reads no directory",
@@ -111,7 +103,7 @@ pub fn run_spec(config: &RawConfig, backend: BackendKind) -> Result<RunSpec, Cli
     let class_names = match method {
         ConditioningName::None => Vec::new(),
         _ => data.class_names()?.ok_or_else(|| {
-            invalid(
+            TrainError::invalid(
                 "model.conditioning",
                 format!("{method:?}").to_lowercase(),
                 "the dataset's items carry no class labels (an image folder needs every \

@@ -46,6 +46,18 @@ fn mnist_fixture(dir: &Path, n: usize) {
     write_idx_fixture(dir, names, &images, 28, 28, &labels).expect("write fixture");
 }
 
+/// The one run directory under `runs`.
+fn only_run(runs: &Path) -> std::path::PathBuf {
+    let mut dirs = std::fs::read_dir(runs).unwrap();
+    let run = dirs.next().unwrap().unwrap().path();
+    assert!(
+        dirs.next().is_none(),
+        "more than one run under {}",
+        runs.display()
+    );
+    run
+}
+
 fn write_config(dir: &Path, body: &str) -> String {
     let path = dir.join("test.toml");
     std::fs::write(&path, body).unwrap();
@@ -308,12 +320,7 @@ fn unknown_class_and_conditioning_without_labels() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let run = std::fs::read_dir(dir.path().join("runs"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let run = only_run(&dir.path().join("runs"));
     let run = run.display().to_string();
     assert_bad_input(
         &ganforge(
@@ -389,12 +396,7 @@ fn a_failed_checkpoint_write_keeps_the_previous_one() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let run = std::fs::read_dir(dir.path().join("runs"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let run = only_run(&dir.path().join("runs"));
     let checkpoints = run.join("checkpoints");
     std::fs::write(checkpoints.join(".partial-step-00000021"), b"in the way").unwrap();
     let run_arg = run.display().to_string();

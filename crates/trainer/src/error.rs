@@ -63,6 +63,15 @@ impl TrainError {
         !matches!(self, TrainError::Write { .. } | TrainError::Diverged { .. })
     }
 
+    /// An impossible setting: `key` (a dotted TOML key or a command-line option) = `value`.
+    pub fn invalid(key: &'static str, value: impl ToString, reason: impl Into<String>) -> Self {
+        TrainError::Invalid {
+            key,
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+
     /// A failed write of `path`.
     pub fn write(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         TrainError::Write {

@@ -224,14 +224,6 @@ pub fn derive_seed(seed: u64, stream: SeedStream) -> u64 {
     z ^ (z >> 31)
 }
 
-fn invalid(key: &'static str, value: impl ToString, reason: impl Into<String>) -> TrainError {
-    TrainError::Invalid {
-        key,
-        value: value.to_string(),
-        reason: reason.into(),
-    }
-}
-
 fn fmt_shape(s: [usize; 3]) -> String {
     format!("{}x{}x{}", s[0], s[1], s[2])
 }
@@ -239,15 +231,23 @@ fn fmt_shape(s: [usize; 3]) -> String {
 /// Checks Adam's settings; `keys` name its four values.
 fn check_adam(keys: [&'static str; 4], a: &AdamSpec) -> Result<(), TrainError> {
     if !(a.lr.is_finite() && a.lr > 0.0) {
-        return Err(invalid(keys[0], a.lr, "must be a positive number"));
+        return Err(TrainError::invalid(
+            keys[0],
+            a.lr,
+            "must be a positive number",
+        ));
     }
     for (key, beta) in [(keys[1], a.beta1), (keys[2], a.beta2)] {
         if !(0.0..1.0).contains(&beta) {
-            return Err(invalid(key, beta, "must be in [0, 1)"));
+            return Err(TrainError::invalid(key, beta, "must be in [0, 1)"));
         }
     }
     if !(a.epsilon.is_finite() && a.epsilon > 0.0) {
-        return Err(invalid(keys[3], a.epsilon, "must be a positive number"));
+        return Err(TrainError::invalid(
+            keys[3],
+            a.epsilon,
+            "must be a positive number",
+        ));
     }
     Ok(())
 }
@@ -258,7 +258,7 @@ impl RunSpec {
     /// conditioning without classes, and Adam settings out of range.
     pub fn check(&self) -> Result<(), TrainError> {
         if self.name.is_empty() || self.name.contains(['/', '\\']) {
-            return Err(invalid(
+            return Err(TrainError::invalid(
                 "name",
                 &self.name,
                 "must be non-empty and contain no path separator",
@@ -266,16 +266,20 @@ impl RunSpec {
         }
         match self.data {
             DataSpec::ImageFolder { image_size: 0, .. } => {
-                return Err(invalid("data.image_size", 0, "must be at least 1"));
+                return Err(TrainError::invalid(
+                    "data.image_size",
+                    0,
+                    "must be at least 1",
+                ));
             }
             DataSpec::Toy { samples: 0, .. } => {
-                return Err(invalid("data.samples", 0, "must be at least 1"));
+                return Err(TrainError::invalid("data.samples", 0, "must be at least 1"));
             }
             _ => {}
         }
         let (produced, expected) = (self.architecture.sample_shape(), self.data.item_shape());
         if produced != expected {
-            return Err(invalid(
+            return Err(TrainError::invalid(
                 "model.image_size",
                 fmt_shape(produced),
                 format!(
@@ -288,7 +292,7 @@ impl RunSpec {
         }
         let uses_batch_norm = !matches!(self.architecture, Architecture::Toy(..));
         if uses_batch_norm && self.batch_size.get() < 2 {
-            return Err(invalid(
+            return Err(TrainError::invalid(
                 "train.batch_size",
                 1,
                 "this architecture uses batch normalisation, which needs at least 2 items per \
@@ -302,14 +306,18 @@ impl RunSpec {
         } = self.on_divergence
         {
             if !(lr_factor > 0.0 && lr_factor < 1.0) {
-                return Err(invalid(
+                return Err(TrainError::invalid(
                     "train.rollback_lr_factor",
                     lr_factor,
                     "must be in (0, 1)",
                 ));
             }
             if max_rollbacks == 0 {
-                return Err(invalid("train.max_rollbacks", 0, "must be at least 1"));
+                return Err(TrainError::invalid(
+                    "train.max_rollbacks",
+                    0,
+                    "must be at least 1",
+                ));
             }
         }
         check_adam(
@@ -338,14 +346,14 @@ impl RunSpec {
             return Ok(());
         }
         if c.classes != self.class_names.len() {
-            return Err(invalid(
+            return Err(TrainError::invalid(
                 "model.conditioning",
                 format!("{} classes", c.classes),
                 format!("but {} class names", self.class_names.len()),
             ));
         }
         if c.classes < 2 || c.embed_dim == 0 {
-            return Err(invalid(
+            return Err(TrainError::invalid(
                 "model.conditioning",
                 format!("{} classes, embed_dim {}", c.classes, c.embed_dim),
                 "needs at least 2 classes and an embedding of at least 1",
