@@ -342,8 +342,14 @@ fn params(module: &impl Module) -> Vec<f32> {
     ignore = "only flex is compiled in: no other backend to compare it with"
 )]
 fn dcgan_mnist_training_iteration() {
+    // Adam's own epsilon (1e-8) turns a gradient that is zero up to rounding into a full
+    // step of either sign, so two correct backends may then differ by several learning rates
+    // on such weights. With epsilon above the gradients' size the update is a smooth function
+    // of the gradients, and what is left of the difference is float rounding.
     let plan = common::plan(
-        "[model]\narchitecture = \"dcgan-mnist\"\ng_width = 32\nd_width = 16\n[data]\ndataset = \"mnist\"\n",
+        "[model]\narchitecture = \"dcgan-mnist\"\ng_width = 32\nd_width = 16\n\
+         [data]\ndataset = \"mnist\"\n\
+         [optimizer.generator]\nepsilon = 0.01\n[optimizer.discriminator]\nepsilon = 0.01\n",
         &[],
     );
     let lr = plan.generator_optimizer.lr as f32;
@@ -372,27 +378,21 @@ fn dcgan_mnist_training_iteration() {
     assert!(matches!(plan.architecture, Architecture::DcganMnist(..)));
     for (kind, device) in others() {
         let (s, g2, d2) = step(&device);
-        assert_close(
-            kind,
-            "losses and D outputs",
-            &stats,
-            &s,
-            tolerance(kind).max(1e-3),
-        );
-        // Adam's first steps move each weight by about lr * sign(gradient): where a gradient
-        // is nearly zero the sign can differ between backends, so bound the difference by
-        // the steps taken and require it to be rare.
+        assert_close(kind, "losses and D outputs", &stats, &s, tolerance(kind));
         for (what, a, b) in [("generator", &g, &g2), ("discriminator", &d, &d2)] {
-            let diffs: Vec<f32> = a.iter().zip(b).map(|(x, y)| (x - y).abs()).collect();
-            let worst = diffs.iter().cloned().fold(0.0, f32::max);
-            let mean = diffs.iter().sum::<f32>() / diffs.len() as f32;
-            assert!(
-                worst <= 4.0 * lr + 1e-5,
-                "{kind} {what}: worst weight difference {worst}"
+            let worst = a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max);
+            eprintln!(
+                "{kind} {what}: worst weight difference {worst} = {} x lr",
+                worst / lr
             );
             assert!(
-                mean <= 0.05 * lr,
-                "{kind} {what}: mean weight difference {mean}"
+                worst <= tolerance(kind) * lr,
+                "{kind} {what}: worst weight difference {worst} exceeds {} x lr",
+                tolerance(kind)
             );
         }
     }
