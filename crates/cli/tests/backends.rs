@@ -380,18 +380,18 @@ fn dcgan_mnist_training_iteration() {
         let (s, g2, d2) = step(&device);
         assert_close(kind, "losses and D outputs", &stats, &s, tolerance(kind));
         for (what, a, b) in [("generator", &g, &g2), ("discriminator", &d, &d2)] {
+            // The weights themselves are rounded to f32 after each step: a difference of a
+            // unit in the last place of the weight is allowed beside the update's own.
             let worst = a
                 .iter()
                 .zip(b)
-                .map(|(x, y)| (x - y).abs())
+                .map(|(x, y)| (x - y).abs() - 2.0 * f32::EPSILON * x.abs().max(y.abs()))
                 .fold(0.0f32, f32::max);
-            eprintln!(
-                "{kind} {what}: worst weight difference {worst} = {} x lr",
-                worst / lr
-            );
+            eprintln!("{kind} {what}: worst update difference {} x lr", worst / lr);
             assert!(
                 worst <= tolerance(kind) * lr,
-                "{kind} {what}: worst weight difference {worst} exceeds {} x lr",
+                "{kind} {what}: worst update difference {} x lr exceeds {}",
+                worst / lr,
                 tolerance(kind)
             );
         }
