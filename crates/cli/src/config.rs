@@ -15,8 +15,8 @@ use ganforge_models::{
     ToyGeneratorConfig,
 };
 
-use ganforge_trainer::OnDivergence;
 use ganforge_trainer::objective::AdamSpec;
+use ganforge_trainer::{EmaSpec, OnDivergence};
 
 use crate::error::ConfigError;
 
@@ -40,6 +40,9 @@ pub struct RawConfig {
     /// Length, batch size, schedule of logs, samples and checkpoints.
     #[serde(default)]
     pub train: TrainSection,
+    /// A moving average of the generator's weights; present means kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ema: Option<EmaSection>,
     /// Where and how the run happened; filled in by the trainer.
     #[serde(default)]
     pub run: RunSection,
@@ -417,6 +420,36 @@ impl Default for TrainSection {
             max_rollbacks: default_max_rollbacks(),
         }
     }
+}
+
+/// `[ema]`: a moving average of the generator's weights, which samples, grids and
+/// `generate` use (`generate --no-ema` for the trained weights).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmaSection {
+    /// The largest share of itself the average keeps each iteration.
+    #[serde(default = "default_ema_beta")]
+    pub beta: f64,
+    /// The iteration from which the average lags; before it, it copies the generator.
+    #[serde(default = "default_ema_start")]
+    pub start: u64,
+}
+
+impl Default for EmaSection {
+    fn default() -> Self {
+        Self {
+            beta: default_ema_beta(),
+            start: default_ema_start(),
+        }
+    }
+}
+
+fn default_ema_beta() -> f64 {
+    EmaSpec::DEFAULT.beta
+}
+
+fn default_ema_start() -> u64 {
+    EmaSpec::DEFAULT.start
 }
 
 /// `[run]`: filled in by the trainer when it writes `resolved.toml`.

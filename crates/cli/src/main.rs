@@ -14,7 +14,7 @@ use ganforge_cli::{CliError, RawConfig};
 use ganforge_models::ConditioningMethod;
 use ganforge_trainer::bench::Workload;
 use ganforge_trainer::classify::{self, ClassifierTraining};
-use ganforge_trainer::generate::GenerateOptions;
+use ganforge_trainer::generate::{GenerateOptions, Weights};
 use ganforge_trainer::objective::Gan;
 use ganforge_trainer::progress::ProgressMode;
 use ganforge_trainer::{DataSpec, RunOptions, TrainError};
@@ -150,6 +150,9 @@ enum Command {
         /// Noise seed.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Sample the trained generator weights, not their moving average.
+        #[arg(long)]
+        no_ema: bool,
         /// Backend to sample on.
         #[arg(long)]
         backend: Option<String>,
@@ -209,6 +212,9 @@ enum ClassifyCommand {
         /// Noise seed.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Score the trained generator weights, not their moving average.
+        #[arg(long)]
+        no_ema: bool,
         /// Backend to run on.
         #[arg(long)]
         backend: Option<String>,
@@ -301,10 +307,12 @@ fn classify(command: ClassifyCommand) -> Result<(), CliError> {
             checkpoint,
             count,
             seed,
+            no_ema,
             backend,
         } => {
             let device = device_for(backend.as_deref())?;
-            let scores = classify::score(&classifier, &checkpoint, count, seed, &device)?;
+            let weights = weights_flag(no_ema);
+            let scores = classify::score(&classifier, &checkpoint, count, seed, weights, &device)?;
             bench::print_json_line(&scores);
             Ok(())
         }
@@ -521,6 +529,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             backend,
             class,
             scale,
+            no_ema,
         } => {
             let device = device_for(backend.as_deref())?;
             let options = GenerateOptions {
@@ -529,6 +538,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 seed,
                 class,
                 scale,
+                weights: weights_flag(no_ema),
             };
             let done = ganforge_trainer::generate::generate(&checkpoint, &options, &device)?;
             println!("checkpoint {}", done.checkpoint.display());
@@ -537,6 +547,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
+    }
+}
+
+/// The generator weights `--no-ema` asks for.
+fn weights_flag(no_ema: bool) -> Weights {
+    if no_ema {
+        Weights::Trained
+    } else {
+        Weights::Averaged
     }
 }
 

@@ -13,7 +13,7 @@ use ganforge_models::{
     MlpGeneratorConfig, ToyDiscriminatorConfig, ToyGeneratorConfig,
 };
 use ganforge_trainer::objective::AdamSpec;
-use ganforge_trainer::{DataSpec, OnDivergence, RunLength, RunSpec, TrainError};
+use ganforge_trainer::{DataSpec, EmaSpec, OnDivergence, RunLength, RunSpec, TrainError};
 
 use crate::config::{
     AdamSection, ColorName, ConditioningName, DataSection, DivergenceName, LossSection,
@@ -137,6 +137,10 @@ pub fn run_spec(config: &RawConfig, backend: BackendKind) -> Result<RunSpec, Cli
                 max_rollbacks: t.max_rollbacks,
             },
         },
+        ema: config.ema.map(|e| EmaSpec {
+            beta: e.beta,
+            start: e.start,
+        }),
         backend,
     };
     spec.check()?;

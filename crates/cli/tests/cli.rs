@@ -450,3 +450,53 @@ fn an_output_directory_that_cannot_be_made() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("afile/runs"), "{stderr}");
 }
+
+/// `[ema]` keeps a moving average of the generator, which `generate` samples unless told
+/// `--no-ema`; an impossible decay is refused by its key.
+#[test]
+fn the_moving_average_is_sampled_unless_no_ema() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), TOY);
+    let train = |set: &str| {
+        ganforge(
+            &[
+                "train", "--config", &cfg, "--set", set, "--out", "runs", "--plain",
+            ],
+            dir.path(),
+        )
+    };
+    assert_bad_input(&train("ema.beta=1.5"), &["ema.beta", "1.5"]);
+    let out = train("ema.beta=0.9");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = only_run(&dir.path().join("runs"));
+    let resolved = std::fs::read_to_string(run.join("resolved.toml")).unwrap();
+    assert!(
+        resolved.contains("[ema]") && resolved.contains("beta = 0.9"),
+        "{resolved}"
+    );
+    let run = run.display().to_string();
+    let points = |extra: &[&str], out: &str| {
+        let mut args = vec![
+            "generate",
+            "--checkpoint",
+            &run,
+            "--count",
+            "16",
+            "--out",
+            out,
+        ];
+        args.extend(extra);
+        let done = ganforge(&args, dir.path());
+        assert!(
+            done.status.success(),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        std::fs::read_to_string(dir.path().join(out).join("points.csv")).unwrap()
+    };
+    assert_ne!(points(&[], "average"), points(&["--no-ema"], "trained"));
+}

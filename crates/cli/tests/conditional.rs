@@ -20,6 +20,7 @@ fn generate_options(out: &Path, count: usize, class: Option<&str>) -> GenerateOp
         seed: 1,
         class: class.map(str::to_string),
         scale: 1,
+        weights: Default::default(),
     }
 }
 
@@ -289,7 +290,7 @@ fn classifier_trains_and_scores_a_conditional_generator() {
         None,
     )
     .run_dir;
-    let scores = classify::score(out.path(), &run_dir, 5, 0, &device).unwrap();
+    let scores = classify::score(out.path(), &run_dir, 5, 0, Default::default(), &device).unwrap();
     assert_eq!(scores.per_class.len(), 3);
     assert!(
         scores
@@ -312,7 +313,8 @@ fn classifier_trains_and_scores_a_conditional_generator() {
         None,
     )
     .run_dir;
-    let err = classify::score(out.path(), &other_dir, 5, 0, &device).unwrap_err();
+    let err =
+        classify::score(out.path(), &other_dir, 5, 0, Default::default(), &device).unwrap_err();
     assert!(
         err.to_string().contains("classes") && err.is_bad_input(),
         "{err}"

@@ -128,6 +128,7 @@ proptest! {
             seed: 0,
             class: None,
             scale: 1,
+            weights: Default::default(),
         };
         let _ = generate(dir.path(), &options, &Device::flex());
         let plan = common::plan(&std::fs::read_to_string(

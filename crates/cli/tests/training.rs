@@ -182,6 +182,7 @@ fn every_architecture_trains_and_samples() {
             seed: 1,
             class: None,
             scale: 1,
+            weights: Default::default(),
         };
         let made = ganforge_trainer::generate::generate(dir, &options, &device).unwrap();
         assert_eq!(made.checkpoint, summary.checkpoint);

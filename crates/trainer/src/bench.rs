@@ -57,6 +57,7 @@ impl Workload {
             conditioning: Conditioning::new(self.conditioning, classes),
             generator_optimizer: AdamSpec::DCGAN,
             discriminator_optimizer: AdamSpec::DCGAN,
+            ema: None,
         }
     }
 
@@ -125,7 +126,8 @@ impl TrainingBench {
             .batch_shape()
             .batch(real, Some(labels), &mut self.rng, &self.ad);
         let gan = self.gan.take()?;
-        let (gan, stats) = self.objective.iteration(gan, Vec::new(), batch, clock);
+        let (mut gan, stats) = self.objective.iteration(gan, Vec::new(), batch, clock);
+        gan.update_average(i as u64 + 1);
         self.gan = Some(gan);
         Some(stats)
     }

@@ -2,7 +2,8 @@
 //! position and the noise RNG, so a resumed run continues exactly where it stopped.
 //!
 //! Layout: `checkpoints/step-00001000/{generator,discriminator,optimizer-g,optimizer-d}.bpk`,
-//! `state.json`, `spec.json` (the [`RunSpec`], so a checkpoint is self-contained) and, when
+//! `generator-ema.bpk` when the run keeps a moving average of the generator, `state.json`,
+//! `spec.json` (the [`RunSpec`], so a checkpoint is self-contained) and, when
 //! the run was made from a configuration file, its text as `config.toml`; plus
 //! `checkpoints/latest` naming the newest. A checkpoint is written into a hidden temporary directory and renamed into place only when complete;
 //! `latest` is replaced atomically after that. An interrupted write leaves the previous
@@ -33,6 +34,8 @@ pub const SPEC: &str = "spec.json";
 /// The generator weights inside a checkpoint.
 pub const GENERATOR: &str = "generator.bpk";
 const DISCRIMINATOR: &str = "discriminator.bpk";
+/// The moving average of the generator's weights inside a checkpoint, when the run keeps one.
+pub const GENERATOR_EMA: &str = "generator-ema.bpk";
 const OPTIMIZER_G: &str = "optimizer-g.bpk";
 const OPTIMIZER_D: &str = "optimizer-d.bpk";
 
@@ -111,7 +114,7 @@ pub fn save(
     }
     std::fs::create_dir_all(&tmp_dir).map_err(|e| TrainError::write(&tmp_dir, e))?;
     let err_path = |file: &str| tmp_dir.join(file);
-    let files: [(&str, Bytes); 4] = [
+    let mut files: Vec<(&str, Bytes)> = vec![
         (
             GENERATOR,
             record_bytes(
@@ -145,6 +148,14 @@ pub fn save(
                 .map_err(|e| TrainError::checkpoint(err_path(OPTIMIZER_D), e))?,
         ),
     ];
+    if let Some(ema) = &snapshot.gan.ema {
+        let bytes = record_bytes(
+            ema.generator.clone(),
+            "generator's moving average",
+            &err_path(GENERATOR_EMA),
+        )?;
+        files.push((GENERATOR_EMA, bytes));
+    }
     for (file, bytes) in &files {
         write_atomic(&tmp_dir.join(file), bytes)?;
     }
@@ -241,7 +252,15 @@ pub fn load(dir: &Path, gan: Gan) -> Result<(Gan, TrainState), TrainError> {
         opt.from_bytes(Bytes::from_bytes_vec(read(dir, file)?))
             .map_err(|e| TrainError::checkpoint(dir.join(file), e))
     };
+    let ema = match gan.ema {
+        Some(mut ema) => {
+            ema.generator = load_module(ema.generator, &dir.join(GENERATOR_EMA))?;
+            Some(ema)
+        }
+        None => None,
+    };
     let gan = Gan {
+        ema,
         generator: load_module(gan.generator, &dir.join(GENERATOR))?,
         discriminator: load_module(gan.discriminator, &dir.join(DISCRIMINATOR))?,
         generator_optimizer: optimizer(gan.generator_optimizer, OPTIMIZER_G)?,

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::load_module;
 use crate::error::TrainError;
 use crate::fsio::write_atomic;
-use crate::generate::{load_generator, resolve_checkpoint};
+use crate::generate::{Weights, load_generator, resolve_checkpoint};
 use crate::objective::{AdamSpec, label_tensor};
 use crate::spec::DataSpec;
 
@@ -338,12 +338,13 @@ pub struct ClassScores {
 
 /// Generates `count` samples per class from the checkpoint at `checkpoint` (noise from `seed`)
 /// and reports which fraction of each class's samples the classifier in `classifier` labels
-/// as that class.
+/// as that class, using the generator `weights` asked for.
 pub fn score(
     classifier: &Path,
     checkpoint: &Path,
     count: usize,
     seed: u64,
+    weights: Weights,
     device: &Device,
 ) -> Result<ClassScores, TrainError> {
     if count == 0 {
@@ -355,7 +356,7 @@ pub fn score(
     }
     let (model, info) = load(classifier, device)?;
     let dir = resolve_checkpoint(checkpoint)?;
-    let loaded = load_generator(&dir, device)?;
+    let loaded = load_generator(&dir, device, weights)?;
     if loaded.class_names != info.class_names {
         return Err(TrainError::Invalid {
             key: "--classifier",

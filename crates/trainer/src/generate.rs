@@ -12,7 +12,7 @@ use image::{DynamicImage, GrayImage, RgbImage, imageops::FilterType};
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 
-use crate::checkpoint::{self, GENERATOR, SPEC};
+use crate::checkpoint::{self, GENERATOR, GENERATOR_EMA, SPEC};
 use crate::error::TrainError;
 use crate::fsio::{write_atomic, write_png};
 use crate::hooks::points;
@@ -35,6 +35,18 @@ pub struct GenerateOptions {
     pub class: Option<String>,
     /// Whole-number enlargement of each written sample (1 = the data's own size).
     pub scale: u32,
+    /// Which of the checkpoint's generators to sample.
+    pub weights: Weights,
+}
+
+/// Which weights of a checkpoint's generator to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Weights {
+    /// The moving average when the run kept one, else the trained weights.
+    #[default]
+    Averaged,
+    /// The trained weights, even where a moving average exists.
+    Trained,
 }
 
 /// What `generate` wrote.
@@ -137,13 +149,21 @@ pub struct LoadedGenerator {
     pub spec: RunSpec,
 }
 
-/// Loads the generator of checkpoint directory `dir` on `device`.
-pub fn load_generator(dir: &Path, device: &Device) -> Result<LoadedGenerator, TrainError> {
+/// Loads the generator of checkpoint directory `dir` on `device`, with the `weights` asked for.
+pub fn load_generator(
+    dir: &Path,
+    device: &Device,
+    weights: Weights,
+) -> Result<LoadedGenerator, TrainError> {
     let spec = checkpoint::spec(dir)?;
     let arch = &spec.architecture;
     let conditioning = spec.conditioning;
     let generator = arch.generator(device, 0, &conditioning)?;
-    let generator = checkpoint::load_module(generator, &dir.join(GENERATOR))?;
+    let file = match weights {
+        Weights::Averaged if spec.ema.is_some() => GENERATOR_EMA,
+        _ => GENERATOR,
+    };
+    let generator = checkpoint::load_module(generator, &dir.join(file))?;
     Ok(LoadedGenerator {
         generator,
         sampler: Sampler::new(arch.latent_dim(), arch.sample_shape()),
@@ -178,7 +198,7 @@ pub fn generate(
         sampler,
         class_names: names,
         spec,
-    } = load_generator(&dir, device)?;
+    } = load_generator(&dir, device, options.weights)?;
     let grid = inputs(options, sampler.latent_dim(), &names)?;
     let samples = sampler.generate_from(&generator, device, &grid.noise, grid.labels.as_deref());
     let out = &options.out;

@@ -264,7 +264,7 @@ impl Hook for SampleHook {
         }
         let it = tick.state.iteration;
         let samples = self.sampler.generate_from(
-            &tick.gan.generator,
+            tick.gan.sampling_generator(),
             &self.device,
             &self.inputs.noise,
             self.inputs.labels.as_deref(),

@@ -15,6 +15,7 @@ pub mod allocator;
 pub mod bench;
 pub mod checkpoint;
 pub mod classify;
+pub mod ema;
 pub mod error;
 mod fsio;
 pub mod generate;
@@ -28,6 +29,7 @@ pub mod sample;
 pub mod spec;
 pub mod train;
 
+pub use ema::EmaSpec;
 pub use error::TrainError;
 pub use spec::{DataSpec, OnDivergence, RunLength, RunSpec};
 pub use train::{RunOptions, RunSummary, run};

@@ -6,6 +6,7 @@
 //! give the networks: [`Unconditional`] gives noise only, [`ClassConditional`] noise and
 //! labels (and, for AC-GAN, adds the auxiliary classification term to both steps).
 
+use crate::ema::{Ema, EmaSpec};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
@@ -54,6 +55,8 @@ pub struct GanSpec {
     pub generator_optimizer: AdamSpec,
     /// The discriminator's optimiser.
     pub discriminator_optimizer: AdamSpec,
+    /// A moving average of the generator's weights, if one is kept.
+    pub ema: Option<EmaSpec>,
 }
 
 /// Seeds of the generator's and the discriminator's initial weights.
@@ -79,6 +82,8 @@ pub struct Gan {
     pub generator_lr: f64,
     /// Discriminator learning rate.
     pub discriminator_lr: f64,
+    /// The moving average of the generator's weights, if one is kept.
+    pub ema: Option<Ema>,
 }
 
 impl Gan {
@@ -91,6 +96,14 @@ impl Gan {
         let discriminator =
             spec.architecture
                 .discriminator(device, seeds.discriminator, &spec.conditioning)?;
+        let ema = match spec.ema {
+            Some(ema) => Some(Ema::new(
+                ema,
+                spec.architecture
+                    .generator(device, seeds.generator, &spec.conditioning)?,
+            )),
+            None => None,
+        };
         Ok(Self {
             generator,
             discriminator,
@@ -98,7 +111,23 @@ impl Gan {
             discriminator_optimizer: spec.discriminator_optimizer.optimizer(),
             generator_lr: spec.generator_optimizer.lr,
             discriminator_lr: spec.discriminator_optimizer.lr,
+            ema,
         })
+    }
+
+    /// The generator samples come from: the moving average when one is kept.
+    pub fn sampling_generator(&self) -> &Generator {
+        self.ema
+            .as_ref()
+            .map_or(&self.generator, |ema| &ema.generator)
+    }
+
+    /// Blends the generator into its moving average, if one is kept, after iteration
+    /// `iteration` (counted from 1).
+    pub fn update_average(&mut self, iteration: u64) {
+        if let Some(ema) = &mut self.ema {
+            ema.update(&self.generator, iteration);
+        }
     }
 }
 

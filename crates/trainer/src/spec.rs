@@ -16,6 +16,7 @@ use ganforge_losses::LossKind;
 use ganforge_models::{Architecture, Conditioning, ConditioningMethod};
 use serde::{Deserialize, Serialize};
 
+use crate::ema::EmaSpec;
 use crate::error::TrainError;
 use crate::objective::{AdamSpec, ClassConditional, GanSpec, InitSeeds, Objective, Unconditional};
 
@@ -196,6 +197,9 @@ pub struct RunSpec {
     pub sample_count: NonZeroUsize,
     /// What happens when training diverges.
     pub on_divergence: OnDivergence,
+    /// A moving average of the generator's weights, used for samples, if one is kept.
+    #[serde(default)]
+    pub ema: Option<EmaSpec>,
     /// The backend the run was made for (recorded; the device passed to
     /// [`run`](crate::run) is the one used).
     pub backend: BackendKind,
@@ -300,6 +304,15 @@ impl RunSpec {
             ));
         }
         self.check_conditioning()?;
+        if let Some(ema) = self.ema
+            && !(0.0..1.0).contains(&ema.beta)
+        {
+            return Err(TrainError::invalid(
+                "ema.beta",
+                ema.beta,
+                "must be in [0, 1)",
+            ));
+        }
         if let OnDivergence::Rollback {
             lr_factor,
             max_rollbacks,
@@ -379,6 +392,7 @@ impl RunSpec {
             conditioning: self.conditioning,
             generator_optimizer: self.generator_optimizer,
             discriminator_optimizer: self.discriminator_optimizer,
+            ema: self.ema,
         }
     }
 

@@ -230,8 +230,9 @@ impl<'a> Session<'a> {
             let Some(gan) = self.gan.take() else {
                 break;
             };
-            let (gan, stats) = self.objective.iteration(gan, critic, batch, &mut NoClock);
+            let (mut gan, stats) = self.objective.iteration(gan, critic, batch, &mut NoClock);
             self.state.iteration += 1;
+            gan.update_average(self.state.iteration);
             self.state.elapsed_s = self.elapsed_before + self.session_start.elapsed().as_secs_f64();
             let outcome = self.after_iteration(&gan, &stats);
             self.gan = Some(gan);
@@ -470,7 +471,7 @@ fn score_toy(
         .then(|| cycling_labels(TOY_EVAL_SAMPLES, modes.len()));
     let device = &samples.device;
     let values = samples.sampler.generate(
-        &gan.generator,
+        gan.sampling_generator(),
         device,
         &mut rng,
         TOY_EVAL_SAMPLES,
@@ -514,21 +515,24 @@ fn check_resumable(dir: &Path, spec: &RunSpec) -> Result<(), TrainError> {
     let saved = checkpoint::spec(dir)?;
     let same_networks = saved.architecture == spec.architecture
         && saved.conditioning == spec.conditioning
-        && saved.class_names == spec.class_names;
+        && saved.class_names == spec.class_names
+        && saved.ema.is_some() == spec.ema.is_some();
     if same_networks {
         return Ok(());
     }
     Err(TrainError::checkpoint(
         dir,
         format!(
-            "was trained with {:?} ({:?}, classes {:?}); this run asks for {:?} ({:?}, classes \
-             {:?})",
+            "was trained with {:?} ({:?}, classes {:?}, moving average {:?}); this run asks \
+             for {:?} ({:?}, classes {:?}, moving average {:?})",
             saved.architecture,
             saved.conditioning,
             saved.class_names,
+            saved.ema,
             spec.architecture,
             spec.conditioning,
-            spec.class_names
+            spec.class_names,
+            spec.ema
         ),
     ))
 }

@@ -13,11 +13,11 @@ use ganforge_losses::LossKind;
 use ganforge_models::{
     Architecture, Conditioning, ConditioningMethod, ToyDiscriminatorConfig, ToyGeneratorConfig,
 };
-use ganforge_trainer::generate::{GenerateOptions, generate};
+use ganforge_trainer::generate::{GenerateOptions, Weights, generate};
 use ganforge_trainer::objective::AdamSpec;
 use ganforge_trainer::progress::ProgressMode;
 use ganforge_trainer::{
-    DataSpec, OnDivergence, RunLength, RunOptions, RunSpec, RunSummary, TrainError,
+    DataSpec, EmaSpec, OnDivergence, RunLength, RunOptions, RunSpec, RunSummary, TrainError,
 };
 
 fn nz(n: u64) -> NonZeroU64 {
@@ -63,6 +63,7 @@ fn ring_spec(steps: u64) -> RunSpec {
         keep_checkpoints: nzu(2),
         sample_count: nzu(16),
         on_divergence: ganforge_trainer::OnDivergence::Stop,
+        ema: None,
         backend: BackendKind::Flex,
     }
 }
@@ -87,10 +88,16 @@ impl burn::module::ModuleVisitor for Collect {
     }
 }
 
-/// The generator weights saved in `checkpoint`.
+/// The generator weights saved in `checkpoint` (the moving average where there is one).
 fn generator_weights(checkpoint: &Path) -> Vec<f32> {
+    weights_of(checkpoint, Weights::Averaged)
+}
+
+/// The generator weights of `checkpoint` chosen by `weights`.
+fn weights_of(checkpoint: &Path, weights: Weights) -> Vec<f32> {
     use burn::module::Module;
-    let loaded = ganforge_trainer::generate::load_generator(checkpoint, &Device::flex()).unwrap();
+    let loaded =
+        ganforge_trainer::generate::load_generator(checkpoint, &Device::flex(), weights).unwrap();
     let mut collect = Collect(Vec::new());
     loaded.generator.visit(&mut collect);
     collect.0
@@ -121,9 +128,45 @@ fn a_spec_built_in_rust_trains_resumes_and_samples() {
         seed: 0,
         class: Some("3".into()),
         scale: 1,
+        weights: Default::default(),
     };
     let made = generate(&resumed.checkpoint, &options, &Device::flex()).unwrap();
     assert!(made.files.iter().any(|f| f.ends_with("points.csv")));
+}
+
+#[test]
+fn the_moving_average_resumes_exactly_and_is_what_samples_use() {
+    let with_ema = |steps| RunSpec {
+        ema: Some(EmaSpec {
+            beta: 0.9,
+            start: 2,
+        }),
+        ..ring_spec(steps)
+    };
+    let runs = tempfile::tempdir().unwrap();
+    let straight = train(&with_ema(10), runs.path(), None).unwrap();
+    let first = train(&with_ema(5), runs.path(), None).unwrap();
+    let resumed = train(&with_ema(10), runs.path(), Some(&first.run_dir)).unwrap();
+    let average = weights_of(&straight.checkpoint, Weights::Averaged);
+    let trained = weights_of(&straight.checkpoint, Weights::Trained);
+    assert!(
+        average == weights_of(&resumed.checkpoint, Weights::Averaged),
+        "a resumed run's moving average differs from an uninterrupted one's"
+    );
+    assert!(trained == weights_of(&resumed.checkpoint, Weights::Trained));
+    assert_ne!(average, trained, "the average is the generator itself");
+
+    let err = train(&ring_spec(12), runs.path(), Some(&straight.run_dir)).unwrap_err();
+    assert!(err.to_string().contains("moving average"), "{err}");
+    let bad = RunSpec {
+        ema: Some(EmaSpec {
+            beta: 1.0,
+            start: 0,
+        }),
+        ..ring_spec(2)
+    };
+    let err = train(&bad, runs.path(), None).unwrap_err();
+    assert!(err.to_string().contains("ema.beta"), "{err}");
 }
 
 #[test]
