@@ -289,10 +289,35 @@ pub enum ColorName {
     Rgb,
 }
 
-/// `[loss]`: the adversarial objective.
+/// `[loss]`: the adversarial objective and a penalty on the discriminator's input gradient.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LossSection {
+    /// The adversarial loss.
+    #[serde(default)]
+    pub kind: LossName,
+    /// `gradient` (WGAN-GP, on interpolates) or `r1` (on real items); none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub penalty: Option<PenaltyName>,
+    /// The penalty's weight: WGAN-GP's lambda, R1's gamma.
+    #[serde(default = "default_penalty_weight")]
+    pub penalty_weight: f32,
+}
+
+impl Default for LossSection {
+    fn default() -> Self {
+        Self {
+            kind: LossName::default(),
+            penalty: None,
+            penalty_weight: default_penalty_weight(),
+        }
+    }
+}
+
+/// `loss.kind`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum LossSection {
+#[serde(rename_all = "kebab-case")]
+pub enum LossName {
     /// Non-saturating BCE (Goodfellow et al. 2014, section 3).
     #[default]
     NonSaturating,
@@ -302,6 +327,23 @@ pub enum LossSection {
     Hinge,
     /// Least squares (LSGAN).
     LeastSquares,
+    /// The Wasserstein critic (WGAN; with `penalty = "gradient"`, WGAN-GP).
+    Wasserstein,
+}
+
+/// `loss.penalty`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PenaltyName {
+    /// WGAN-GP's `(||grad|| - 1)^2` on interpolates.
+    Gradient,
+    /// R1's `||grad||^2 / 2` on real items.
+    R1,
+}
+
+/// The weight of both penalties in their papers (lambda = 10, gamma = 10).
+fn default_penalty_weight() -> f32 {
+    10.0
 }
 
 /// `[optimizer]`: one Adam per network.
@@ -652,7 +694,7 @@ mod tests {
         let c = RawConfig::parse(MINIMAL, &[]).unwrap();
         assert_eq!(c.train.batch_size, 64);
         assert_eq!(c.optimizer.generator.beta1, 0.5);
-        assert_eq!(c.loss, LossSection::NonSaturating);
+        assert_eq!(c.loss, LossSection::default());
         let ModelSection::DcganMnist { g_width, .. } = c.model else {
             panic!()
         };

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use ganforge_backend::BackendKind;
 use ganforge_data::{ColorMode, IdxKind, Split, ToyDistribution};
-use ganforge_losses::LossKind;
+use ganforge_losses::{LossKind, Penalty};
 use ganforge_models::{
     Architecture, Conditioning, DcganDiscriminatorConfig, DcganGeneratorConfig,
     DcganMnistDiscriminatorConfig, DcganMnistGeneratorConfig, MlpDiscriminatorConfig,
@@ -16,8 +16,8 @@ use ganforge_trainer::objective::AdamSpec;
 use ganforge_trainer::{DataSpec, EmaSpec, OnDivergence, RunLength, RunSpec, TrainError};
 
 use crate::config::{
-    AdamSection, ColorName, ConditioningName, DataSection, DivergenceName, LossSection,
-    ModelSection, RawConfig, SplitName,
+    AdamSection, ColorName, ConditioningName, DataSection, DivergenceName, LossName, LossSection,
+    ModelSection, PenaltyName, RawConfig, SplitName,
 };
 use crate::error::CliError;
 
@@ -39,12 +39,21 @@ fn adam(a: &AdamSection) -> AdamSpec {
 }
 
 fn loss(section: LossSection) -> LossKind {
-    match section {
-        LossSection::NonSaturating => LossKind::NonSaturating,
-        LossSection::Minimax => LossKind::Minimax,
-        LossSection::Hinge => LossKind::Hinge,
-        LossSection::LeastSquares => LossKind::LeastSquares,
+    match section.kind {
+        LossName::NonSaturating => LossKind::NonSaturating,
+        LossName::Minimax => LossKind::Minimax,
+        LossName::Hinge => LossKind::Hinge,
+        LossName::LeastSquares => LossKind::LeastSquares,
+        LossName::Wasserstein => LossKind::Wasserstein,
     }
+}
+
+fn penalty(section: LossSection) -> Option<Penalty> {
+    let weight = section.penalty_weight;
+    section.penalty.map(|name| match name {
+        PenaltyName::Gradient => Penalty::Gradient { weight },
+        PenaltyName::R1 => Penalty::R1 { weight },
+    })
 }
 
 /// Fills in what the command line decides: `backend` (from `--backend`) overrides
@@ -119,6 +128,7 @@ pub fn run_spec(config: &RawConfig, backend: BackendKind) -> Result<RunSpec, Cli
         class_names,
         data,
         loss: loss(config.loss),
+        penalty: penalty(config.loss),
         generator_optimizer: adam(&config.optimizer.generator),
         discriminator_optimizer: adam(&config.optimizer.discriminator),
         length,

@@ -367,6 +367,7 @@ fn dcgan_mnist_training_iteration() {
                 condition: None,
                 target: None,
                 mask: None,
+                penalty_mix: None,
             };
             let (next, s) = objective.iteration(gan, Vec::new(), batch, &mut NoClock);
             gan = next;
@@ -459,6 +460,7 @@ fn conditional_iteration_on_every_backend() {
                 condition: None,
                 target: None,
                 mask: None,
+                penalty_mix: None,
             };
             let (_, stats) = objective.iteration(gan, Vec::new(), batch, &mut NoClock);
             host(stats.values)

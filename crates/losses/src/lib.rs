@@ -3,7 +3,8 @@
 //! Every loss works on raw logits `[B, 1]` (never on probabilities), so there is no
 //! sigmoid-then-log to overflow: `log sigmoid` is evaluated by the backend's stable kernel.
 //! Each loss returns a one-element tensor `[1]` that the trainer calls `backward` on.
-//! [`class_cross_entropy`] is the auxiliary classification term of AC-GAN.
+//! [`class_cross_entropy`] is the auxiliary classification term of AC-GAN; [`Penalty`] the
+//! gradient penalties (WGAN-GP, R1) on the critic's input gradient.
 
 use burn::prelude::*;
 use burn::tensor::activation::log_sigmoid;
@@ -13,12 +14,16 @@ mod hinge;
 mod least_squares;
 mod minimax;
 mod non_saturating;
+mod penalty;
+mod wasserstein;
 
 pub use classification::class_cross_entropy;
 pub use hinge::Hinge;
 pub use least_squares::LeastSquares;
 pub use minimax::Minimax;
 pub use non_saturating::NonSaturating;
+pub use penalty::{Penalty, gradient_penalty, r1_penalty};
+pub use wasserstein::Wasserstein;
 
 /// A GAN objective: what the discriminator minimises and what the generator minimises.
 pub trait AdversarialLoss: Send + Sync {
@@ -40,6 +45,8 @@ pub enum LossKind {
     Hinge,
     /// [`LeastSquares`].
     LeastSquares,
+    /// [`Wasserstein`].
+    Wasserstein,
 }
 
 impl LossKind {
@@ -50,6 +57,7 @@ impl LossKind {
             LossKind::Minimax => Box::new(Minimax),
             LossKind::Hinge => Box::new(Hinge),
             LossKind::LeastSquares => Box::new(LeastSquares),
+            LossKind::Wasserstein => Box::new(Wasserstein),
         }
     }
 }

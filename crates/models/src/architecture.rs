@@ -218,6 +218,25 @@ impl DiscriminatorNet {
         }
     }
 
+    /// The gradient with respect to `x` of `sum_b <features(x)_b, seed_b>` and the head's
+    /// gradient per item, for the networks that compute them (no batch normalisation).
+    fn input_gradient(
+        &self,
+        x: Tensor<4>,
+        seed: impl FnOnce(Tensor<2>) -> Tensor<2>,
+    ) -> Option<Tensor<4>> {
+        let batch = x.dims()[0];
+        match self {
+            DiscriminatorNet::Mlp(d) => {
+                Some(d.features_input_gradient(x, seed(d.head_gradient(batch)?)))
+            }
+            DiscriminatorNet::Toy(d) => {
+                Some(d.features_input_gradient(x, seed(d.head_gradient(batch)?)))
+            }
+            DiscriminatorNet::DcganMnist(_) | DiscriminatorNet::Dcgan(_) => None,
+        }
+    }
+
     fn feature_dim(&self) -> usize {
         match self {
             DiscriminatorNet::Mlp(d) => d.feature_dim(),
@@ -256,10 +275,33 @@ pub struct Discriminator {
 }
 
 impl Discriminator {
-    /// Scores `x`, as the class of the same row of `labels` for a conditional
-    /// discriminator (left out, as a zero embedding and no projection term, without labels).
-    pub fn forward(&self, x: Tensor<4>, labels: Option<&Tensor<1, Int>>) -> Scores {
-        let x = match &self.label_map {
+    /// The gradient of each item's adversarial logit with respect to that item, `[B, C, H, W]`,
+    /// as tensor operations that are themselves differentiable in the weights, so a penalty
+    /// on it (WGAN-GP, R1) trains the discriminator through an ordinary backward pass. `None`
+    /// for discriminators with batch normalisation (the DCGAN ones), where an item's score
+    /// depends on the whole batch; see [`Architecture::has_input_gradient`].
+    pub fn input_gradient(
+        &self,
+        x: Tensor<4>,
+        labels: Option<&Tensor<1, Int>>,
+    ) -> Option<Tensor<4>> {
+        let [batch, channels, h, w] = x.dims();
+        let input = self.joined_input(x, labels);
+        let projection = match (&self.projection, labels) {
+            (Some(projection), Some(labels)) => Some(projection.forward(labels)), // [B, F]
+            _ => None,
+        };
+        let seed = |head: Tensor<2>| match projection {
+            Some(embedding) => head + embedding,
+            None => head,
+        };
+        let grad = self.net.input_gradient(input, seed)?;
+        Some(grad.slice([0..batch, 0..channels, 0..h, 0..w]))
+    }
+
+    /// `x` with the label channels joined (`concat`), else `x`.
+    fn joined_input(&self, x: Tensor<4>, labels: Option<&Tensor<1, Int>>) -> Tensor<4> {
+        match &self.label_map {
             Some(map) => {
                 let batch = x.dims()[0];
                 let [l, h, w] = self.label_shape;
@@ -270,7 +312,13 @@ impl Discriminator {
                 Tensor::cat(vec![x, label], 1) // [B, C + L, H, W]
             }
             None => x,
-        };
+        }
+    }
+
+    /// Scores `x`, as the class of the same row of `labels` for a conditional
+    /// discriminator (left out, as a zero embedding and no projection term, without labels).
+    pub fn forward(&self, x: Tensor<4>, labels: Option<&Tensor<1, Int>>) -> Scores {
+        let x = self.joined_input(x, labels);
         let features = self.net.features(x); // [B, F]
         let mut logits = self.net.head(features.clone()); // [B, 1]
         if let (Some(projection), Some(labels)) = (&self.projection, labels) {
@@ -299,6 +347,13 @@ pub enum Architecture {
 }
 
 impl Architecture {
+    /// Whether the discriminator computes its input gradient
+    /// ([`Discriminator::input_gradient`]), as gradient penalties need: the fully connected
+    /// ones, which have no batch normalisation.
+    pub fn has_input_gradient(&self) -> bool {
+        matches!(self, Architecture::Mlp(..) | Architecture::Toy(..))
+    }
+
     /// Size of the generator's noise input.
     pub fn latent_dim(&self) -> usize {
         match self {
@@ -618,5 +673,47 @@ mod tests {
         let one_class = Conditioning::new(ConditioningMethod::Concat, 1);
         let err = arch.generator(&device, 1, &one_class).unwrap_err();
         assert!(err.to_string().contains("at least 2 classes"), "{err}");
+    }
+
+    /// The hand-written input gradient equals burn's autodiff gradient of the summed logits,
+    /// for every conditioning method of the networks that have one; the others have none.
+    #[test]
+    fn input_gradient_matches_autodiff() {
+        let device = Device::flex().autodiff();
+        let labels = Tensor::<1, Int>::from_ints([0, 2, 1], &device);
+        for arch in small_architectures() {
+            for method in [
+                ConditioningMethod::None,
+                ConditioningMethod::Concat,
+                ConditioningMethod::Projection,
+                ConditioningMethod::Acgan,
+            ] {
+                let classes = if method == ConditioningMethod::None {
+                    0
+                } else {
+                    3
+                };
+                let cond = Conditioning::new(method, classes).with_embed_dim(5);
+                let d = arch.discriminator(&device, 2, &cond).unwrap();
+                let [c, h, w] = arch.sample_shape();
+                let x = Tensor::<4>::random([3, c, h, w], Distribution::Normal(0.0, 1.0), &device)
+                    .require_grad();
+                let labels = cond.is_conditional().then_some(&labels);
+                let ours = d.input_gradient(x.clone(), labels);
+                assert_eq!(ours.is_some(), arch.has_input_gradient(), "{arch:?}");
+                let Some(ours) = ours else { continue };
+                let logits = d.forward(x.clone(), labels).logits;
+                let reference = x.grad(&logits.sum().backward()).unwrap();
+                let (ours, reference) = (values(ours), values(reference));
+                let scale = reference.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                assert!(scale > 0.0);
+                for (a, b) in ours.iter().zip(&reference) {
+                    assert!(
+                        (a - b).abs() <= 1e-5 * scale,
+                        "{arch:?} {method:?}: {a} vs {b}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -182,6 +182,49 @@ pub(crate) fn hidden_features(stack: &[Linear], activation: &LeakyRelu, x: Tenso
         .fold(x, |x, layer| activation.forward(layer.forward(x)))
 }
 
+/// The gradient with respect to `x` `[B, N]` of `sum_b <hidden_features(x)_b, seed_b>` for a
+/// `seed` `[B, F]`, written as tensor operations (each layer's backward by hand: the
+/// transposed weights, the LeakyReLU's slope mask), so that it is itself differentiable in
+/// the weights. burn's `backward` detaches the gradients it returns; a penalty on this one
+/// trains the weights through an ordinary first-order backward pass. The mask is piecewise
+/// constant: the activation's second derivative is zero almost everywhere.
+pub(crate) fn hidden_input_gradient(
+    stack: &[Linear],
+    activation: &LeakyRelu,
+    x: Tensor<2>,
+    seed: Tensor<2>,
+) -> Tensor<2> {
+    let hidden = &stack[..stack.len().saturating_sub(1)];
+    let mut pre_activations = Vec::with_capacity(hidden.len());
+    let mut h = x;
+    for layer in hidden {
+        let a = layer.forward(h); // [B, width]
+        pre_activations.push(a.clone().detach());
+        h = activation.forward(a);
+    }
+    let slope = activation.negative_slope;
+    hidden
+        .iter()
+        .zip(pre_activations)
+        .rev()
+        .fold(seed, |grad, (layer, a)| {
+            let mask = a
+                .greater_elem(0.0)
+                .float()
+                .mul_scalar(1.0 - slope)
+                .add_scalar(slope);
+            (grad * mask).matmul(layer.weight.val().transpose()) // [B, fan_in]
+        })
+}
+
+/// The gradient of a fully connected stack's (linear) last layer with respect to its input,
+/// one row `[1, F]` per item: `[B, F]` (`None` for an empty stack).
+pub(crate) fn output_layer_gradient(stack: &[Linear], batch: usize) -> Option<Tensor<2>> {
+    let row = stack.last()?.weight.val().transpose(); // [1, F]
+    let width = row.dims()[1];
+    Some(row.expand([batch, width]))
+}
+
 /// A fully connected stack's last layer applied to `features`.
 pub(crate) fn output_layer(stack: &[Linear], features: Tensor<2>) -> Tensor<2> {
     match stack.last() {

@@ -188,6 +188,20 @@ impl MlpDiscriminator {
         layers::output_layer(&self.layers, features)
     }
 
+    /// The gradient with respect to `x` `[B, C, H, W]` of `sum_b <features(x)_b, seed_b>`
+    /// for `seed` `[B, F]`, differentiable in the weights (see
+    /// `layers::hidden_input_gradient`).
+    pub fn features_input_gradient(&self, x: Tensor<4>, seed: Tensor<2>) -> Tensor<4> {
+        let dims = x.dims();
+        layers::hidden_input_gradient(&self.layers, &self.activation, x.flatten(1, 3), seed)
+            .reshape(dims)
+    }
+
+    /// The head's gradient with respect to the features, one row per item: `[B, F]`.
+    pub fn head_gradient(&self, batch: usize) -> Option<Tensor<2>> {
+        layers::output_layer_gradient(&self.layers, batch)
+    }
+
     /// Width of [`Self::features`].
     pub fn feature_dim(&self) -> usize {
         layers::output_fan_in(&self.layers)

@@ -66,9 +66,14 @@ impl Workload {
         let latent_dim = self.architecture.latent_dim();
         let loss = Box::new(NonSaturating);
         match self.conditioning {
-            ConditioningMethod::None => Box::new(Unconditional { loss, latent_dim }),
+            ConditioningMethod::None => Box::new(Unconditional {
+                loss,
+                penalty: None,
+                latent_dim,
+            }),
             method => Box::new(ClassConditional {
                 loss,
+                penalty: None,
                 latent_dim,
                 classes: BENCH_CLASSES,
                 class_weight: (method == ConditioningMethod::Acgan).then_some(1.0),

@@ -55,6 +55,10 @@ pub struct LogSettings {
     pub items_per_iteration: u64,
     /// Iterations of the whole run.
     pub total: u64,
+    /// Whether D(x) and D(G(z)) (the sigmoid of the scores) are probabilities worth watching
+    /// for a discriminator that has won; not for a Wasserstein critic, whose scores have no
+    /// scale.
+    pub watch_discriminator: bool,
 }
 
 /// Averages the statistics over each window of `every` iterations into `metrics.jsonl` and
@@ -219,7 +223,9 @@ impl Hook for LogHook {
             let line = self.line(tick)?;
             self.log.append(&line)?;
             self.progress.log(&line, self.settings.total);
-            self.watch_discriminator(&line);
+            if self.settings.watch_discriminator {
+                self.watch_discriminator(&line);
+            }
             self.last_line = Some(line);
         }
         self.progress.tick(tick.state.iteration);
@@ -403,6 +409,7 @@ mod tests {
             names: &crate::objective::CORE_STATS,
             items_per_iteration: 1,
             total: 10_000,
+            watch_discriminator: true,
         };
         let log = MetricsLog::open(&dir.join("metrics.jsonl"), None).unwrap();
         let progress = Progress::new(ProgressMode::Quiet, 10_000, 0, dir);

@@ -11,7 +11,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 use ganforge_kernels::FusedAdam;
-use ganforge_losses::{AdversarialLoss, class_cross_entropy};
+use ganforge_losses::{AdversarialLoss, Penalty, class_cross_entropy};
 use ganforge_models::{Architecture, Conditioning, Discriminator, Generator, ModelError, Scores};
 use rand::{Rng, RngExt};
 use rand_distr::{Distribution, StandardNormal};
@@ -148,6 +148,9 @@ pub struct Batch {
     pub target: Option<Tensor<4>>,
     /// Which pixels are known (1) or missing (0), for inpainting.
     pub mask: Option<Tensor<4>>,
+    /// Per item, the share `[B, 1, 1, 1]` of the real item in the point between it and the
+    /// generated one where a gradient penalty is taken (WGAN-GP).
+    pub penalty_mix: Option<Tensor<4>>,
 }
 
 /// Host-side randomness and shapes for turning loader batches into [`Batch`]es.
@@ -157,6 +160,8 @@ pub struct BatchShape {
     pub latent_dim: usize,
     /// Classes to draw generated labels from (conditional objectives).
     pub classes: Option<usize>,
+    /// Whether to draw [`Batch::penalty_mix`].
+    pub penalty_mix: bool,
 }
 
 impl BatchShape {
@@ -189,6 +194,10 @@ impl BatchShape {
             }
             None => (None, None),
         };
+        let penalty_mix = self.penalty_mix.then(|| {
+            let mix: Vec<f32> = (0..batch).map(|_| rng.random::<f32>()).collect();
+            Tensor::from_data(TensorData::new(mix, [batch, 1, 1, 1]), device)
+        });
         Batch {
             real,
             labels,
@@ -197,6 +206,7 @@ impl BatchShape {
             condition: None,
             target: None,
             mask: None,
+            penalty_mix,
         }
     }
 }
@@ -231,6 +241,28 @@ const ACGAN_STATS: [&str; 6] = [
     "class_loss_real",
     "class_loss_fake",
 ];
+/// [`CORE_STATS`] and the weighted gradient penalty.
+const PENALTY_STATS: [&str; 5] = ["loss_d", "loss_g", "d_real", "d_fake", "penalty"];
+/// [`ACGAN_STATS`] and the weighted gradient penalty.
+const ACGAN_PENALTY_STATS: [&str; 7] = [
+    "loss_d",
+    "loss_g",
+    "d_real",
+    "d_fake",
+    "class_loss_real",
+    "class_loss_fake",
+    "penalty",
+];
+
+/// The statistics an objective with (or without) AC-GAN's class term and a penalty reports.
+fn stat_names(acgan: bool, penalty: bool) -> &'static [&'static str] {
+    match (acgan, penalty) {
+        (false, false) => &CORE_STATS,
+        (true, false) => &ACGAN_STATS,
+        (false, true) => &PENALTY_STATS,
+        (true, true) => &ACGAN_PENALTY_STATS,
+    }
+}
 
 /// Marks the end of each phase of an iteration, for `ganforge bench --profile`.
 pub trait PhaseClock {
@@ -269,19 +301,22 @@ pub trait Objective: Send {
 pub struct Unconditional {
     /// The adversarial loss.
     pub loss: Box<dyn AdversarialLoss>,
+    /// A penalty on the discriminator's input gradient, if any.
+    pub penalty: Option<Penalty>,
     /// Size of a noise vector.
     pub latent_dim: usize,
 }
 
 impl Objective for Unconditional {
     fn stat_names(&self) -> &'static [&'static str] {
-        &CORE_STATS
+        stat_names(false, self.penalty.is_some())
     }
 
     fn batch_shape(&self) -> BatchShape {
         BatchShape {
             latent_dim: self.latent_dim,
             classes: None,
+            penalty_mix: self.penalty.is_some_and(|p| p.on_interpolates()),
         }
     }
 
@@ -292,7 +327,7 @@ impl Objective for Unconditional {
         batch: Batch,
         clock: &mut dyn PhaseClock,
     ) -> (Gan, StepStats) {
-        Steps::new(self.loss.as_ref(), None).iteration(gan, critic, batch, clock)
+        Steps::new(self.loss.as_ref(), None, self.penalty).iteration(gan, critic, batch, clock)
     }
 }
 
@@ -301,6 +336,8 @@ impl Objective for Unconditional {
 pub struct ClassConditional {
     /// The adversarial loss.
     pub loss: Box<dyn AdversarialLoss>,
+    /// A penalty on the discriminator's input gradient, if any.
+    pub penalty: Option<Penalty>,
     /// Size of a noise vector.
     pub latent_dim: usize,
     /// Number of classes.
@@ -311,16 +348,14 @@ pub struct ClassConditional {
 
 impl Objective for ClassConditional {
     fn stat_names(&self) -> &'static [&'static str] {
-        match self.class_weight {
-            Some(_) => &ACGAN_STATS,
-            None => &CORE_STATS,
-        }
+        stat_names(self.class_weight.is_some(), self.penalty.is_some())
     }
 
     fn batch_shape(&self) -> BatchShape {
         BatchShape {
             latent_dim: self.latent_dim,
             classes: Some(self.classes),
+            penalty_mix: self.penalty.is_some_and(|p| p.on_interpolates()),
         }
     }
 
@@ -331,7 +366,8 @@ impl Objective for ClassConditional {
         batch: Batch,
         clock: &mut dyn PhaseClock,
     ) -> (Gan, StepStats) {
-        Steps::new(self.loss.as_ref(), self.class_weight).iteration(gan, critic, batch, clock)
+        Steps::new(self.loss.as_ref(), self.class_weight, self.penalty)
+            .iteration(gan, critic, batch, clock)
     }
 }
 
@@ -339,6 +375,7 @@ impl Objective for ClassConditional {
 struct Steps<'a> {
     loss: &'a dyn AdversarialLoss,
     class_weight: Option<f32>,
+    penalty: Option<Penalty>,
 }
 
 /// A discriminator step's generated batch (with its graph) and statistics, each detached `[1]`.
@@ -350,11 +387,21 @@ struct DiscriminatorOutcome {
     d_fake: Tensor<1>,
     /// The class losses on real and generated items (AC-GAN).
     class_losses: Vec<Tensor<1>>,
+    /// The weighted penalty, when there is one.
+    penalty: Option<Tensor<1>>,
 }
 
 impl<'a> Steps<'a> {
-    fn new(loss: &'a dyn AdversarialLoss, class_weight: Option<f32>) -> Self {
-        Self { loss, class_weight }
+    fn new(
+        loss: &'a dyn AdversarialLoss,
+        class_weight: Option<f32>,
+        penalty: Option<Penalty>,
+    ) -> Self {
+        Self {
+            loss,
+            class_weight,
+            penalty,
+        }
     }
 
     fn iteration(
@@ -371,6 +418,7 @@ impl<'a> Steps<'a> {
         let (gan, loss_g) = self.generator_step(gan, d.fake, d.fake_labels, clock);
         let mut parts = vec![d.loss, loss_g, d.d_real, d.d_fake];
         parts.extend(d.class_losses);
+        parts.extend(d.penalty);
         let values = Tensor::cat(parts, 0);
         (gan, StepStats { values })
     }
@@ -392,6 +440,13 @@ impl<'a> Steps<'a> {
         let fake_labels = batch.fake_labels;
         let fake = gan.generator.forward(batch.noise, fake_labels.as_ref()); // [B, C, H, W]
         clock.lap("G forward");
+        let penalty = self.penalty_term(
+            &gan,
+            &batch.real,
+            &fake,
+            batch.penalty_mix,
+            batch.labels.as_ref(),
+        );
         let real = gan.discriminator.forward(batch.real, batch.labels.as_ref());
         let generated = gan
             .discriminator
@@ -409,6 +464,9 @@ impl<'a> Steps<'a> {
             loss = loss + class_real + class_fake;
         }
         let loss_d = loss.clone().detach();
+        if let Some(penalty) = &penalty {
+            loss = loss + penalty.clone();
+        }
         clock.lap("D forward (real + fake)");
         let grads = GradientsParams::from_grads(loss.backward(), &gan.discriminator);
         clock.lap("D backward");
@@ -423,8 +481,32 @@ impl<'a> Steps<'a> {
             d_real,
             d_fake,
             class_losses,
+            penalty: penalty.map(Tensor::detach),
         };
         (gan, outcome)
+    }
+
+    /// The weighted penalty on the discriminator's input gradient, taken at the real items
+    /// (R1) or at the batch's mix of real and generated ones (WGAN-GP), with the real labels.
+    /// `None` without a penalty, or for a discriminator without an input gradient, which
+    /// [`RunSpec::check`](crate::RunSpec::check) refuses.
+    fn penalty_term(
+        &self,
+        gan: &Gan,
+        real: &Tensor<4>,
+        fake: &Tensor<4>,
+        mix: Option<Tensor<4>>,
+        labels: Option<&Tensor<1, Int>>,
+    ) -> Option<Tensor<1>> {
+        let penalty = self.penalty?;
+        let point = match (mix, penalty.on_interpolates()) {
+            (Some(mix), true) => {
+                real.clone() * mix.clone() + fake.clone().detach() * mix.neg().add_scalar(1.0)
+            }
+            _ => real.clone(),
+        };
+        let grad = gan.discriminator.input_gradient(point, labels)?;
+        Some(penalty.value(grad.flatten(1, 3)))
     }
 
     /// Updates the generator so the discriminator scores `fake` as real (and, for AC-GAN, as

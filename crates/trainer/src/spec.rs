@@ -12,7 +12,7 @@ use ganforge_data::{
     Cifar10, Cifar10Source, ColorMode, Dataset, IdxDataset, IdxKind, ImageFolder, LocateOptions,
     Split, ToyDataset, ToyDistribution, locate,
 };
-use ganforge_losses::LossKind;
+use ganforge_losses::{LossKind, Penalty};
 use ganforge_models::{Architecture, Conditioning, ConditioningMethod};
 use serde::{Deserialize, Serialize};
 
@@ -173,6 +173,9 @@ pub struct RunSpec {
     pub data: DataSpec,
     /// The adversarial loss.
     pub loss: LossKind,
+    /// A penalty on the discriminator's input gradient (WGAN-GP, R1), if any.
+    #[serde(default)]
+    pub penalty: Option<Penalty>,
     /// The generator's optimiser.
     pub generator_optimizer: AdamSpec,
     /// The discriminator's optimiser.
@@ -304,6 +307,7 @@ impl RunSpec {
             ));
         }
         self.check_conditioning()?;
+        self.check_penalty()?;
         if let Some(ema) = self.ema
             && !(0.0..1.0).contains(&ema.beta)
         {
@@ -351,6 +355,29 @@ impl RunSpec {
             ],
             &self.discriminator_optimizer,
         )
+    }
+
+    fn check_penalty(&self) -> Result<(), TrainError> {
+        let Some(penalty) = self.penalty else {
+            return Ok(());
+        };
+        let weight = penalty.weight();
+        if !(weight.is_finite() && weight > 0.0) {
+            return Err(TrainError::invalid(
+                "loss.penalty_weight",
+                weight,
+                "must be a positive number",
+            ));
+        }
+        if !self.architecture.has_input_gradient() {
+            return Err(TrainError::invalid(
+                "loss.penalty",
+                format!("{penalty:?}"),
+                "needs a discriminator without batch normalisation (an item's score must \
+                 depend on that item alone): use mlp-mnist or toy-mlp",
+            ));
+        }
+        Ok(())
     }
 
     fn check_conditioning(&self) -> Result<(), TrainError> {
@@ -410,9 +437,14 @@ impl RunSpec {
         let latent_dim = self.architecture.latent_dim();
         let loss = self.loss.build();
         match self.conditioning.method {
-            ConditioningMethod::None => Box::new(Unconditional { loss, latent_dim }),
+            ConditioningMethod::None => Box::new(Unconditional {
+                loss,
+                penalty: self.penalty,
+                latent_dim,
+            }),
             method => Box::new(ClassConditional {
                 loss,
+                penalty: self.penalty,
                 latent_dim,
                 classes: self.conditioning.classes,
                 class_weight: (method == ConditioningMethod::Acgan).then_some(1.0),

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use ganforge_data::{BatchLoader, Dataset, LoaderPosition, ToyDistribution};
+use ganforge_losses::LossKind;
 use ganforge_metrics::mode_coverage;
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
@@ -163,6 +164,7 @@ impl<'a> Session<'a> {
             names: objective.stat_names(),
             items_per_iteration: (spec.n_critic.get() * spec.batch_size.get()) as u64,
             total,
+            watch_discriminator: spec.loss != LossKind::Wasserstein,
         };
         let log = LogHook::new(
             settings,

@@ -9,9 +9,10 @@ use std::path::Path;
 use burn::prelude::Device;
 use ganforge_backend::BackendKind;
 use ganforge_data::ToyDistribution;
-use ganforge_losses::LossKind;
+use ganforge_losses::{LossKind, Penalty};
 use ganforge_models::{
-    Architecture, Conditioning, ConditioningMethod, ToyDiscriminatorConfig, ToyGeneratorConfig,
+    Architecture, Conditioning, ConditioningMethod, DcganMnistDiscriminatorConfig,
+    DcganMnistGeneratorConfig, ToyDiscriminatorConfig, ToyGeneratorConfig,
 };
 use ganforge_trainer::generate::{GenerateOptions, Weights, generate};
 use ganforge_trainer::objective::AdamSpec;
@@ -51,6 +52,7 @@ fn ring_spec(steps: u64) -> RunSpec {
             samples: 256,
         },
         loss: LossKind::NonSaturating,
+        penalty: None,
         generator_optimizer: AdamSpec::DCGAN,
         discriminator_optimizer: AdamSpec::DCGAN,
         length: RunLength::Steps(nz(steps)),
@@ -167,6 +169,62 @@ fn the_moving_average_resumes_exactly_and_is_what_samples_use() {
     };
     let err = train(&bad, runs.path(), None).unwrap_err();
     assert!(err.to_string().contains("ema.beta"), "{err}");
+}
+
+/// A run with a gradient penalty differs from the same run without it (the penalty reaches
+/// the discriminator's weights), resumes exactly, and reports the penalty; a discriminator
+/// with batch normalisation cannot take one.
+#[test]
+fn a_gradient_penalty_is_live_and_resumes_exactly() {
+    let wgan = |steps, penalty| RunSpec {
+        loss: LossKind::Wasserstein,
+        penalty,
+        n_critic: nzu(2),
+        ..ring_spec(steps)
+    };
+    let gp = Some(Penalty::Gradient { weight: 10.0 });
+    let runs = tempfile::tempdir().unwrap();
+    let with = train(&wgan(6, gp), runs.path(), None).unwrap();
+    // The same run with a negligible weight: the same random draws, no penalty to speak of
+    // (it moves weights by rounding, far below the bound).
+    let faint = Some(Penalty::Gradient { weight: 1e-9 });
+    let without = train(&wgan(6, faint), runs.path(), None).unwrap();
+    let (a, b) = (
+        generator_weights(&with.checkpoint),
+        generator_weights(&without.checkpoint),
+    );
+    let moved = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    eprintln!("largest generator weight difference made by the penalty: {moved}");
+    assert!(moved > 1e-5, "the penalty changed nothing: {moved}");
+    let penalty = with.last.as_ref().unwrap().extra["penalty"];
+    assert!(penalty.is_finite() && penalty > 0.0, "{penalty}");
+    let first = train(&wgan(3, gp), runs.path(), None).unwrap();
+    let resumed = train(&wgan(6, gp), runs.path(), Some(&first.run_dir)).unwrap();
+    assert!(generator_weights(&with.checkpoint) == generator_weights(&resumed.checkpoint));
+
+    let dcgan = RunSpec {
+        architecture: Architecture::DcganMnist(
+            DcganMnistGeneratorConfig::mnist(),
+            DcganMnistDiscriminatorConfig::mnist(),
+        ),
+        data: DataSpec::Idx {
+            kind: ganforge_data::IdxKind::Mnist,
+            split: ganforge_data::Split::Train,
+            dir: None,
+        },
+        conditioning: Conditioning::none(),
+        class_names: Vec::new(),
+        ..wgan(2, gp)
+    };
+    let err = dcgan.check().unwrap_err().to_string();
+    assert!(
+        err.contains("loss.penalty") && err.contains("batch normalisation"),
+        "{err}"
+    );
 }
 
 #[test]
