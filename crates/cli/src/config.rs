@@ -60,6 +60,9 @@ pub enum ModelSection {
         /// Width of the label embedding of a conditional model.
         #[serde(default = "default_embed_dim")]
         embed_dim: usize,
+        /// Items the discriminator scores together as one (PacGAN); 1 for none.
+        #[serde(default = "default_one")]
+        pack: usize,
         /// Noise size.
         #[serde(default = "default_latent")]
         latent_dim: usize,
@@ -84,6 +87,9 @@ pub enum ModelSection {
         /// Width of the label embedding of a conditional model.
         #[serde(default = "default_embed_dim")]
         embed_dim: usize,
+        /// Items the discriminator scores together as one (PacGAN); 1 for none.
+        #[serde(default = "default_one")]
+        pack: usize,
         /// Noise size.
         #[serde(default = "default_latent")]
         latent_dim: usize,
@@ -108,6 +114,9 @@ pub enum ModelSection {
         /// Width of the label embedding of a conditional model.
         #[serde(default = "default_embed_dim")]
         embed_dim: usize,
+        /// Items the discriminator scores together as one (PacGAN); 1 for none.
+        #[serde(default = "default_one")]
+        pack: usize,
         /// Noise size.
         #[serde(default = "default_latent")]
         latent_dim: usize,
@@ -132,6 +141,9 @@ pub enum ModelSection {
         /// Width of the label embedding of a conditional model.
         #[serde(default = "default_embed_dim")]
         embed_dim: usize,
+        /// Items the discriminator scores together as one (PacGAN); 1 for none.
+        #[serde(default = "default_one")]
+        pack: usize,
         /// Noise size.
         #[serde(default = "default_toy_latent")]
         latent_dim: usize,
@@ -168,6 +180,16 @@ impl ModelSection {
                 embed_dim,
                 ..
             } => (*conditioning, *embed_dim),
+        }
+    }
+
+    /// Items the discriminator scores together as one.
+    pub fn pack(&self) -> usize {
+        match self {
+            ModelSection::MlpMnist { pack, .. }
+            | ModelSection::DcganMnist { pack, .. }
+            | ModelSection::Dcgan { pack, .. }
+            | ModelSection::ToyMlp { pack, .. } => *pack,
         }
     }
 }

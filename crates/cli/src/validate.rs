@@ -147,6 +147,7 @@ pub fn run_spec(config: &RawConfig, backend: BackendKind) -> Result<RunSpec, Cli
                 max_rollbacks: t.max_rollbacks,
             },
         },
+        pack: config.model.pack(),
         ema: config.ema.map(|e| EmaSpec {
             beta: e.beta,
             start: e.start,

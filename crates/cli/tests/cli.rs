@@ -500,3 +500,29 @@ fn the_moving_average_is_sampled_unless_no_ema() {
     };
     assert_ne!(points(&[], "average"), points(&["--no-ema"], "trained"));
 }
+
+/// `model.pack` (PacGAN) trains with whole packs per batch; a batch that does not divide into
+/// packs is refused by its key.
+#[test]
+fn packing_needs_whole_packs() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), TOY);
+    let train = |set: &str| {
+        ganforge(
+            &[
+                "train", "--config", &cfg, "--set", set, "--out", "runs", "--plain",
+            ],
+            dir.path(),
+        )
+    };
+    assert_bad_input(
+        &train("model.pack=3"),
+        &["train.batch_size", "model.pack = 3"],
+    );
+    let out = train("model.pack=4");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -19,7 +19,7 @@ use crate::dcgan_mnist::{
     DcganMnistDiscriminator, DcganMnistDiscriminatorConfig, DcganMnistGenerator,
     DcganMnistGeneratorConfig,
 };
-use crate::error::ModelError;
+use crate::error::{ModelError, positive};
 use crate::init::{WEIGHT_STD, WeightInit};
 use crate::layers::{ClassAffine, ClassEmbedding};
 use crate::mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
@@ -272,6 +272,8 @@ pub struct Discriminator {
     projection: Option<ClassEmbedding>,
     /// The auxiliary classifier (`acgan`).
     classifier: Option<Linear>,
+    /// Items scored together as one (PacGAN): 1, or a pack size.
+    pack: usize,
 }
 
 impl Discriminator {
@@ -285,6 +287,7 @@ impl Discriminator {
         x: Tensor<4>,
         labels: Option<&Tensor<1, Int>>,
     ) -> Option<Tensor<4>> {
+        let x = self.packed(x);
         let [batch, channels, h, w] = x.dims();
         let input = self.joined_input(x, labels);
         let projection = match (&self.projection, labels) {
@@ -297,6 +300,21 @@ impl Discriminator {
         };
         let grad = self.net.input_gradient(input, seed)?;
         Some(grad.slice([0..batch, 0..channels, 0..h, 0..w]))
+    }
+
+    /// `x` `[B, C, H, W]` as packs of [`Self::pack`] consecutive items joined along the
+    /// channels, `[B / pack, pack * C, H, W]` (a reshape: the items of a pack are adjacent).
+    fn packed(&self, x: Tensor<4>) -> Tensor<4> {
+        if self.pack == 1 {
+            return x;
+        }
+        let [batch, channels, h, w] = x.dims();
+        x.reshape([batch / self.pack, self.pack * channels, h, w])
+    }
+
+    /// Items scored together as one: 1, or PacGAN's pack size. A batch must hold whole packs.
+    pub fn pack(&self) -> usize {
+        self.pack
     }
 
     /// `x` with the label channels joined (`concat`), else `x`.
@@ -318,7 +336,7 @@ impl Discriminator {
     /// Scores `x`, as the class of the same row of `labels` for a conditional
     /// discriminator (left out, as a zero embedding and no projection term, without labels).
     pub fn forward(&self, x: Tensor<4>, labels: Option<&Tensor<1, Int>>) -> Scores {
-        let x = self.joined_input(x, labels);
+        let x = self.joined_input(self.packed(x), labels);
         let features = self.net.features(x); // [B, F]
         let mut logits = self.net.head(features.clone()); // [B, 1]
         if let (Some(projection), Some(labels)) = (&self.projection, labels) {
@@ -440,18 +458,41 @@ impl Architecture {
         seed: u64,
         conditioning: &Conditioning,
     ) -> Result<Discriminator, ModelError> {
+        self.packed_discriminator(device, seed, conditioning, 1)
+    }
+
+    /// Builds a discriminator that scores packs of `pack` items as one (PacGAN, Lin et al.
+    /// 2018): its input has `pack` times the channels, and batches must hold whole packs.
+    /// Packing joins items of different classes, so it is for unconditional networks.
+    pub fn packed_discriminator(
+        &self,
+        device: &Device,
+        seed: u64,
+        conditioning: &Conditioning,
+        pack: usize,
+    ) -> Result<Discriminator, ModelError> {
         conditioning.check()?;
+        positive("pack", pack)?;
+        if pack > 1 && conditioning.is_conditional() {
+            return Err(ModelError::InvalidSize {
+                field: "pack",
+                value: pack,
+                reason: "packing joins items of different classes: it is for unconditional \
+                         networks"
+                    .into(),
+            });
+        }
         let init = &mut WeightInit::new(seed);
         let classes = conditioning.classes;
         let [_, h, w] = self.sample_shape();
         // Label channels: at least `embed_dim` label values per item.
         let label_shape = [conditioning.embed_dim.div_ceil(h * w), h, w];
         let label_input = conditioning.method == ConditioningMethod::Concat;
-        let net = match label_input {
-            true => self.with_discriminator_inputs(label_shape[0]),
-            false => self.clone(),
-        }
-        .discriminator_net(device, init)?;
+        let channels = self.sample_shape()[0];
+        let extra = (pack - 1) * channels + if label_input { label_shape[0] } else { 0 };
+        let net = self
+            .with_discriminator_inputs(extra)
+            .discriminator_net(device, init)?;
         let features = net.feature_dim();
         let label_map =
             label_input.then(|| init.embedding(classes, label_shape.iter().product(), 1.0, device));
@@ -465,6 +506,7 @@ impl Architecture {
             label_shape,
             projection,
             classifier,
+            pack,
         })
     }
 
@@ -676,17 +718,19 @@ mod tests {
     }
 
     /// The hand-written input gradient equals burn's autodiff gradient of the summed logits,
-    /// for every conditioning method of the networks that have one; the others have none.
+    /// for every conditioning method (and packing) of the networks that have one; the others
+    /// have none.
     #[test]
     fn input_gradient_matches_autodiff() {
         let device = Device::flex().autodiff();
         let labels = Tensor::<1, Int>::from_ints([0, 2, 1], &device);
         for arch in small_architectures() {
-            for method in [
-                ConditioningMethod::None,
-                ConditioningMethod::Concat,
-                ConditioningMethod::Projection,
-                ConditioningMethod::Acgan,
+            for (method, pack) in [
+                (ConditioningMethod::None, 1),
+                (ConditioningMethod::None, 3),
+                (ConditioningMethod::Concat, 1),
+                (ConditioningMethod::Projection, 1),
+                (ConditioningMethod::Acgan, 1),
             ] {
                 let classes = if method == ConditioningMethod::None {
                     0
@@ -694,7 +738,7 @@ mod tests {
                     3
                 };
                 let cond = Conditioning::new(method, classes).with_embed_dim(5);
-                let d = arch.discriminator(&device, 2, &cond).unwrap();
+                let d = arch.packed_discriminator(&device, 2, &cond, pack).unwrap();
                 let [c, h, w] = arch.sample_shape();
                 let x = Tensor::<4>::random([3, c, h, w], Distribution::Normal(0.0, 1.0), &device)
                     .require_grad();
@@ -715,5 +759,32 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A packed discriminator scores each pack of consecutive items as one: changing an item
+    /// changes its own pack's score only. Packing is refused for conditional networks.
+    #[test]
+    fn packs_score_their_own_items() {
+        let device = Device::flex();
+        let arch = &small_architectures()[0];
+        let d = arch
+            .packed_discriminator(&device, 2, &Conditioning::none(), 2)
+            .unwrap();
+        let [c, h, w] = arch.sample_shape();
+        let x = Tensor::<4>::random([4, c, h, w], Distribution::Normal(0.0, 1.0), &device);
+        let a = values(d.forward(x.clone(), None).logits);
+        assert_eq!(a.len(), 2);
+        let changed = x.slice_assign(
+            [3..4, 0..c, 0..h, 0..w],
+            Tensor::zeros([1, c, h, w], &device),
+        );
+        let b = values(d.forward(changed, None).logits);
+        assert_eq!(a[0], b[0]);
+        assert_ne!(a[1], b[1]);
+        let concat = Conditioning::new(ConditioningMethod::Concat, 3);
+        let err = arch
+            .packed_discriminator(&device, 2, &concat, 2)
+            .unwrap_err();
+        assert!(err.to_string().contains("pack"), "{err}");
     }
 }

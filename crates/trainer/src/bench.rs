@@ -58,6 +58,7 @@ impl Workload {
             generator_optimizer: AdamSpec::DCGAN,
             discriminator_optimizer: AdamSpec::DCGAN,
             ema: None,
+            pack: 1,
         }
     }
 

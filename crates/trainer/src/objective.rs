@@ -57,6 +57,8 @@ pub struct GanSpec {
     pub discriminator_optimizer: AdamSpec,
     /// A moving average of the generator's weights, if one is kept.
     pub ema: Option<EmaSpec>,
+    /// Items the discriminator scores together as one (PacGAN); 1 for none.
+    pub pack: usize,
 }
 
 /// Seeds of the generator's and the discriminator's initial weights.
@@ -93,9 +95,12 @@ impl Gan {
         let generator = spec
             .architecture
             .generator(device, seeds.generator, &spec.conditioning)?;
-        let discriminator =
-            spec.architecture
-                .discriminator(device, seeds.discriminator, &spec.conditioning)?;
+        let discriminator = spec.architecture.packed_discriminator(
+            device,
+            seeds.discriminator,
+            &spec.conditioning,
+            spec.pack,
+        )?;
         let ema = match spec.ema {
             Some(ema) => Some(Ema::new(
                 ema,

@@ -203,6 +203,9 @@ pub struct RunSpec {
     /// A moving average of the generator's weights, used for samples, if one is kept.
     #[serde(default)]
     pub ema: Option<EmaSpec>,
+    /// Items the discriminator scores together as one (PacGAN, Lin et al. 2018); 1 for none.
+    #[serde(default = "one")]
+    pub pack: usize,
     /// The backend the run was made for (recorded; the device passed to
     /// [`run`](crate::run) is the one used).
     pub backend: BackendKind,
@@ -229,6 +232,10 @@ pub fn derive_seed(seed: u64, stream: SeedStream) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+fn one() -> usize {
+    1
 }
 
 fn fmt_shape(s: [usize; 3]) -> String {
@@ -308,6 +315,7 @@ impl RunSpec {
         }
         self.check_conditioning()?;
         self.check_penalty()?;
+        self.check_pack()?;
         if let Some(ema) = self.ema
             && !(0.0..1.0).contains(&ema.beta)
         {
@@ -355,6 +363,27 @@ impl RunSpec {
             ],
             &self.discriminator_optimizer,
         )
+    }
+
+    fn check_pack(&self) -> Result<(), TrainError> {
+        if self.pack == 0 {
+            return Err(TrainError::invalid("model.pack", 0, "must be at least 1"));
+        }
+        if self.pack > 1 && self.conditioning.is_conditional() {
+            return Err(TrainError::invalid(
+                "model.pack",
+                self.pack,
+                "packing joins items of different classes: it is for unconditional networks",
+            ));
+        }
+        if !self.batch_size.get().is_multiple_of(self.pack) {
+            return Err(TrainError::invalid(
+                "train.batch_size",
+                self.batch_size,
+                format!("must be a multiple of model.pack = {}", self.pack),
+            ));
+        }
+        Ok(())
     }
 
     fn check_penalty(&self) -> Result<(), TrainError> {
@@ -420,6 +449,7 @@ impl RunSpec {
             generator_optimizer: self.generator_optimizer,
             discriminator_optimizer: self.discriminator_optimizer,
             ema: self.ema,
+            pack: self.pack,
         }
     }
 

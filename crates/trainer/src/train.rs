@@ -518,23 +518,26 @@ fn check_resumable(dir: &Path, spec: &RunSpec) -> Result<(), TrainError> {
     let same_networks = saved.architecture == spec.architecture
         && saved.conditioning == spec.conditioning
         && saved.class_names == spec.class_names
-        && saved.ema.is_some() == spec.ema.is_some();
+        && saved.ema.is_some() == spec.ema.is_some()
+        && saved.pack == spec.pack;
     if same_networks {
         return Ok(());
     }
     Err(TrainError::checkpoint(
         dir,
         format!(
-            "was trained with {:?} ({:?}, classes {:?}, moving average {:?}); this run asks \
-             for {:?} ({:?}, classes {:?}, moving average {:?})",
+            "was trained with {:?} ({:?}, classes {:?}, moving average {:?}, pack {}); this \
+             run asks for {:?} ({:?}, classes {:?}, moving average {:?}, pack {})",
             saved.architecture,
             saved.conditioning,
             saved.class_names,
             saved.ema,
+            saved.pack,
             spec.architecture,
             spec.conditioning,
             spec.class_names,
-            spec.ema
+            spec.ema,
+            spec.pack
         ),
     ))
 }

@@ -66,6 +66,7 @@ fn ring_spec(steps: u64) -> RunSpec {
         sample_count: nzu(16),
         on_divergence: ganforge_trainer::OnDivergence::Stop,
         ema: None,
+        pack: 1,
         backend: BackendKind::Flex,
     }
 }
