@@ -63,6 +63,9 @@ pub enum ModelSection {
         /// Items the discriminator scores together as one (PacGAN); 1 for none.
         #[serde(default = "default_one")]
         pack: usize,
+        /// Spectral normalisation of the discriminator's weights.
+        #[serde(default)]
+        spectral_norm: bool,
         /// Noise size.
         #[serde(default = "default_latent")]
         latent_dim: usize,
@@ -90,6 +93,9 @@ pub enum ModelSection {
         /// Items the discriminator scores together as one (PacGAN); 1 for none.
         #[serde(default = "default_one")]
         pack: usize,
+        /// Spectral normalisation of the discriminator's weights.
+        #[serde(default)]
+        spectral_norm: bool,
         /// Noise size.
         #[serde(default = "default_latent")]
         latent_dim: usize,
@@ -117,6 +123,9 @@ pub enum ModelSection {
         /// Items the discriminator scores together as one (PacGAN); 1 for none.
         #[serde(default = "default_one")]
         pack: usize,
+        /// Spectral normalisation of the discriminator's weights.
+        #[serde(default)]
+        spectral_norm: bool,
         /// Noise size.
         #[serde(default = "default_latent")]
         latent_dim: usize,
@@ -144,6 +153,9 @@ pub enum ModelSection {
         /// Items the discriminator scores together as one (PacGAN); 1 for none.
         #[serde(default = "default_one")]
         pack: usize,
+        /// Spectral normalisation of the discriminator's weights.
+        #[serde(default)]
+        spectral_norm: bool,
         /// Noise size.
         #[serde(default = "default_toy_latent")]
         latent_dim: usize,
@@ -180,6 +192,16 @@ impl ModelSection {
                 embed_dim,
                 ..
             } => (*conditioning, *embed_dim),
+        }
+    }
+
+    /// Whether the discriminator's weights are spectrally normalised.
+    pub fn spectral_norm(&self) -> bool {
+        match self {
+            ModelSection::MlpMnist { spectral_norm, .. }
+            | ModelSection::DcganMnist { spectral_norm, .. }
+            | ModelSection::Dcgan { spectral_norm, .. }
+            | ModelSection::ToyMlp { spectral_norm, .. } => *spectral_norm,
         }
     }
 

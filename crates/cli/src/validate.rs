@@ -148,6 +148,7 @@ pub fn run_spec(config: &RawConfig, backend: BackendKind) -> Result<RunSpec, Cli
             },
         },
         pack: config.model.pack(),
+        spectral_norm: config.model.spectral_norm(),
         ema: config.ema.map(|e| EmaSpec {
             beta: e.beta,
             start: e.start,

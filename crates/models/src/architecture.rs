@@ -23,6 +23,7 @@ use crate::error::{ModelError, positive};
 use crate::init::{WEIGHT_STD, WeightInit};
 use crate::layers::{ClassAffine, ClassEmbedding};
 use crate::mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
+use crate::spectral;
 use crate::toy::{ToyDiscriminator, ToyDiscriminatorConfig, ToyGenerator, ToyGeneratorConfig};
 
 /// How class labels enter the networks.
@@ -350,6 +351,26 @@ impl Discriminator {
     }
 }
 
+/// How a discriminator is built beyond its architecture and conditioning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiscriminatorOptions {
+    /// Items scored together as one (PacGAN, Lin et al. 2018): the input has `pack` times the
+    /// channels, and batches must hold whole packs. Packing joins items of different classes,
+    /// so it is for unconditional networks. 1: none.
+    pub pack: usize,
+    /// Spectral normalisation of every weight (Miyato et al. 2018; see [`crate::SpectralNorm`]).
+    pub spectral_norm: bool,
+}
+
+impl Default for DiscriminatorOptions {
+    fn default() -> Self {
+        Self {
+            pack: 1,
+            spectral_norm: false,
+        }
+    }
+}
+
 /// The generator and discriminator configs of one architecture.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -458,19 +479,19 @@ impl Architecture {
         seed: u64,
         conditioning: &Conditioning,
     ) -> Result<Discriminator, ModelError> {
-        self.packed_discriminator(device, seed, conditioning, 1)
+        self.discriminator_with(device, seed, conditioning, DiscriminatorOptions::default())
     }
 
-    /// Builds a discriminator that scores packs of `pack` items as one (PacGAN, Lin et al.
-    /// 2018): its input has `pack` times the channels, and batches must hold whole packs.
-    /// Packing joins items of different classes, so it is for unconditional networks.
-    pub fn packed_discriminator(
+    /// Builds a discriminator with `options`: packing (see [`DiscriminatorOptions::pack`]) and
+    /// spectral normalisation of every weight.
+    pub fn discriminator_with(
         &self,
         device: &Device,
         seed: u64,
         conditioning: &Conditioning,
-        pack: usize,
+        options: DiscriminatorOptions,
     ) -> Result<Discriminator, ModelError> {
+        let pack = options.pack;
         conditioning.check()?;
         positive("pack", pack)?;
         if pack > 1 && conditioning.is_conditional() {
@@ -500,13 +521,17 @@ impl Architecture {
             .then(|| init.embedding(classes, features, WEIGHT_STD, device));
         let classifier = (conditioning.method == ConditioningMethod::Acgan)
             .then(|| init.linear(features, classes, true, device));
-        Ok(Discriminator {
+        let discriminator = Discriminator {
             net,
             label_map,
             label_shape,
             projection,
             classifier,
             pack,
+        };
+        Ok(match options.spectral_norm {
+            true => discriminator.apply_reparameterization(spectral::Normalizer::new(init)),
+            false => discriminator,
         })
     }
 
@@ -596,6 +621,13 @@ mod tests {
         let c = weights(&arch.generator(&device, 8, &none).unwrap());
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+
+    fn packing(pack: usize) -> DiscriminatorOptions {
+        DiscriminatorOptions {
+            pack,
+            ..DiscriminatorOptions::default()
+        }
     }
 
     fn small_architectures() -> Vec<Architecture> {
@@ -738,7 +770,9 @@ mod tests {
                     3
                 };
                 let cond = Conditioning::new(method, classes).with_embed_dim(5);
-                let d = arch.packed_discriminator(&device, 2, &cond, pack).unwrap();
+                let d = arch
+                    .discriminator_with(&device, 2, &cond, packing(pack))
+                    .unwrap();
                 let [c, h, w] = arch.sample_shape();
                 let x = Tensor::<4>::random([3, c, h, w], Distribution::Normal(0.0, 1.0), &device)
                     .require_grad();
@@ -768,7 +802,7 @@ mod tests {
         let device = Device::flex();
         let arch = &small_architectures()[0];
         let d = arch
-            .packed_discriminator(&device, 2, &Conditioning::none(), 2)
+            .discriminator_with(&device, 2, &Conditioning::none(), packing(2))
             .unwrap();
         let [c, h, w] = arch.sample_shape();
         let x = Tensor::<4>::random([4, c, h, w], Distribution::Normal(0.0, 1.0), &device);
@@ -783,7 +817,7 @@ mod tests {
         assert_ne!(a[1], b[1]);
         let concat = Conditioning::new(ConditioningMethod::Concat, 3);
         let err = arch
-            .packed_discriminator(&device, 2, &concat, 2)
+            .discriminator_with(&device, 2, &concat, packing(2))
             .unwrap_err();
         assert!(err.to_string().contains("pack"), "{err}");
     }

@@ -55,6 +55,19 @@ impl WeightInit {
         Param::from_data(TensorData::new(values, shape), device)
     }
 
+    /// A random unit vector of length `n` (normal draws, normalised).
+    pub fn unit_vector(&mut self, n: usize, device: &Device) -> Tensor<1> {
+        let mut values = self.normal(n, 0.0, 1.0);
+        let norm = values
+            .iter()
+            .map(|v| v * v)
+            .sum::<f32>()
+            .sqrt()
+            .max(f32::MIN_POSITIVE);
+        values.iter_mut().for_each(|v| *v /= norm);
+        Tensor::from_data(TensorData::new(values, [n]), device)
+    }
+
     /// `N(0, 0.02)` weights, PyTorch's `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` bias.
     pub fn linear(&mut self, d_in: usize, d_out: usize, bias: bool, device: &Device) -> Linear {
         let mut layer = LinearConfig::new(d_in, d_out)

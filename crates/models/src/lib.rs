@@ -21,11 +21,12 @@ mod init;
 pub mod layers;
 mod mlp;
 mod reference;
+mod spectral;
 mod toy;
 
 pub use architecture::{
-    Architecture, Conditioning, ConditioningMethod, Discriminator, DiscriminatorNet, Generator,
-    GeneratorNet, Scores,
+    Architecture, Conditioning, ConditioningMethod, Discriminator, DiscriminatorNet,
+    DiscriminatorOptions, Generator, GeneratorNet, Scores,
 };
 pub use classifier::{Classifier, ClassifierConfig, ConvBlock};
 pub use dcgan::{
@@ -39,4 +40,5 @@ pub use error::ModelError;
 pub use init::WeightInit;
 pub use mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
 pub use reference::{REFERENCE_MODELS, reference};
+pub use spectral::{SpectralNorm, is_spectrally_normalized};
 pub use toy::{ToyDiscriminator, ToyDiscriminatorConfig, ToyGenerator, ToyGeneratorConfig};

@@ -59,6 +59,7 @@ impl Workload {
             discriminator_optimizer: AdamSpec::DCGAN,
             ema: None,
             pack: 1,
+            spectral_norm: false,
         }
     }
 

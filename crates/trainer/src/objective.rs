@@ -12,7 +12,9 @@ use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 use ganforge_kernels::FusedAdam;
 use ganforge_losses::{AdversarialLoss, Penalty, class_cross_entropy};
-use ganforge_models::{Architecture, Conditioning, Discriminator, Generator, ModelError, Scores};
+use ganforge_models::{
+    Architecture, Conditioning, Discriminator, DiscriminatorOptions, Generator, ModelError, Scores,
+};
 use rand::{Rng, RngExt};
 use rand_distr::{Distribution, StandardNormal};
 
@@ -59,6 +61,8 @@ pub struct GanSpec {
     pub ema: Option<EmaSpec>,
     /// Items the discriminator scores together as one (PacGAN); 1 for none.
     pub pack: usize,
+    /// Spectral normalisation of the discriminator's weights.
+    pub spectral_norm: bool,
 }
 
 /// Seeds of the generator's and the discriminator's initial weights.
@@ -95,11 +99,15 @@ impl Gan {
         let generator = spec
             .architecture
             .generator(device, seeds.generator, &spec.conditioning)?;
-        let discriminator = spec.architecture.packed_discriminator(
+        let options = DiscriminatorOptions {
+            pack: spec.pack,
+            spectral_norm: spec.spectral_norm,
+        };
+        let discriminator = spec.architecture.discriminator_with(
             device,
             seeds.discriminator,
             &spec.conditioning,
-            spec.pack,
+            options,
         )?;
         let ema = match spec.ema {
             Some(ema) => Some(Ema::new(

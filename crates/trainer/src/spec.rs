@@ -206,6 +206,9 @@ pub struct RunSpec {
     /// Items the discriminator scores together as one (PacGAN, Lin et al. 2018); 1 for none.
     #[serde(default = "one")]
     pub pack: usize,
+    /// Spectral normalisation of the discriminator's weights (Miyato et al. 2018).
+    #[serde(default)]
+    pub spectral_norm: bool,
     /// The backend the run was made for (recorded; the device passed to
     /// [`run`](crate::run) is the one used).
     pub backend: BackendKind,
@@ -450,6 +453,7 @@ impl RunSpec {
             discriminator_optimizer: self.discriminator_optimizer,
             ema: self.ema,
             pack: self.pack,
+            spectral_norm: self.spectral_norm,
         }
     }
 

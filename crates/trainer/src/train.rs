@@ -519,25 +519,29 @@ fn check_resumable(dir: &Path, spec: &RunSpec) -> Result<(), TrainError> {
         && saved.conditioning == spec.conditioning
         && saved.class_names == spec.class_names
         && saved.ema.is_some() == spec.ema.is_some()
-        && saved.pack == spec.pack;
+        && saved.pack == spec.pack
+        && saved.spectral_norm == spec.spectral_norm;
     if same_networks {
         return Ok(());
     }
     Err(TrainError::checkpoint(
         dir,
         format!(
-            "was trained with {:?} ({:?}, classes {:?}, moving average {:?}, pack {}); this \
-             run asks for {:?} ({:?}, classes {:?}, moving average {:?}, pack {})",
+            "was trained with {:?} ({:?}, classes {:?}, moving average {:?}, pack {}, spectral \
+             norm {}); this run asks for {:?} ({:?}, classes {:?}, moving average {:?}, pack {}, \
+             spectral norm {})",
             saved.architecture,
             saved.conditioning,
             saved.class_names,
             saved.ema,
             saved.pack,
+            saved.spectral_norm,
             spec.architecture,
             spec.conditioning,
             spec.class_names,
             spec.ema,
-            spec.pack
+            spec.pack,
+            spec.spectral_norm
         ),
     ))
 }

@@ -67,6 +67,7 @@ fn ring_spec(steps: u64) -> RunSpec {
         on_divergence: ganforge_trainer::OnDivergence::Stop,
         ema: None,
         pack: 1,
+        spectral_norm: false,
         backend: BackendKind::Flex,
     }
 }
@@ -226,6 +227,31 @@ fn a_gradient_penalty_is_live_and_resumes_exactly() {
         err.contains("loss.penalty") && err.contains("batch normalisation"),
         "{err}"
     );
+}
+
+/// Spectral normalisation changes training and resumes exactly: its power-iteration vectors
+/// are in the checkpoint.
+#[test]
+fn spectral_normalisation_is_live_and_resumes_exactly() {
+    let sn = |steps, spectral_norm| RunSpec {
+        spectral_norm,
+        ..ring_spec(steps)
+    };
+    let runs = tempfile::tempdir().unwrap();
+    let straight = train(&sn(6, true), runs.path(), None).unwrap();
+    let plain = train(&sn(6, false), runs.path(), None).unwrap();
+    assert_ne!(
+        generator_weights(&straight.checkpoint),
+        generator_weights(&plain.checkpoint)
+    );
+    let first = train(&sn(3, true), runs.path(), None).unwrap();
+    let resumed = train(&sn(6, true), runs.path(), Some(&first.run_dir)).unwrap();
+    assert!(
+        generator_weights(&straight.checkpoint) == generator_weights(&resumed.checkpoint),
+        "a resumed spectrally normalised run differs from an uninterrupted one"
+    );
+    let err = train(&sn(8, false), runs.path(), Some(&straight.run_dir)).unwrap_err();
+    assert!(err.to_string().contains("spectral norm"), "{err}");
 }
 
 #[test]
