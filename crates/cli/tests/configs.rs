@@ -34,6 +34,9 @@ fn every_config_in_configs_is_valid() {
         "cgan-mnist.toml",
         "cgan-fashion-mnist.toml",
         "toy-ring8-conditional.toml",
+        "wgan-gp-grid25.toml",
+        "wgan-gp-mnist.toml",
+        "r1-fashion-mnist.toml",
     ] {
         assert!(
             seen.iter().any(|s| s == required),
