@@ -15,6 +15,7 @@ use ganforge_models::{
     ToyGeneratorConfig,
 };
 
+use ganforge_losses::LeCam;
 use ganforge_trainer::objective::AdamSpec;
 use ganforge_trainer::{EmaSpec, OnDivergence};
 
@@ -346,6 +347,12 @@ pub struct LossSection {
     /// The penalty's weight: WGAN-GP's lambda, R1's gamma.
     #[serde(default = "default_penalty_weight")]
     pub penalty_weight: f32,
+    /// LeCam regularisation's weight; none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lecam_weight: Option<f32>,
+    /// Decay of LeCam's moving averages of the discriminator's scores.
+    #[serde(default = "default_lecam_decay")]
+    pub lecam_decay: f32,
 }
 
 impl Default for LossSection {
@@ -354,6 +361,8 @@ impl Default for LossSection {
             kind: LossName::default(),
             penalty: None,
             penalty_weight: default_penalty_weight(),
+            lecam_weight: None,
+            lecam_decay: default_lecam_decay(),
         }
     }
 }
@@ -383,6 +392,10 @@ pub enum PenaltyName {
     Gradient,
     /// R1's `||grad||^2 / 2` on real items.
     R1,
+}
+
+fn default_lecam_decay() -> f32 {
+    LeCam::DEFAULT.decay
 }
 
 /// The weight of both penalties in their papers (lambda = 10, gamma = 10).

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use ganforge_backend::BackendKind;
 use ganforge_data::{ColorMode, IdxKind, Split, ToyDistribution};
-use ganforge_losses::{LossKind, Penalty};
+use ganforge_losses::{LeCam, LossKind, Penalty};
 use ganforge_models::{
     Architecture, Conditioning, DcganDiscriminatorConfig, DcganGeneratorConfig,
     DcganMnistDiscriminatorConfig, DcganMnistGeneratorConfig, MlpDiscriminatorConfig,
@@ -129,6 +129,10 @@ pub fn run_spec(config: &RawConfig, backend: BackendKind) -> Result<RunSpec, Cli
         data,
         loss: loss(config.loss),
         penalty: penalty(config.loss),
+        lecam: config.loss.lecam_weight.map(|weight| LeCam {
+            weight,
+            decay: config.loss.lecam_decay,
+        }),
         generator_optimizer: adam(&config.optimizer.generator),
         discriminator_optimizer: adam(&config.optimizer.discriminator),
         length,

@@ -60,6 +60,7 @@ impl Workload {
             ema: None,
             pack: 1,
             spectral_norm: false,
+            lecam: None,
         }
     }
 
@@ -71,11 +72,13 @@ impl Workload {
             ConditioningMethod::None => Box::new(Unconditional {
                 loss,
                 penalty: None,
+                lecam: None,
                 latent_dim,
             }),
             method => Box::new(ClassConditional {
                 loss,
                 penalty: None,
+                lecam: None,
                 latent_dim,
                 classes: BENCH_CLASSES,
                 class_weight: (method == ConditioningMethod::Acgan).then_some(1.0),

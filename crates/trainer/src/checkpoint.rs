@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
+use burn::prelude::Tensor;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 use rand_pcg::Pcg64Mcg;
@@ -36,6 +37,8 @@ pub const GENERATOR: &str = "generator.bpk";
 const DISCRIMINATOR: &str = "discriminator.bpk";
 /// The moving average of the generator's weights inside a checkpoint, when the run keeps one.
 pub const GENERATOR_EMA: &str = "generator-ema.bpk";
+/// LeCam's moving averages of the discriminator's scores, when the run regularises with it.
+const LECAM: &str = "lecam.json";
 const OPTIMIZER_G: &str = "optimizer-g.bpk";
 const OPTIMIZER_D: &str = "optimizer-d.bpk";
 
@@ -159,6 +162,17 @@ pub fn save(
     for (file, bytes) in &files {
         write_atomic(&tmp_dir.join(file), bytes)?;
     }
+    if let Some(anchors) = &snapshot.gan.lecam_anchors {
+        let values: Vec<f32> = anchors
+            .clone()
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .map_err(|e| TrainError::checkpoint(err_path(LECAM), format!("{e:?}")))?;
+        let json =
+            serde_json::to_vec(&values).map_err(|e| TrainError::checkpoint(err_path(LECAM), e))?;
+        write_atomic(&tmp_dir.join(LECAM), &json)?;
+    }
     let state = serde_json::to_vec_pretty(snapshot.state)
         .map_err(|e| TrainError::checkpoint(err_path(STATE), e))?;
     write_atomic(&tmp_dir.join(STATE), &state)?;
@@ -259,8 +273,23 @@ pub fn load(dir: &Path, gan: Gan) -> Result<(Gan, TrainState), TrainError> {
         }
         None => None,
     };
+    let lecam_anchors = match gan.lecam_anchors {
+        Some(fresh) => {
+            let values: Vec<f32> = serde_json::from_slice(&read(dir, LECAM)?)
+                .map_err(|e| TrainError::checkpoint(dir.join(LECAM), e))?;
+            if values.len() != 2 || !values.iter().all(|v| v.is_finite()) {
+                return Err(TrainError::checkpoint(
+                    dir.join(LECAM),
+                    "must hold two finite numbers",
+                ));
+            }
+            Some(Tensor::<1>::from_floats(values.as_slice(), &fresh.device()))
+        }
+        None => None,
+    };
     let gan = Gan {
         ema,
+        lecam_anchors,
         generator: load_module(gan.generator, &dir.join(GENERATOR))?,
         discriminator: load_module(gan.discriminator, &dir.join(DISCRIMINATOR))?,
         generator_optimizer: optimizer(gan.generator_optimizer, OPTIMIZER_G)?,

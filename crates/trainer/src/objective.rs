@@ -11,7 +11,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 use ganforge_kernels::FusedAdam;
-use ganforge_losses::{AdversarialLoss, Penalty, class_cross_entropy};
+use ganforge_losses::{AdversarialLoss, LeCam, Penalty, class_cross_entropy};
 use ganforge_models::{
     Architecture, Conditioning, Discriminator, DiscriminatorOptions, Generator, ModelError, Scores,
 };
@@ -63,6 +63,8 @@ pub struct GanSpec {
     pub pack: usize,
     /// Spectral normalisation of the discriminator's weights.
     pub spectral_norm: bool,
+    /// LeCam regularisation of the discriminator, if any (its moving averages live in [`Gan`]).
+    pub lecam: Option<LeCam>,
 }
 
 /// Seeds of the generator's and the discriminator's initial weights.
@@ -90,6 +92,9 @@ pub struct Gan {
     pub discriminator_lr: f64,
     /// The moving average of the generator's weights, if one is kept.
     pub ema: Option<Ema>,
+    /// LeCam's moving averages of the discriminator's scores on real and generated items `[2]`,
+    /// when the objective regularises with it.
+    pub lecam_anchors: Option<Tensor<1>>,
 }
 
 impl Gan {
@@ -125,6 +130,7 @@ impl Gan {
             generator_lr: spec.generator_optimizer.lr,
             discriminator_lr: spec.discriminator_optimizer.lr,
             ema,
+            lecam_anchors: spec.lecam.map(|_| Tensor::zeros([2], device)),
         })
     }
 
@@ -316,6 +322,8 @@ pub struct Unconditional {
     pub loss: Box<dyn AdversarialLoss>,
     /// A penalty on the discriminator's input gradient, if any.
     pub penalty: Option<Penalty>,
+    /// LeCam regularisation, if any.
+    pub lecam: Option<LeCam>,
     /// Size of a noise vector.
     pub latent_dim: usize,
 }
@@ -340,7 +348,8 @@ impl Objective for Unconditional {
         batch: Batch,
         clock: &mut dyn PhaseClock,
     ) -> (Gan, StepStats) {
-        Steps::new(self.loss.as_ref(), None, self.penalty).iteration(gan, critic, batch, clock)
+        Steps::new(self.loss.as_ref(), None, self.penalty, self.lecam)
+            .iteration(gan, critic, batch, clock)
     }
 }
 
@@ -351,6 +360,8 @@ pub struct ClassConditional {
     pub loss: Box<dyn AdversarialLoss>,
     /// A penalty on the discriminator's input gradient, if any.
     pub penalty: Option<Penalty>,
+    /// LeCam regularisation, if any.
+    pub lecam: Option<LeCam>,
     /// Size of a noise vector.
     pub latent_dim: usize,
     /// Number of classes.
@@ -379,8 +390,13 @@ impl Objective for ClassConditional {
         batch: Batch,
         clock: &mut dyn PhaseClock,
     ) -> (Gan, StepStats) {
-        Steps::new(self.loss.as_ref(), self.class_weight, self.penalty)
-            .iteration(gan, critic, batch, clock)
+        Steps::new(
+            self.loss.as_ref(),
+            self.class_weight,
+            self.penalty,
+            self.lecam,
+        )
+        .iteration(gan, critic, batch, clock)
     }
 }
 
@@ -389,6 +405,7 @@ struct Steps<'a> {
     loss: &'a dyn AdversarialLoss,
     class_weight: Option<f32>,
     penalty: Option<Penalty>,
+    lecam: Option<LeCam>,
 }
 
 /// A discriminator step's generated batch (with its graph) and statistics, each detached `[1]`.
@@ -409,11 +426,13 @@ impl<'a> Steps<'a> {
         loss: &'a dyn AdversarialLoss,
         class_weight: Option<f32>,
         penalty: Option<Penalty>,
+        lecam: Option<LeCam>,
     ) -> Self {
         Self {
             loss,
             class_weight,
             penalty,
+            lecam,
         }
     }
 
@@ -479,6 +498,16 @@ impl<'a> Steps<'a> {
         let loss_d = loss.clone().detach();
         if let Some(penalty) = &penalty {
             loss = loss + penalty.clone();
+        }
+        if let (Some(lecam), Some(anchors)) = (self.lecam, gan.lecam_anchors.take()) {
+            loss = loss
+                + lecam.value(
+                    real.logits.clone(),
+                    generated.logits.clone(),
+                    anchors.clone(),
+                );
+            gan.lecam_anchors =
+                Some(lecam.advance(anchors, real.logits.clone(), generated.logits.clone()));
         }
         clock.lap("D forward (real + fake)");
         let grads = GradientsParams::from_grads(loss.backward(), &gan.discriminator);

@@ -12,7 +12,7 @@ use ganforge_data::{
     Cifar10, Cifar10Source, ColorMode, Dataset, IdxDataset, IdxKind, ImageFolder, LocateOptions,
     Split, ToyDataset, ToyDistribution, locate,
 };
-use ganforge_losses::{LossKind, Penalty};
+use ganforge_losses::{LeCam, LossKind, Penalty};
 use ganforge_models::{Architecture, Conditioning, ConditioningMethod};
 use serde::{Deserialize, Serialize};
 
@@ -176,6 +176,9 @@ pub struct RunSpec {
     /// A penalty on the discriminator's input gradient (WGAN-GP, R1), if any.
     #[serde(default)]
     pub penalty: Option<Penalty>,
+    /// LeCam regularisation of the discriminator (Tseng et al. 2021), if any.
+    #[serde(default)]
+    pub lecam: Option<LeCam>,
     /// The generator's optimiser.
     pub generator_optimizer: AdamSpec,
     /// The discriminator's optimiser.
@@ -319,6 +322,22 @@ impl RunSpec {
         self.check_conditioning()?;
         self.check_penalty()?;
         self.check_pack()?;
+        if let Some(lecam) = self.lecam {
+            if !(lecam.weight.is_finite() && lecam.weight > 0.0) {
+                return Err(TrainError::invalid(
+                    "loss.lecam_weight",
+                    lecam.weight,
+                    "must be a positive number",
+                ));
+            }
+            if !(0.0..1.0).contains(&lecam.decay) {
+                return Err(TrainError::invalid(
+                    "loss.lecam_decay",
+                    lecam.decay,
+                    "must be in [0, 1)",
+                ));
+            }
+        }
         if let Some(ema) = self.ema
             && !(0.0..1.0).contains(&ema.beta)
         {
@@ -454,6 +473,7 @@ impl RunSpec {
             ema: self.ema,
             pack: self.pack,
             spectral_norm: self.spectral_norm,
+            lecam: self.lecam,
         }
     }
 
@@ -474,11 +494,13 @@ impl RunSpec {
             ConditioningMethod::None => Box::new(Unconditional {
                 loss,
                 penalty: self.penalty,
+                lecam: self.lecam,
                 latent_dim,
             }),
             method => Box::new(ClassConditional {
                 loss,
                 penalty: self.penalty,
+                lecam: self.lecam,
                 latent_dim,
                 classes: self.conditioning.classes,
                 class_weight: (method == ConditioningMethod::Acgan).then_some(1.0),

@@ -520,7 +520,8 @@ fn check_resumable(dir: &Path, spec: &RunSpec) -> Result<(), TrainError> {
         && saved.class_names == spec.class_names
         && saved.ema.is_some() == spec.ema.is_some()
         && saved.pack == spec.pack
-        && saved.spectral_norm == spec.spectral_norm;
+        && saved.spectral_norm == spec.spectral_norm
+        && saved.lecam.is_some() == spec.lecam.is_some();
     if same_networks {
         return Ok(());
     }
@@ -528,20 +529,22 @@ fn check_resumable(dir: &Path, spec: &RunSpec) -> Result<(), TrainError> {
         dir,
         format!(
             "was trained with {:?} ({:?}, classes {:?}, moving average {:?}, pack {}, spectral \
-             norm {}); this run asks for {:?} ({:?}, classes {:?}, moving average {:?}, pack {}, \
-             spectral norm {})",
+             norm {}, LeCam {:?}); this run asks for {:?} ({:?}, classes {:?}, moving average \
+             {:?}, pack {}, spectral norm {}, LeCam {:?})",
             saved.architecture,
             saved.conditioning,
             saved.class_names,
             saved.ema,
             saved.pack,
             saved.spectral_norm,
+            saved.lecam,
             spec.architecture,
             spec.conditioning,
             spec.class_names,
             spec.ema,
             spec.pack,
-            spec.spectral_norm
+            spec.spectral_norm,
+            spec.lecam
         ),
     ))
 }

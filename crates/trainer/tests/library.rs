@@ -9,7 +9,7 @@ use std::path::Path;
 use burn::prelude::Device;
 use ganforge_backend::BackendKind;
 use ganforge_data::ToyDistribution;
-use ganforge_losses::{LossKind, Penalty};
+use ganforge_losses::{LeCam, LossKind, Penalty};
 use ganforge_models::{
     Architecture, Conditioning, ConditioningMethod, DcganMnistDiscriminatorConfig,
     DcganMnistGeneratorConfig, ToyDiscriminatorConfig, ToyGeneratorConfig,
@@ -53,6 +53,7 @@ fn ring_spec(steps: u64) -> RunSpec {
         },
         loss: LossKind::NonSaturating,
         penalty: None,
+        lecam: None,
         generator_optimizer: AdamSpec::DCGAN,
         discriminator_optimizer: AdamSpec::DCGAN,
         length: RunLength::Steps(nz(steps)),
@@ -252,6 +253,29 @@ fn spectral_normalisation_is_live_and_resumes_exactly() {
     );
     let err = train(&sn(8, false), runs.path(), Some(&straight.run_dir)).unwrap_err();
     assert!(err.to_string().contains("spectral norm"), "{err}");
+}
+
+/// LeCam regularisation changes training, and its moving averages are in the checkpoint, so
+/// resume stays exact.
+#[test]
+fn lecam_is_live_and_resumes_exactly() {
+    let lecam = |steps, weight: Option<f32>| RunSpec {
+        lecam: weight.map(|weight| LeCam { weight, decay: 0.9 }),
+        ..ring_spec(steps)
+    };
+    let runs = tempfile::tempdir().unwrap();
+    let straight = train(&lecam(6, Some(1.0)), runs.path(), None).unwrap();
+    let plain = train(&lecam(6, None), runs.path(), None).unwrap();
+    assert_ne!(
+        generator_weights(&straight.checkpoint),
+        generator_weights(&plain.checkpoint)
+    );
+    let first = train(&lecam(3, Some(1.0)), runs.path(), None).unwrap();
+    let resumed = train(&lecam(6, Some(1.0)), runs.path(), Some(&first.run_dir)).unwrap();
+    assert!(
+        generator_weights(&straight.checkpoint) == generator_weights(&resumed.checkpoint),
+        "a resumed LeCam run differs from an uninterrupted one"
+    );
 }
 
 #[test]
