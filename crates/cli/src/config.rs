@@ -347,6 +347,10 @@ pub struct LossSection {
     /// The penalty's weight: WGAN-GP's lambda, R1's gamma.
     #[serde(default = "default_penalty_weight")]
     pub penalty_weight: f32,
+    /// Discriminator steps between applications of R1 (lazy regularisation; its weight is
+    /// multiplied by this); WGAN-GP is applied at every step.
+    #[serde(default = "default_penalty_every")]
+    pub penalty_every: u32,
     /// LeCam regularisation's weight; none by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lecam_weight: Option<f32>,
@@ -361,6 +365,7 @@ impl Default for LossSection {
             kind: LossName::default(),
             penalty: None,
             penalty_weight: default_penalty_weight(),
+            penalty_every: default_penalty_every(),
             lecam_weight: None,
             lecam_decay: default_lecam_decay(),
         }
@@ -392,6 +397,10 @@ pub enum PenaltyName {
     Gradient,
     /// R1's `||grad||^2 / 2` on real items.
     R1,
+}
+
+fn default_penalty_every() -> u32 {
+    1
 }
 
 fn default_lecam_decay() -> f32 {

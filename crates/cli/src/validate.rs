@@ -52,7 +52,10 @@ fn penalty(section: LossSection) -> Option<Penalty> {
     let weight = section.penalty_weight;
     section.penalty.map(|name| match name {
         PenaltyName::Gradient => Penalty::Gradient { weight },
-        PenaltyName::R1 => Penalty::R1 { weight },
+        PenaltyName::R1 => Penalty::R1 {
+            weight,
+            every: section.penalty_every,
+        },
     })
 }
 

@@ -368,6 +368,7 @@ fn dcgan_mnist_training_iteration() {
                 target: None,
                 mask: None,
                 penalty_mix: None,
+                step: 0,
             };
             let (next, s) = objective.iteration(gan, Vec::new(), batch, &mut NoClock);
             gan = next;
@@ -461,6 +462,7 @@ fn conditional_iteration_on_every_backend() {
                 target: None,
                 mask: None,
                 penalty_mix: None,
+                step: 0,
             };
             let (_, stats) = objective.iteration(gan, Vec::new(), batch, &mut NoClock);
             host(stats.values)

@@ -20,10 +20,15 @@ pub enum Penalty {
         /// `lambda` (10 in the paper).
         weight: f32,
     },
-    /// R1 (Mescheder et al. 2018): `weight / 2 * mean ||grad||_2^2` on real items.
+    /// R1 (Mescheder et al. 2018): `weight / 2 * mean ||grad||_2^2` on real items, applied
+    /// every `every` discriminator steps with its weight multiplied by `every` (lazy
+    /// regularisation, as StyleGAN2).
     R1 {
         /// `gamma`.
         weight: f32,
+        /// Discriminator steps between applications (1: every step).
+        #[serde(default = "one")]
+        every: u32,
     },
 }
 
@@ -37,17 +42,36 @@ impl Penalty {
     /// Its weight.
     pub fn weight(&self) -> f32 {
         match *self {
-            Penalty::Gradient { weight } | Penalty::R1 { weight } => weight,
+            Penalty::Gradient { weight } | Penalty::R1 { weight, .. } => weight,
         }
+    }
+
+    /// Discriminator steps between applications.
+    pub fn every(&self) -> u32 {
+        match *self {
+            Penalty::Gradient { .. } => 1,
+            Penalty::R1 { every, .. } => every.max(1),
+        }
+    }
+
+    /// Whether the discriminator step `step` (counted from 0) applies the penalty.
+    pub fn applies_at(&self, step: u64) -> bool {
+        step.is_multiple_of(u64::from(self.every()))
     }
 
     /// The weighted penalty for the input gradient `grad` `[B, N]`, as a one-element tensor.
     pub fn value(&self, grad: Tensor<2>) -> Tensor<1> {
         match *self {
             Penalty::Gradient { weight } => gradient_penalty(grad).mul_scalar(weight),
-            Penalty::R1 { weight } => r1_penalty(grad).mul_scalar(weight / 2.0),
+            Penalty::R1 { weight, every } => {
+                r1_penalty(grad).mul_scalar(weight / 2.0 * every.max(1) as f32)
+            }
         }
     }
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// `mean over the batch of (||grad_b||_2 - 1)^2`, unweighted.
@@ -84,7 +108,14 @@ mod tests {
             value(Penalty::Gradient { weight: 10.0 }.value(g())),
             80.0
         ));
-        assert!(close(value(Penalty::R1 { weight: 10.0 }.value(g())), 65.0));
+        let r1 = |every| Penalty::R1 {
+            weight: 10.0,
+            every,
+        };
+        assert!(close(value(r1(1).value(g())), 65.0));
+        assert!(close(value(r1(4).value(g())), 65.0 * 4.0));
+        assert!(r1(4).applies_at(0) && r1(4).applies_at(8) && !r1(4).applies_at(3));
+        assert!(r1(1).applies_at(3) && Penalty::Gradient { weight: 1.0 }.applies_at(3));
     }
 
     #[test]

@@ -131,10 +131,11 @@ impl TrainingBench {
     /// Training iteration `i`, as the training loop runs it, timed phase by phase by `clock`.
     pub fn iteration(&mut self, i: usize, clock: &mut dyn PhaseClock) -> Option<StepStats> {
         let (real, labels) = self.reals[i % REAL_POOL].clone();
-        let batch = self
-            .objective
-            .batch_shape()
-            .batch(real, Some(labels), &mut self.rng, &self.ad);
+        let mut batch =
+            self.objective
+                .batch_shape()
+                .batch(real, Some(labels), &mut self.rng, &self.ad);
+        batch.step = i as u64;
         let gan = self.gan.take()?;
         let (mut gan, stats) = self.objective.iteration(gan, Vec::new(), batch, clock);
         gan.update_average(i as u64 + 1);

@@ -170,6 +170,9 @@ pub struct Batch {
     /// Per item, the share `[B, 1, 1, 1]` of the real item in the point between it and the
     /// generated one where a gradient penalty is taken (WGAN-GP).
     pub penalty_mix: Option<Tensor<4>>,
+    /// Discriminator steps taken before the one on this batch, from 0: the schedule of a
+    /// penalty applied every few steps.
+    pub step: u64,
 }
 
 /// Host-side randomness and shapes for turning loader batches into [`Batch`]es.
@@ -226,6 +229,7 @@ impl BatchShape {
             target: None,
             mask: None,
             penalty_mix,
+            step: 0,
         }
     }
 }
@@ -478,6 +482,7 @@ impl<'a> Steps<'a> {
             &fake,
             batch.penalty_mix,
             batch.labels.as_ref(),
+            batch.step,
         );
         let real = gan.discriminator.forward(batch.real, batch.labels.as_ref());
         let generated = gan
@@ -529,7 +534,8 @@ impl<'a> Steps<'a> {
     }
 
     /// The weighted penalty on the discriminator's input gradient, taken at the real items
-    /// (R1) or at the batch's mix of real and generated ones (WGAN-GP), with the real labels.
+    /// (R1) or at the batch's mix of real and generated ones (WGAN-GP), with the real labels,
+    /// on the discriminator steps its schedule names (0 on the others).
     /// `None` without a penalty, or for a discriminator without an input gradient, which
     /// [`RunSpec::check`](crate::RunSpec::check) refuses.
     fn penalty_term(
@@ -539,8 +545,13 @@ impl<'a> Steps<'a> {
         fake: &Tensor<4>,
         mix: Option<Tensor<4>>,
         labels: Option<&Tensor<1, Int>>,
+        step: u64,
     ) -> Option<Tensor<1>> {
         let penalty = self.penalty?;
+        if !penalty.applies_at(step) {
+            // Reported as 0 between applications (lazy regularisation).
+            return Some(Tensor::zeros([1], &real.device()));
+        }
         let point = match (mix, penalty.on_interpolates()) {
             (Some(mix), true) => {
                 real.clone() * mix.clone() + fake.clone().detach() * mix.neg().add_scalar(1.0)

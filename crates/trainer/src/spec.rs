@@ -420,6 +420,13 @@ impl RunSpec {
                 "must be a positive number",
             ));
         }
+        if let Penalty::R1 { every: 0, .. } = penalty {
+            return Err(TrainError::invalid(
+                "loss.penalty_every",
+                0,
+                "must be at least 1",
+            ));
+        }
         if !self.architecture.has_input_gradient() {
             return Err(TrainError::invalid(
                 "loss.penalty",

@@ -210,25 +210,30 @@ impl<'a> Session<'a> {
     }
 
     /// The next batch of the loader, with its noise (and labels) drawn.
-    fn next_batch(&mut self) -> Result<Batch, TrainError> {
+    /// The batch of discriminator step `step` (counted from 0 over the run).
+    fn next_batch(&mut self, step: u64) -> Result<Batch, TrainError> {
         let host = self.loader.next_batch()?;
         self.state.loader_epoch = host.next.epoch;
         self.state.loader_batch = host.next.batch;
         let labels = host.labels.clone();
         let real = host.into_tensor(&self.device);
         let shape = self.objective.batch_shape();
-        Ok(shape.batch(real, labels, &mut self.state.noise_rng, &self.device))
+        let mut batch = shape.batch(real, labels, &mut self.state.noise_rng, &self.device);
+        batch.step = step;
+        Ok(batch)
     }
 
     /// Iterates until the spec's length (or a stop request), running the hooks after each
     /// iteration; a divergence stops the run or rolls it back as the spec says.
     fn train(&mut self) -> Result<(), TrainError> {
         while self.state.iteration < self.total {
+            let n_critic = self.spec.n_critic.get() as u64;
+            let first_step = self.state.iteration * n_critic;
             let mut critic = Vec::with_capacity(self.spec.n_critic.get() - 1);
-            for _ in 1..self.spec.n_critic.get() {
-                critic.push(self.next_batch()?);
+            for k in 0..n_critic - 1 {
+                critic.push(self.next_batch(first_step + k)?);
             }
-            let batch = self.next_batch()?;
+            let batch = self.next_batch(first_step + n_critic - 1)?;
             let Some(gan) = self.gan.take() else {
                 break;
             };

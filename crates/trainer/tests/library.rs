@@ -230,6 +230,29 @@ fn a_gradient_penalty_is_live_and_resumes_exactly() {
     );
 }
 
+/// Lazy R1 is taken on every `every`-th discriminator step only (and reported as 0 between),
+/// and resumes exactly on its schedule.
+#[test]
+fn lazy_r1_follows_its_schedule_and_resumes_exactly() {
+    let lazy = |steps| RunSpec {
+        penalty: Some(Penalty::R1 {
+            weight: 1.0,
+            every: 3,
+        }),
+        log_every: nz(1),
+        ..ring_spec(steps)
+    };
+    let runs = tempfile::tempdir().unwrap();
+    let straight = train(&lazy(7), runs.path(), None).unwrap();
+    let lines =
+        ganforge_trainer::metrics_log::read_lines(&straight.run_dir.join("metrics.jsonl")).unwrap();
+    let applied: Vec<bool> = lines.iter().map(|l| l.extra["penalty"] > 0.0).collect();
+    assert_eq!(applied, [true, false, false, true, false, false, true]);
+    let first = train(&lazy(4), runs.path(), None).unwrap();
+    let resumed = train(&lazy(7), runs.path(), Some(&first.run_dir)).unwrap();
+    assert!(generator_weights(&straight.checkpoint) == generator_weights(&resumed.checkpoint));
+}
+
 /// Spectral normalisation changes training and resumes exactly: its power-iteration vectors
 /// are in the checkpoint.
 #[test]

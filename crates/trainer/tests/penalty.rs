@@ -170,6 +170,7 @@ fn gradient_penalty_and_r1_match_pytorch_double_backward() {
         check(&format!("WGAN-GP, {kind}"), &fixture, case, gp);
         let r1 = Penalty::R1 {
             weight: fixture.gamma,
+            every: 1,
         };
         check(&format!("R1, {kind}"), &fixture, case, r1);
     }
