@@ -234,7 +234,10 @@ impl DiscriminatorNet {
             DiscriminatorNet::Toy(d) => {
                 Some(d.features_input_gradient(x, seed(d.head_gradient(batch)?)))
             }
-            DiscriminatorNet::DcganMnist(_) | DiscriminatorNet::Dcgan(_) => None,
+            DiscriminatorNet::DcganMnist(d) => {
+                Some(d.features_input_gradient(x, seed(d.head_gradient(batch)?)))
+            }
+            DiscriminatorNet::Dcgan(_) => None,
         }
     }
 
@@ -281,8 +284,8 @@ impl Discriminator {
     /// The gradient of each item's adversarial logit with respect to that item, `[B, C, H, W]`,
     /// as tensor operations that are themselves differentiable in the weights, so a penalty
     /// on it (WGAN-GP, R1) trains the discriminator through an ordinary backward pass. `None`
-    /// for discriminators with batch normalisation (the DCGAN ones), where an item's score
-    /// depends on the whole batch; see [`Architecture::has_input_gradient`].
+    /// for discriminators with batch normalisation (`dcgan`'s), where an item's score depends
+    /// on the whole batch; see [`Architecture::has_input_gradient`].
     pub fn input_gradient(
         &self,
         x: Tensor<4>,
@@ -387,10 +390,13 @@ pub enum Architecture {
 
 impl Architecture {
     /// Whether the discriminator computes its input gradient
-    /// ([`Discriminator::input_gradient`]), as gradient penalties need: the fully connected
-    /// ones, which have no batch normalisation.
+    /// ([`Discriminator::input_gradient`]), as gradient penalties need: those without batch
+    /// normalisation (`mlp-mnist`, `dcgan-mnist`, `toy-mlp`).
     pub fn has_input_gradient(&self) -> bool {
-        matches!(self, Architecture::Mlp(..) | Architecture::Toy(..))
+        matches!(
+            self,
+            Architecture::Mlp(..) | Architecture::Toy(..) | Architecture::DcganMnist(..)
+        )
     }
 
     /// Size of the generator's noise input.

@@ -201,6 +201,26 @@ impl DcganMnistDiscriminator {
         self.out.forward(features)
     }
 
+    /// The gradient with respect to `x` `[B, C, H, W]` of `sum_b <features(x)_b, seed_b>`
+    /// for `seed` `[B, F]`, differentiable in the weights: each convolution's backward is the
+    /// transposed convolution with its weights (see `layers::hidden_input_gradient`).
+    pub fn features_input_gradient(&self, x: Tensor<4>, seed: Tensor<2>) -> Tensor<4> {
+        let input = x.dims();
+        let a1 = layers::conv2d(&self.conv1, x); // [B, w, 2s, 2s]
+        let h1 = self.activation.forward(a1.clone());
+        let hidden = h1.dims();
+        let a2 = layers::conv2d(&self.conv2, h1); // [B, 2w, s, s]
+        let grad = seed.reshape(a2.dims()) * layers::leaky_relu_slopes(a2, &self.activation);
+        let grad = layers::conv2d_input_gradient(&self.conv2, grad, hidden)
+            * layers::leaky_relu_slopes(a1, &self.activation);
+        layers::conv2d_input_gradient(&self.conv1, grad, input)
+    }
+
+    /// The head's gradient with respect to the features, one row per item: `[B, F]`.
+    pub fn head_gradient(&self, batch: usize) -> Option<Tensor<2>> {
+        layers::output_layer_gradient(std::slice::from_ref(&self.out), batch)
+    }
+
     /// Width of [`Self::features`].
     pub fn feature_dim(&self) -> usize {
         self.out.weight.dims()[0]

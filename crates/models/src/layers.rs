@@ -202,19 +202,56 @@ pub(crate) fn hidden_input_gradient(
         pre_activations.push(a.clone().detach());
         h = activation.forward(a);
     }
-    let slope = activation.negative_slope;
     hidden
         .iter()
         .zip(pre_activations)
         .rev()
         .fold(seed, |grad, (layer, a)| {
-            let mask = a
-                .greater_elem(0.0)
-                .float()
-                .mul_scalar(1.0 - slope)
-                .add_scalar(slope);
-            (grad * mask).matmul(layer.weight.val().transpose()) // [B, fan_in]
+            let grad = grad * leaky_relu_slopes(a, activation);
+            grad.matmul(layer.weight.val().transpose()) // [B, fan_in]
         })
+}
+
+/// The LeakyReLU's derivative at the pre-activations `a`: 1 where positive, the slope
+/// elsewhere (detached: it is piecewise constant).
+pub(crate) fn leaky_relu_slopes<const D: usize>(a: Tensor<D>, activation: &LeakyRelu) -> Tensor<D> {
+    let slope = activation.negative_slope;
+    a.detach()
+        .greater_elem(0.0)
+        .float()
+        .mul_scalar(1.0 - slope)
+        .add_scalar(slope)
+}
+
+/// The gradient with respect to a convolution's input `[B, C_in, H, W]` (of size `input`)
+/// of `sum <conv(x) - bias, grad>`: the transposed convolution of `grad` with the same
+/// weights, differentiable in them.
+pub(crate) fn conv2d_input_gradient(
+    conv: &Conv2d,
+    grad: Tensor<4>,
+    input: [usize; 4],
+) -> Tensor<4> {
+    let padding = match conv.padding {
+        PaddingConfig2d::Explicit(top, left, _, _) => [top, left],
+        _ => [0, 0],
+    };
+    let [_, _, kh, kw] = conv.weight.dims();
+    let [_, _, oh, ow] = grad.dims();
+    let kernel = [kh, kw];
+    let out = [oh, ow];
+    // The rows and columns the strided convolution never reached get no gradient.
+    let padding_out: [usize; 2] = std::array::from_fn(|i| {
+        let covered = (out[i] - 1) * conv.stride[i] + conv.dilation[i] * (kernel[i] - 1) + 1;
+        (input[2 + i] + 2 * padding[i]).saturating_sub(covered)
+    });
+    let options = ConvTransposeOptions::new(
+        conv.stride,
+        padding,
+        padding_out,
+        conv.dilation,
+        conv.groups,
+    );
+    ganforge_kernels::conv_transpose2d(grad, conv.weight.val(), None, options)
 }
 
 /// The gradient of a fully connected stack's (linear) last layer with respect to its input,

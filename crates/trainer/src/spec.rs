@@ -432,7 +432,7 @@ impl RunSpec {
                 "loss.penalty",
                 format!("{penalty:?}"),
                 "needs a discriminator without batch normalisation (an item's score must \
-                 depend on that item alone): use mlp-mnist or toy-mlp",
+                 depend on that item alone): use mlp-mnist, dcgan-mnist or toy-mlp",
             ));
         }
         Ok(())

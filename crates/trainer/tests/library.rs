@@ -11,8 +11,8 @@ use ganforge_backend::BackendKind;
 use ganforge_data::ToyDistribution;
 use ganforge_losses::{LeCam, LossKind, Penalty};
 use ganforge_models::{
-    Architecture, Conditioning, ConditioningMethod, DcganMnistDiscriminatorConfig,
-    DcganMnistGeneratorConfig, ToyDiscriminatorConfig, ToyGeneratorConfig,
+    Architecture, Conditioning, ConditioningMethod, DcganDiscriminatorConfig, DcganGeneratorConfig,
+    ToyDiscriminatorConfig, ToyGeneratorConfig,
 };
 use ganforge_trainer::generate::{GenerateOptions, Weights, generate};
 use ganforge_trainer::objective::AdamSpec;
@@ -210,12 +210,11 @@ fn a_gradient_penalty_is_live_and_resumes_exactly() {
     assert!(generator_weights(&with.checkpoint) == generator_weights(&resumed.checkpoint));
 
     let dcgan = RunSpec {
-        architecture: Architecture::DcganMnist(
-            DcganMnistGeneratorConfig::mnist(),
-            DcganMnistDiscriminatorConfig::mnist(),
+        architecture: Architecture::Dcgan(
+            DcganGeneratorConfig::new(32, 3),
+            DcganDiscriminatorConfig::new(32, 3),
         ),
-        data: DataSpec::Idx {
-            kind: ganforge_data::IdxKind::Mnist,
+        data: DataSpec::Cifar10 {
             split: ganforge_data::Split::Train,
             dir: None,
         },
