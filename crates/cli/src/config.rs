@@ -357,6 +357,10 @@ pub struct LossSection {
     /// Decay of LeCam's moving averages of the discriminator's scores.
     #[serde(default = "default_lecam_decay")]
     pub lecam_decay: f32,
+    /// Clip every discriminator weight to `[-c, c]` after each of its steps (the original
+    /// WGAN's constraint, 0.01 in the paper); none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_clip: Option<f32>,
 }
 
 impl Default for LossSection {
@@ -368,6 +372,7 @@ impl Default for LossSection {
             penalty_every: default_penalty_every(),
             lecam_weight: None,
             lecam_decay: default_lecam_decay(),
+            weight_clip: None,
         }
     }
 }

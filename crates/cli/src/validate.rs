@@ -132,6 +132,7 @@ pub fn run_spec(config: &RawConfig, backend: BackendKind) -> Result<RunSpec, Cli
         data,
         loss: loss(config.loss),
         penalty: penalty(config.loss),
+        weight_clip: config.loss.weight_clip,
         lecam: config.loss.lecam_weight.map(|weight| LeCam {
             weight,
             decay: config.loss.lecam_decay,

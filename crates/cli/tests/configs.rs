@@ -35,6 +35,7 @@ fn every_config_in_configs_is_valid() {
         "cgan-fashion-mnist.toml",
         "toy-ring8-conditional.toml",
         "wgan-gp-grid25.toml",
+        "wgan-mnist.toml",
         "wgan-gp-mnist.toml",
         "r1-fashion-mnist.toml",
     ] {

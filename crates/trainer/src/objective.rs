@@ -7,6 +7,7 @@
 //! labels (and, for AC-GAN, adds the auxiliary classification term to both steps).
 
 use crate::ema::{Ema, EmaSpec};
+use burn::module::{ModuleMapper, Param};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
@@ -328,6 +329,9 @@ pub struct Unconditional {
     pub penalty: Option<Penalty>,
     /// LeCam regularisation, if any.
     pub lecam: Option<LeCam>,
+    /// Clip every discriminator weight to `[-c, c]` after each of its steps (the original
+    /// WGAN's constraint), if set.
+    pub weight_clip: Option<f32>,
     /// Size of a noise vector.
     pub latent_dim: usize,
 }
@@ -353,6 +357,7 @@ impl Objective for Unconditional {
         clock: &mut dyn PhaseClock,
     ) -> (Gan, StepStats) {
         Steps::new(self.loss.as_ref(), None, self.penalty, self.lecam)
+            .with_weight_clip(self.weight_clip)
             .iteration(gan, critic, batch, clock)
     }
 }
@@ -366,6 +371,9 @@ pub struct ClassConditional {
     pub penalty: Option<Penalty>,
     /// LeCam regularisation, if any.
     pub lecam: Option<LeCam>,
+    /// Clip every discriminator weight to `[-c, c]` after each of its steps (the original
+    /// WGAN's constraint), if set.
+    pub weight_clip: Option<f32>,
     /// Size of a noise vector.
     pub latent_dim: usize,
     /// Number of classes.
@@ -400,7 +408,42 @@ impl Objective for ClassConditional {
             self.penalty,
             self.lecam,
         )
+        .with_weight_clip(self.weight_clip)
         .iteration(gan, critic, batch, clock)
+    }
+}
+
+/// Clamps every weight to `[-bound, bound]`, keeping it a leaf that requires gradients;
+/// BatchNorm's running statistics (`running_mean`, `running_var`) are not weights and are
+/// left alone.
+struct Clip {
+    bound: f32,
+    path: Vec<String>,
+}
+
+impl ModuleMapper for Clip {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        if self
+            .path
+            .last()
+            .is_some_and(|name| name.starts_with("running_"))
+        {
+            return param;
+        }
+        let bound = self.bound;
+        param.map(|t| match t.is_autodiff() {
+            // A fresh leaf: clamped outside the graph, then tracked again.
+            true => Tensor::from_inner(t.inner().clamp(-bound, bound)).require_grad(),
+            false => t.clamp(-bound, bound),
+        })
     }
 }
 
@@ -410,6 +453,7 @@ struct Steps<'a> {
     class_weight: Option<f32>,
     penalty: Option<Penalty>,
     lecam: Option<LeCam>,
+    weight_clip: Option<f32>,
 }
 
 /// A discriminator step's generated batch (with its graph) and statistics, each detached `[1]`.
@@ -437,6 +481,14 @@ impl<'a> Steps<'a> {
             class_weight,
             penalty,
             lecam,
+            weight_clip: None,
+        }
+    }
+
+    fn with_weight_clip(self, weight_clip: Option<f32>) -> Self {
+        Self {
+            weight_clip,
+            ..self
         }
     }
 
@@ -520,6 +572,13 @@ impl<'a> Steps<'a> {
         gan.discriminator =
             gan.discriminator_optimizer
                 .step(gan.discriminator_lr, gan.discriminator, grads);
+        if let Some(bound) = self.weight_clip {
+            let mut clip = Clip {
+                bound,
+                path: Vec::new(),
+            };
+            gan.discriminator = gan.discriminator.map(&mut clip);
+        }
         clock.lap("D Adam step");
         let outcome = DiscriminatorOutcome {
             fake,

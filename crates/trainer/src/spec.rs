@@ -179,6 +179,10 @@ pub struct RunSpec {
     /// LeCam regularisation of the discriminator (Tseng et al. 2021), if any.
     #[serde(default)]
     pub lecam: Option<LeCam>,
+    /// Clip every discriminator weight to `[-c, c]` after each of its steps (the original
+    /// WGAN, Arjovsky et al. 2017, with c = 0.01), if set.
+    #[serde(default)]
+    pub weight_clip: Option<f32>,
     /// The generator's optimiser.
     pub generator_optimizer: AdamSpec,
     /// The discriminator's optimiser.
@@ -322,6 +326,15 @@ impl RunSpec {
         self.check_conditioning()?;
         self.check_penalty()?;
         self.check_pack()?;
+        if let Some(clip) = self.weight_clip
+            && !(clip.is_finite() && clip > 0.0)
+        {
+            return Err(TrainError::invalid(
+                "loss.weight_clip",
+                clip,
+                "must be a positive number",
+            ));
+        }
         if let Some(lecam) = self.lecam {
             if !(lecam.weight.is_finite() && lecam.weight > 0.0) {
                 return Err(TrainError::invalid(
@@ -502,12 +515,14 @@ impl RunSpec {
                 loss,
                 penalty: self.penalty,
                 lecam: self.lecam,
+                weight_clip: self.weight_clip,
                 latent_dim,
             }),
             method => Box::new(ClassConditional {
                 loss,
                 penalty: self.penalty,
                 lecam: self.lecam,
+                weight_clip: self.weight_clip,
                 latent_dim,
                 classes: self.conditioning.classes,
                 class_weight: (method == ConditioningMethod::Acgan).then_some(1.0),

@@ -15,7 +15,7 @@ use ganforge_models::{
     ToyDiscriminatorConfig, ToyGeneratorConfig,
 };
 use ganforge_trainer::generate::{GenerateOptions, Weights, generate};
-use ganforge_trainer::objective::AdamSpec;
+use ganforge_trainer::objective::{AdamSpec, Gan};
 use ganforge_trainer::progress::ProgressMode;
 use ganforge_trainer::{
     DataSpec, EmaSpec, OnDivergence, RunLength, RunOptions, RunSpec, RunSummary, TrainError,
@@ -54,6 +54,7 @@ fn ring_spec(steps: u64) -> RunSpec {
         loss: LossKind::NonSaturating,
         penalty: None,
         lecam: None,
+        weight_clip: None,
         generator_optimizer: AdamSpec::DCGAN,
         discriminator_optimizer: AdamSpec::DCGAN,
         length: RunLength::Steps(nz(steps)),
@@ -252,6 +253,32 @@ fn lazy_r1_follows_its_schedule_and_resumes_exactly() {
     assert!(generator_weights(&straight.checkpoint) == generator_weights(&resumed.checkpoint));
 }
 
+/// With `weight_clip`, every discriminator weight stays within the bound after training (and
+/// the clipping is what keeps it there: without it some leave).
+#[test]
+fn weight_clipping_bounds_every_discriminator_weight() {
+    use burn::module::Module;
+    let clipped = |clip| RunSpec {
+        loss: LossKind::Wasserstein,
+        weight_clip: clip,
+        ..ring_spec(5)
+    };
+    let runs = tempfile::tempdir().unwrap();
+    let largest = |clip| {
+        let spec = clipped(clip);
+        let summary = train(&spec, runs.path(), None).unwrap();
+        let device = Device::flex();
+        let gan = Gan::new(&spec.gan_spec(), &device, spec.init_seeds()).unwrap();
+        let path = summary.checkpoint.join("discriminator.bpk");
+        let d = ganforge_trainer::checkpoint::load_module(gan.discriminator, &path).unwrap();
+        let mut c = Collect(Vec::new());
+        d.visit(&mut c);
+        c.0.iter().fold(0.0f32, |m, v| m.max(v.abs()))
+    };
+    assert!(largest(None) > 0.01);
+    assert!(largest(Some(0.01)) <= 0.01);
+}
+
 /// Spectral normalisation changes training and resumes exactly: its power-iteration vectors
 /// are in the checkpoint.
 #[test]
@@ -428,7 +455,7 @@ fn a_stop_request_ends_the_run_with_a_checkpoint_that_resumes_exactly() {
 #[test]
 fn a_spectrally_normalised_discriminator_learns() {
     use burn::module::Module;
-    use ganforge_trainer::objective::{Gan, NoClock};
+    use ganforge_trainer::objective::NoClock;
     use rand::SeedableRng;
     let spec = RunSpec {
         spectral_norm: true,
