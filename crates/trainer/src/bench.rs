@@ -10,8 +10,8 @@ use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
 use crate::objective::{
-    AdamSpec, ClassConditional, Gan, GanSpec, InitSeeds, Objective, PhaseClock, StepStats,
-    Unconditional,
+    AdamSpec, ClassConditional, Gan, GanSpec, InitSeeds, Objective, PhaseClock, Regularisers,
+    StepStats, Unconditional,
 };
 
 /// Real batches cycled through, so a step does not reuse one cached tensor (as the peer).
@@ -71,16 +71,12 @@ impl Workload {
         match self.conditioning {
             ConditioningMethod::None => Box::new(Unconditional {
                 loss,
-                penalty: None,
-                lecam: None,
-                weight_clip: None,
+                regularisers: Regularisers::default(),
                 latent_dim,
             }),
             method => Box::new(ClassConditional {
                 loss,
-                penalty: None,
-                lecam: None,
-                weight_clip: None,
+                regularisers: Regularisers::default(),
                 latent_dim,
                 classes: BENCH_CLASSES,
                 class_weight: (method == ConditioningMethod::Acgan).then_some(1.0),

@@ -321,31 +321,45 @@ pub trait Objective: Send {
     ) -> (Gan, StepStats);
 }
 
+/// What regularises the discriminator beyond its adversarial loss; nothing by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Regularisers {
+    /// A penalty on the discriminator's input gradient (WGAN-GP, R1).
+    pub penalty: Option<Penalty>,
+    /// LeCam regularisation.
+    pub lecam: Option<LeCam>,
+    /// Clip every discriminator weight to `[-c, c]` after each of its steps (the original
+    /// WGAN's constraint).
+    pub weight_clip: Option<f32>,
+}
+
+impl Regularisers {
+    /// Whether batches need [`Batch::penalty_mix`] (a penalty on interpolates).
+    fn needs_penalty_mix(&self) -> bool {
+        self.penalty.is_some_and(|p| p.on_interpolates())
+    }
+}
+
 /// The plain GAN: noise in, samples out.
 pub struct Unconditional {
     /// The adversarial loss.
     pub loss: Box<dyn AdversarialLoss>,
-    /// A penalty on the discriminator's input gradient, if any.
-    pub penalty: Option<Penalty>,
-    /// LeCam regularisation, if any.
-    pub lecam: Option<LeCam>,
-    /// Clip every discriminator weight to `[-c, c]` after each of its steps (the original
-    /// WGAN's constraint), if set.
-    pub weight_clip: Option<f32>,
+    /// What regularises the discriminator beyond its loss.
+    pub regularisers: Regularisers,
     /// Size of a noise vector.
     pub latent_dim: usize,
 }
 
 impl Objective for Unconditional {
     fn stat_names(&self) -> &'static [&'static str] {
-        stat_names(false, self.penalty.is_some())
+        stat_names(false, self.regularisers.penalty.is_some())
     }
 
     fn batch_shape(&self) -> BatchShape {
         BatchShape {
             latent_dim: self.latent_dim,
             classes: None,
-            penalty_mix: self.penalty.is_some_and(|p| p.on_interpolates()),
+            penalty_mix: self.regularisers.needs_penalty_mix(),
         }
     }
 
@@ -356,9 +370,7 @@ impl Objective for Unconditional {
         batch: Batch,
         clock: &mut dyn PhaseClock,
     ) -> (Gan, StepStats) {
-        Steps::new(self.loss.as_ref(), None, self.penalty, self.lecam)
-            .with_weight_clip(self.weight_clip)
-            .iteration(gan, critic, batch, clock)
+        Steps::new(self.loss.as_ref(), None, self.regularisers).iteration(gan, critic, batch, clock)
     }
 }
 
@@ -367,13 +379,8 @@ impl Objective for Unconditional {
 pub struct ClassConditional {
     /// The adversarial loss.
     pub loss: Box<dyn AdversarialLoss>,
-    /// A penalty on the discriminator's input gradient, if any.
-    pub penalty: Option<Penalty>,
-    /// LeCam regularisation, if any.
-    pub lecam: Option<LeCam>,
-    /// Clip every discriminator weight to `[-c, c]` after each of its steps (the original
-    /// WGAN's constraint), if set.
-    pub weight_clip: Option<f32>,
+    /// What regularises the discriminator beyond its loss.
+    pub regularisers: Regularisers,
     /// Size of a noise vector.
     pub latent_dim: usize,
     /// Number of classes.
@@ -384,14 +391,17 @@ pub struct ClassConditional {
 
 impl Objective for ClassConditional {
     fn stat_names(&self) -> &'static [&'static str] {
-        stat_names(self.class_weight.is_some(), self.penalty.is_some())
+        stat_names(
+            self.class_weight.is_some(),
+            self.regularisers.penalty.is_some(),
+        )
     }
 
     fn batch_shape(&self) -> BatchShape {
         BatchShape {
             latent_dim: self.latent_dim,
             classes: Some(self.classes),
-            penalty_mix: self.penalty.is_some_and(|p| p.on_interpolates()),
+            penalty_mix: self.regularisers.needs_penalty_mix(),
         }
     }
 
@@ -402,14 +412,8 @@ impl Objective for ClassConditional {
         batch: Batch,
         clock: &mut dyn PhaseClock,
     ) -> (Gan, StepStats) {
-        Steps::new(
-            self.loss.as_ref(),
-            self.class_weight,
-            self.penalty,
-            self.lecam,
-        )
-        .with_weight_clip(self.weight_clip)
-        .iteration(gan, critic, batch, clock)
+        Steps::new(self.loss.as_ref(), self.class_weight, self.regularisers)
+            .iteration(gan, critic, batch, clock)
     }
 }
 
@@ -451,9 +455,7 @@ impl ModuleMapper for Clip {
 struct Steps<'a> {
     loss: &'a dyn AdversarialLoss,
     class_weight: Option<f32>,
-    penalty: Option<Penalty>,
-    lecam: Option<LeCam>,
-    weight_clip: Option<f32>,
+    regularisers: Regularisers,
 }
 
 /// A discriminator step's generated batch (with its graph) and statistics, each detached `[1]`.
@@ -473,22 +475,12 @@ impl<'a> Steps<'a> {
     fn new(
         loss: &'a dyn AdversarialLoss,
         class_weight: Option<f32>,
-        penalty: Option<Penalty>,
-        lecam: Option<LeCam>,
+        regularisers: Regularisers,
     ) -> Self {
         Self {
             loss,
             class_weight,
-            penalty,
-            lecam,
-            weight_clip: None,
-        }
-    }
-
-    fn with_weight_clip(self, weight_clip: Option<f32>) -> Self {
-        Self {
-            weight_clip,
-            ..self
+            regularisers,
         }
     }
 
@@ -556,7 +548,7 @@ impl<'a> Steps<'a> {
         if let Some(penalty) = &penalty {
             loss = loss + penalty.clone();
         }
-        if let (Some(lecam), Some(anchors)) = (self.lecam, gan.lecam_anchors.take()) {
+        if let (Some(lecam), Some(anchors)) = (self.regularisers.lecam, gan.lecam_anchors.take()) {
             loss = loss
                 + lecam.value(
                     real.logits.clone(),
@@ -572,7 +564,7 @@ impl<'a> Steps<'a> {
         gan.discriminator =
             gan.discriminator_optimizer
                 .step(gan.discriminator_lr, gan.discriminator, grads);
-        if let Some(bound) = self.weight_clip {
+        if let Some(bound) = self.regularisers.weight_clip {
             let mut clip = Clip {
                 bound,
                 path: Vec::new(),
@@ -606,7 +598,7 @@ impl<'a> Steps<'a> {
         labels: Option<&Tensor<1, Int>>,
         step: u64,
     ) -> Option<Tensor<1>> {
-        let penalty = self.penalty?;
+        let penalty = self.regularisers.penalty?;
         if !penalty.applies_at(step) {
             // Reported as 0 between applications (lazy regularisation).
             return Some(Tensor::zeros([1], &real.device()));

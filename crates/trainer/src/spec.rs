@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::ema::EmaSpec;
 use crate::error::TrainError;
-use crate::objective::{AdamSpec, ClassConditional, GanSpec, InitSeeds, Objective, Unconditional};
+use crate::objective::{
+    AdamSpec, ClassConditional, GanSpec, InitSeeds, Objective, Regularisers, Unconditional,
+};
 
 /// How long a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -510,19 +512,20 @@ impl RunSpec {
     pub fn objective(&self) -> Box<dyn Objective> {
         let latent_dim = self.architecture.latent_dim();
         let loss = self.loss.build();
+        let regularisers = Regularisers {
+            penalty: self.penalty,
+            lecam: self.lecam,
+            weight_clip: self.weight_clip,
+        };
         match self.conditioning.method {
             ConditioningMethod::None => Box::new(Unconditional {
                 loss,
-                penalty: self.penalty,
-                lecam: self.lecam,
-                weight_clip: self.weight_clip,
+                regularisers,
                 latent_dim,
             }),
             method => Box::new(ClassConditional {
                 loss,
-                penalty: self.penalty,
-                lecam: self.lecam,
-                weight_clip: self.weight_clip,
+                regularisers,
                 latent_dim,
                 classes: self.conditioning.classes,
                 class_weight: (method == ConditioningMethod::Acgan).then_some(1.0),
