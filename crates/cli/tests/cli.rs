@@ -29,6 +29,15 @@ fn assert_bad_input(out: &Output, needles: &[&str]) {
     }
 }
 
+/// Asserts that `out` exited with success, showing its stderr otherwise.
+fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Writes `n` MNIST-shaped training images (a bar whose column encodes the label) into `dir`.
 fn mnist_fixture(dir: &Path, n: usize) {
     let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
@@ -253,11 +262,7 @@ fn dry_run_prints_the_resolved_plan() {
         dir.path(),
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(
         stdout.contains("seed = 5") && stdout.contains("backend = \"flex\""),
         "{stdout}"
@@ -315,11 +320,7 @@ fn unknown_class_and_conditioning_without_labels() {
         ],
         dir.path(),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let run = only_run(&dir.path().join("runs"));
     let run = run.display().to_string();
     assert_bad_input(
@@ -351,11 +352,7 @@ fn unknown_class_and_conditioning_without_labels() {
         ],
         dir.path(),
     );
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    assert_success(&ok);
 
     let flat = dir.path().join("flat");
     std::fs::create_dir_all(&flat).unwrap();
@@ -391,11 +388,7 @@ fn a_failed_checkpoint_write_keeps_the_previous_one() {
         &["train", "--config", &cfg, "--out", "runs", "--plain"],
         dir.path(),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let run = only_run(&dir.path().join("runs"));
     let checkpoints = run.join("checkpoints");
     std::fs::write(checkpoints.join(".partial-step-00000021"), b"in the way").unwrap();
@@ -429,11 +422,7 @@ fn a_failed_checkpoint_write_keeps_the_previous_one() {
         ],
         dir.path(),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
 }
 
 /// An output directory that cannot be created is a failed write (exit code 1) that names it.
@@ -451,27 +440,26 @@ fn an_output_directory_that_cannot_be_made() {
     assert!(stderr.contains("afile/runs"), "{stderr}");
 }
 
+/// `ganforge train --config cfg --set set` into `dir/runs`.
+fn train_with(dir: &Path, cfg: &str, set: &str) -> Output {
+    ganforge(
+        &[
+            "train", "--config", cfg, "--set", set, "--out", "runs", "--plain",
+        ],
+        dir,
+    )
+}
+
 /// `[ema]` keeps a moving average of the generator, which `generate` samples unless told
 /// `--no-ema`; an impossible decay is refused by its key.
 #[test]
 fn the_moving_average_is_sampled_unless_no_ema() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), TOY);
-    let train = |set: &str| {
-        ganforge(
-            &[
-                "train", "--config", &cfg, "--set", set, "--out", "runs", "--plain",
-            ],
-            dir.path(),
-        )
-    };
+    let train = |set: &str| train_with(dir.path(), &cfg, set);
     assert_bad_input(&train("ema.beta=1.5"), &["ema.beta", "1.5"]);
     let out = train("ema.beta=0.9");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let run = only_run(&dir.path().join("runs"));
     let resolved = std::fs::read_to_string(run.join("resolved.toml")).unwrap();
     assert!(
@@ -491,11 +479,7 @@ fn the_moving_average_is_sampled_unless_no_ema() {
         ];
         args.extend(extra);
         let done = ganforge(&args, dir.path());
-        assert!(
-            done.status.success(),
-            "{}",
-            String::from_utf8_lossy(&done.stderr)
-        );
+        assert_success(&done);
         std::fs::read_to_string(dir.path().join(out).join("points.csv")).unwrap()
     };
     assert_ne!(points(&[], "average"), points(&["--no-ema"], "trained"));
@@ -507,22 +491,11 @@ fn the_moving_average_is_sampled_unless_no_ema() {
 fn packing_needs_whole_packs() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), TOY);
-    let train = |set: &str| {
-        ganforge(
-            &[
-                "train", "--config", &cfg, "--set", set, "--out", "runs", "--plain",
-            ],
-            dir.path(),
-        )
-    };
+    let train = |set: &str| train_with(dir.path(), &cfg, set);
     assert_bad_input(
         &train("model.pack=3"),
         &["train.batch_size", "model.pack = 3"],
     );
     let out = train("model.pack=4");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
 }
