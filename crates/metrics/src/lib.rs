@@ -1,8 +1,21 @@
 //! Statistics that judge generated samples.
 //!
-//! These are pure functions of plain numbers: they take samples as slices, not tensors, so
-//! they work with any backend and any feature extractor.
+//! These are pure functions of plain numbers: they take samples as slices or [`Features`]
+//! (one row of extracted features per sample), not tensors, so they work with any backend and
+//! any feature extractor. What a score means depends on the extractor; the caller names it.
 
+mod error;
+mod features;
+mod frechet;
+mod inception_score;
+mod kid;
 mod mode_coverage;
+mod neighbours;
 
+pub use error::MetricsError;
+pub use features::Features;
+pub use frechet::{GaussianStats, frechet_distance};
+pub use inception_score::{InceptionScore, inception_score};
+pub use kid::{Kid, KidConfig, kernel_inception_distance};
 pub use mode_coverage::{ModeCoverage, mode_coverage};
+pub use neighbours::{DensityCoverage, PrecisionRecall, density_coverage, precision_recall};

@@ -1,0 +1,47 @@
+use thiserror::Error;
+
+/// Why a metric could not be computed from the features given.
+#[derive(Debug, Error, PartialEq)]
+pub enum MetricsError {
+    /// No samples, or samples with no features.
+    #[error("the feature set is empty")]
+    Empty,
+    /// The values do not split into whole rows.
+    #[error("{len} values do not split into rows of {dim} features")]
+    Ragged {
+        /// Number of values given.
+        len: usize,
+        /// Features per row.
+        dim: usize,
+    },
+    /// A feature is NaN or infinite.
+    #[error("sample {row} has a feature that is NaN or infinite")]
+    NotFinite {
+        /// The first such sample.
+        row: usize,
+    },
+    /// The two sets have different feature sizes.
+    #[error("the feature sets have {left} and {right} features per sample")]
+    DimensionMismatch {
+        /// Features per sample of the first set.
+        left: usize,
+        /// Features per sample of the second set.
+        right: usize,
+    },
+    /// Too few samples for the metric's statistics.
+    #[error("{metric} needs at least {needed} samples per set, got {got}")]
+    TooFewSamples {
+        /// The metric.
+        metric: &'static str,
+        /// Samples it needs.
+        needed: usize,
+        /// Samples given.
+        got: usize,
+    },
+    /// Class probabilities that are negative or do not sum to one.
+    #[error("sample {row}'s class probabilities are negative or do not sum to 1")]
+    NotProbabilities {
+        /// The first such sample.
+        row: usize,
+    },
+}
