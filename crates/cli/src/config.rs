@@ -1,8 +1,8 @@
 //! The user-facing run configuration: TOML read into serde structs that reject unknown keys.
 //!
 //! Every default is named here, in the `Default` impls and `default_*` functions; model sizes
-//! and Adam's settings come from the reference configurations of `ganforge-models` and
-//! [`AdamSpec::DCGAN`], so each value has one source. A config file
+//! and the optimisers' settings come from the reference configurations of `ganforge-models`,
+//! [`AdamSpec::DCGAN`] and [`RmsPropSpec::WGAN`], so each value has one source. A config file
 //! holds only what differs from them; [`RawConfig::to_toml`] writes the resolved form with
 //! every default filled in (`resolved.toml` in a run directory).
 
@@ -16,7 +16,7 @@ use ganforge_models::{
 };
 
 use ganforge_losses::LeCam;
-use ganforge_trainer::objective::AdamSpec;
+use ganforge_trainer::objective::{AdamSpec, OptimizerSpec, RmsPropSpec};
 use ganforge_trainer::{EmaSpec, OnDivergence};
 
 use crate::error::ConfigError;
@@ -417,43 +417,116 @@ fn default_penalty_weight() -> f32 {
     10.0
 }
 
-/// `[optimizer]`: one Adam per network.
+/// `[optimizer]`: one optimiser per network.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OptimizerSection {
-    /// The generator's Adam.
+    /// The generator's optimiser.
     #[serde(default)]
-    pub generator: AdamSection,
-    /// The discriminator's Adam.
+    pub generator: NetworkOptimizer,
+    /// The discriminator's optimiser.
     #[serde(default)]
-    pub discriminator: AdamSection,
+    pub discriminator: NetworkOptimizer,
 }
 
-/// Adam hyper-parameters (Kingma & Ba 2015); defaults are DCGAN's.
+/// `[optimizer.generator]` or `[optimizer.discriminator]`: Adam (Kingma & Ba 2015) by
+/// default, with DCGAN's settings ([`AdamSpec::DCGAN`]); or `kind = "rmsprop"`, with the
+/// original WGAN's ([`RmsPropSpec::WGAN`]). A key of the other optimiser is an error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AdamSection {
-    /// Learning rate.
-    #[serde(default = "default_lr")]
-    pub lr: f64,
-    /// First-moment decay.
-    #[serde(default = "default_beta1")]
-    pub beta1: f32,
-    /// Second-moment decay.
-    #[serde(default = "default_beta2")]
-    pub beta2: f32,
-    /// Denominator epsilon (PyTorch's default).
-    #[serde(default = "default_epsilon")]
-    pub epsilon: f32,
+#[serde(try_from = "OptimizerKeys", into = "OptimizerKeys")]
+pub struct NetworkOptimizer(pub OptimizerSpec);
+
+impl Default for NetworkOptimizer {
+    fn default() -> Self {
+        Self(AdamSpec::DCGAN.into())
+    }
 }
 
-impl Default for AdamSection {
-    fn default() -> Self {
-        Self {
-            lr: default_lr(),
-            beta1: default_beta1(),
-            beta2: default_beta2(),
-            epsilon: default_epsilon(),
+/// `optimizer.*.kind`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptimizerName {
+    /// Adam.
+    #[default]
+    Adam,
+    /// RMSProp.
+    Rmsprop,
+}
+
+/// The keys of a network's optimiser section as written in TOML.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerKeys {
+    #[serde(default)]
+    kind: OptimizerName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lr: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    beta1: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    beta2: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    alpha: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    epsilon: Option<f32>,
+}
+
+impl TryFrom<OptimizerKeys> for NetworkOptimizer {
+    type Error = String;
+
+    fn try_from(keys: OptimizerKeys) -> Result<Self, Self::Error> {
+        Ok(Self(match keys.kind {
+            OptimizerName::Adam => {
+                if keys.alpha.is_some() {
+                    return Err("`alpha` is RMSProp's; Adam takes lr, beta1, beta2 and \
+                                epsilon (or set kind = \"rmsprop\")"
+                        .into());
+                }
+                let d = AdamSpec::DCGAN;
+                OptimizerSpec::Adam(AdamSpec {
+                    lr: keys.lr.unwrap_or(d.lr),
+                    beta1: keys.beta1.unwrap_or(d.beta1),
+                    beta2: keys.beta2.unwrap_or(d.beta2),
+                    epsilon: keys.epsilon.unwrap_or(d.epsilon),
+                })
+            }
+            OptimizerName::Rmsprop => {
+                if keys.beta1.is_some() || keys.beta2.is_some() {
+                    return Err(
+                        "`beta1` and `beta2` are Adam's; RMSProp takes lr, alpha and \
+                                epsilon"
+                            .into(),
+                    );
+                }
+                let d = RmsPropSpec::WGAN;
+                OptimizerSpec::RmsProp(RmsPropSpec {
+                    lr: keys.lr.unwrap_or(d.lr),
+                    alpha: keys.alpha.unwrap_or(d.alpha),
+                    epsilon: keys.epsilon.unwrap_or(d.epsilon),
+                })
+            }
+        }))
+    }
+}
+
+impl From<NetworkOptimizer> for OptimizerKeys {
+    fn from(optimizer: NetworkOptimizer) -> Self {
+        match optimizer.0 {
+            OptimizerSpec::Adam(a) => Self {
+                kind: OptimizerName::Adam,
+                lr: Some(a.lr),
+                beta1: Some(a.beta1),
+                beta2: Some(a.beta2),
+                epsilon: Some(a.epsilon),
+                alpha: None,
+            },
+            OptimizerSpec::RmsProp(r) => Self {
+                kind: OptimizerName::Rmsprop,
+                lr: Some(r.lr),
+                alpha: Some(r.alpha),
+                epsilon: Some(r.epsilon),
+                ..Self::default()
+            },
         }
     }
 }
@@ -631,18 +704,6 @@ fn default_toy_depth() -> usize {
 fn default_toy_samples() -> usize {
     50_000
 }
-fn default_lr() -> f64 {
-    AdamSpec::DCGAN.lr
-}
-fn default_beta1() -> f32 {
-    AdamSpec::DCGAN.beta1
-}
-fn default_beta2() -> f32 {
-    AdamSpec::DCGAN.beta2
-}
-fn default_epsilon() -> f32 {
-    AdamSpec::DCGAN.epsilon
-}
 fn default_epochs() -> u64 {
     5
 }
@@ -764,7 +825,10 @@ mod tests {
     fn defaults_are_filled_in() {
         let c = RawConfig::parse(MINIMAL, &[]).unwrap();
         assert_eq!(c.train.batch_size, 64);
-        assert_eq!(c.optimizer.generator.beta1, 0.5);
+        assert_eq!(
+            c.optimizer.generator.0,
+            OptimizerSpec::Adam(AdamSpec::DCGAN)
+        );
         assert_eq!(c.loss, LossSection::default());
         let ModelSection::DcganMnist { g_width, .. } = c.model else {
             panic!()
@@ -842,9 +906,49 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.train.seed, 9);
-        assert_eq!(c.optimizer.discriminator.lr, 1e-3);
+        assert_eq!(c.optimizer.discriminator.0.lr(), 1e-3);
         assert_eq!(c.name.as_deref(), Some("x"));
         assert!(RawConfig::parse(MINIMAL, &["novalue".into()]).is_err());
         assert!(RawConfig::parse(MINIMAL, &["train..seed=1".into()]).is_err());
+    }
+
+    #[test]
+    fn rmsprop_takes_its_own_keys_and_defaults() {
+        let c = RawConfig::parse(
+            MINIMAL,
+            &[
+                "optimizer.discriminator.kind=rmsprop".into(),
+                "optimizer.discriminator.alpha=0.9".into(),
+            ],
+        )
+        .unwrap();
+        let want = RmsPropSpec {
+            alpha: 0.9,
+            ..RmsPropSpec::WGAN
+        };
+        assert_eq!(c.optimizer.discriminator.0, OptimizerSpec::RmsProp(want));
+        let text = c.to_toml().unwrap();
+        assert!(
+            text.contains("kind = \"rmsprop\"") && text.contains("alpha = 0.9"),
+            "{text}"
+        );
+        assert_eq!(RawConfig::parse(&text, &[]).unwrap(), c);
+        let refused = |items: &[&str]| {
+            let items: Vec<String> = items.iter().map(|i| i.to_string()).collect();
+            RawConfig::parse(MINIMAL, &items).unwrap_err().to_string()
+        };
+        let err = refused(&["optimizer.generator.alpha=0.9"]);
+        assert!(
+            err.contains("optimizer.generator") && err.contains("`alpha` is RMSProp's"),
+            "{err}"
+        );
+        let err = refused(&[
+            "optimizer.generator.kind=rmsprop",
+            "optimizer.generator.beta1=0.5",
+        ]);
+        assert!(
+            err.contains("optimizer.generator") && err.contains("are Adam's"),
+            "{err}"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! `ganforge`: train GANs from TOML configs and sample from the results.
 
 mod bench;
+mod eval;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -129,6 +130,10 @@ enum Command {
         #[command(subcommand)]
         command: ClassifyCommand,
     },
+    /// Score a checkpoint's samples against the run's dataset: FID, KID, precision/recall,
+    /// density/coverage, Inception Score and class accuracy in a dataset classifier's
+    /// features (one JSON line, then a Markdown table).
+    Eval(eval::EvalArgs),
     /// Write samples from a trained generator.
     Generate {
         /// A run directory, a checkpoint directory, or a file in one.
@@ -521,6 +526,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Classify { command } => classify(command),
+        Command::Eval(args) => Ok(eval::run(args)?),
         Command::Generate {
             checkpoint,
             count,

@@ -12,12 +12,11 @@ use ganforge_models::{
     DcganMnistDiscriminatorConfig, DcganMnistGeneratorConfig, MlpDiscriminatorConfig,
     MlpGeneratorConfig, ToyDiscriminatorConfig, ToyGeneratorConfig,
 };
-use ganforge_trainer::objective::AdamSpec;
 use ganforge_trainer::{DataSpec, EmaSpec, OnDivergence, RunLength, RunSpec, TrainError};
 
 use crate::config::{
-    AdamSection, ColorName, ConditioningName, DataSection, DivergenceName, LossName, LossSection,
-    ModelSection, PenaltyName, RawConfig, SplitName,
+    ColorName, ConditioningName, DataSection, DivergenceName, LossName, LossSection, ModelSection,
+    PenaltyName, RawConfig, SplitName,
 };
 use crate::error::CliError;
 
@@ -27,15 +26,6 @@ fn nonzero_u64(key: &'static str, value: u64) -> Result<NonZeroU64, TrainError> 
 
 fn nonzero_usize(key: &'static str, value: usize) -> Result<NonZeroUsize, TrainError> {
     NonZeroUsize::new(value).ok_or_else(|| TrainError::invalid(key, value, "must be at least 1"))
-}
-
-fn adam(a: &AdamSection) -> AdamSpec {
-    AdamSpec {
-        lr: a.lr,
-        beta1: a.beta1,
-        beta2: a.beta2,
-        epsilon: a.epsilon,
-    }
 }
 
 fn loss(section: LossSection) -> LossKind {
@@ -137,8 +127,8 @@ pub fn run_spec(config: &RawConfig, backend: BackendKind) -> Result<RunSpec, Cli
             weight,
             decay: config.loss.lecam_decay,
         }),
-        generator_optimizer: adam(&config.optimizer.generator),
-        discriminator_optimizer: adam(&config.optimizer.discriminator),
+        generator_optimizer: config.optimizer.generator.0,
+        discriminator_optimizer: config.optimizer.discriminator.0,
         length,
         batch_size: nonzero_usize("train.batch_size", t.batch_size)?,
         n_critic: nonzero_usize("train.n_critic", t.n_critic)?,

@@ -352,7 +352,7 @@ fn dcgan_mnist_training_iteration() {
          [optimizer.generator]\nepsilon = 0.01\n[optimizer.discriminator]\nepsilon = 0.01\n",
         &[],
     );
-    let lr = plan.generator_optimizer.lr as f32;
+    let lr = plan.generator_optimizer.lr() as f32;
     let step = |device: &Device| {
         let ad = device.clone().autodiff();
         let mut gan = Gan::new(&plan.gan_spec(), &ad, plan.init_seeds()).unwrap();

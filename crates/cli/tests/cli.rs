@@ -301,6 +301,31 @@ fn bad_resume_and_checkpoint_paths() {
     assert_bad_input(&out, &["generator.bpk"]);
 }
 
+/// `eval` names a metric it does not know, an empty list, a sample count too small for its
+/// statistics, and a classifier directory that is not one, each with exit code 2.
+#[test]
+fn eval_refuses_bad_requests_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let eval = |extra: &[&str]| {
+        let mut args = vec![
+            "eval",
+            "--checkpoint",
+            "/no/run",
+            "--classifier",
+            "/no/classifier",
+        ];
+        args.extend_from_slice(extra);
+        ganforge(&args, dir.path())
+    };
+    assert_bad_input(
+        &eval(&["--metrics", "fid,nope"]),
+        &["nope", "fid, kid, pr, dc, is, class-acc"],
+    );
+    assert_bad_input(&eval(&["--metrics", ","]), &["--metrics", "at least one"]);
+    assert_bad_input(&eval(&["--n", "3"]), &["--n", "at least 6"]);
+    assert_bad_input(&eval(&[]), &["/no/classifier"]);
+}
+
 #[test]
 fn unknown_class_and_conditioning_without_labels() {
     let dir = tempfile::tempdir().unwrap();

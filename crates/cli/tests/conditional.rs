@@ -246,16 +246,12 @@ fn bad_class_input_is_named() {
     assert!(err.is_bad_input());
 }
 
-/// `classify train` on a tiny image folder, then `classify score` of a conditional run on the
-/// same classes; a generator of other classes is refused by name.
-#[test]
-fn classifier_trains_and_scores_a_conditional_generator() {
+/// A classifier trained on [`class_folders`] in `folder`, saved in `out`.
+fn train_classifier(folder: &Path, out: &Path) -> ganforge_trainer::classify::ClassifierInfo {
     use ganforge_trainer::DataSpec;
     use ganforge_trainer::classify::{self, ClassifierTraining};
-    let folder = tempfile::tempdir().unwrap();
-    class_folders(folder.path());
     let data = DataSpec::ImageFolder {
-        dir: folder.path().to_path_buf(),
+        dir: folder.to_path_buf(),
         image_size: 8,
         color: ganforge_data::ColorMode::Rgb,
     };
@@ -269,27 +265,38 @@ fn classifier_trains_and_scores_a_conditional_generator() {
         seed: 0,
         verbose: false,
     };
+    classify::train(&spec, &Device::flex(), out).unwrap()
+}
+
+/// A projection-conditional `dcgan` trained `steps` steps on [`class_folders`] in `folder`.
+fn train_projection_gan(folder: &Path, runs: &Path, steps: u64) -> std::path::PathBuf {
+    let toml = format!(
+        "[model]\narchitecture = \"dcgan\"\nimage_size = 8\ng_width = 8\nd_width = 8\n\
+         conditioning = \"projection\"\n[data]\ndataset = \"image-folder\"\ndir = \"{}\"\n\
+         image_size = 8\n",
+        folder.display()
+    );
+    let steps = format!("train.steps={steps}");
+    run(&plan(&toml, &[&steps, "train.batch_size=4"]), runs, None).run_dir
+}
+
+/// `classify train` on a tiny image folder, then `classify score` of a conditional run on the
+/// same classes; a generator of other classes is refused by name.
+#[test]
+fn classifier_trains_and_scores_a_conditional_generator() {
+    use ganforge_trainer::classify;
+    let folder = tempfile::tempdir().unwrap();
+    class_folders(folder.path());
     let device = Device::flex();
     let out = tempfile::tempdir().unwrap();
-    let info = classify::train(&spec, &device, out.path()).unwrap();
+    let info = train_classifier(folder.path(), out.path());
     assert_eq!(info.class_names, ["cat", "dog", "frog"]);
     assert_eq!(info.test_items, 1);
     let (_, loaded) = classify::load(out.path(), &device).unwrap();
     assert_eq!(loaded, info);
 
     let runs = tempfile::tempdir().unwrap();
-    let toml = format!(
-        "[model]\narchitecture = \"dcgan\"\nimage_size = 8\ng_width = 8\nd_width = 8\n\
-         conditioning = \"projection\"\n[data]\ndataset = \"image-folder\"\ndir = \"{}\"\n\
-         image_size = 8\n",
-        folder.path().display()
-    );
-    let run_dir = run(
-        &plan(&toml, &["train.steps=2", "train.batch_size=4"]),
-        runs.path(),
-        None,
-    )
-    .run_dir;
+    let run_dir = train_projection_gan(folder.path(), runs.path(), 2);
     let scores = classify::score(out.path(), &run_dir, 5, 0, Default::default(), &device).unwrap();
     assert_eq!(scores.per_class.len(), 3);
     assert!(
@@ -319,4 +326,115 @@ fn classifier_trains_and_scores_a_conditional_generator() {
         err.to_string().contains("classes") && err.is_bad_input(),
         "{err}"
     );
+}
+
+/// `eval` scores a conditional checkpoint with every metric in the classifier's features:
+/// each score present under its extractor's name and in its range, the reference drawn from
+/// the split asked for, the same seed giving the same scores; impossible requests refused.
+#[test]
+fn eval_scores_a_checkpoint_in_classifier_features() {
+    use ganforge_data::Split;
+    use ganforge_trainer::eval::{EvalOptions, Metric, evaluate};
+    let folder = tempfile::tempdir().unwrap();
+    class_folders(folder.path());
+    let classifier = tempfile::tempdir().unwrap();
+    train_classifier(folder.path(), classifier.path());
+    let runs = tempfile::tempdir().unwrap();
+    let run_dir = train_projection_gan(folder.path(), runs.path(), 2);
+    let device = Device::flex();
+    let options = EvalOptions {
+        metrics: Metric::ALL.to_vec(),
+        samples: 12,
+        reference: Split::Train,
+        seed: 3,
+        weights: Default::default(),
+        kid: ganforge_metrics::KidConfig {
+            subsets: 5,
+            subset_size: 8,
+            seed: 0,
+        },
+    };
+    let report = evaluate(&run_dir, classifier.path(), &options, &device).unwrap();
+    let names: Vec<&str> = report.scores.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "class_acc_classifier",
+            "coverage_classifier",
+            "density_classifier",
+            "fid_classifier",
+            "is_classifier",
+            "is_classifier_std",
+            "kid_classifier",
+            "kid_classifier_std",
+            "precision_classifier",
+            "recall_classifier",
+        ]
+    );
+    let score = |name: &str| report.scores[name];
+    for unit in ["class_acc", "coverage", "precision", "recall"] {
+        assert!((0.0..=1.0).contains(&score(&format!("{unit}_classifier"))));
+    }
+    assert!(score("fid_classifier") > 0.0);
+    assert!((1.0..=3.0).contains(&score("is_classifier")));
+    // The image folder's training split: 11 of its 12 pictures.
+    assert_eq!(
+        (report.reference_items, report.reference_split),
+        (11, "train")
+    );
+    let test = EvalOptions {
+        reference: Split::Test,
+        metrics: vec![Metric::Fid],
+        ..options.clone()
+    };
+    let test_report = evaluate(&run_dir, classifier.path(), &test, &device);
+    // One held-out picture: too few for a covariance, said by name.
+    let err = test_report.unwrap_err();
+    assert!(
+        err.is_bad_input() && err.to_string().contains("at least 2"),
+        "{err}"
+    );
+    // The reference features are cached beside the classifier; a damaged cache is redone.
+    let again = evaluate(&run_dir, classifier.path(), &options, &device).unwrap();
+    assert!(!report.reference_cached && again.reference_cached);
+    assert_eq!(again.scores, report.scores);
+    let cache = classifier.path().join("reference/train-n12-seed3.bin");
+    let bytes = std::fs::read(&cache).unwrap();
+    std::fs::write(&cache, &bytes[..bytes.len() - 3]).unwrap();
+    let redone = evaluate(&run_dir, classifier.path(), &options, &device).unwrap();
+    assert!(!redone.reference_cached);
+    assert_eq!(redone.scores, report.scores);
+    let other_seed = EvalOptions {
+        seed: 4,
+        ..options.clone()
+    };
+    let other = evaluate(&run_dir, classifier.path(), &other_seed, &device).unwrap();
+    assert_ne!(
+        other.scores["fid_classifier"],
+        report.scores["fid_classifier"]
+    );
+
+    let unconditional = runs.path().join("unconditional");
+    let toml = format!(
+        "[model]\narchitecture = \"dcgan\"\nimage_size = 8\ng_width = 8\nd_width = 8\n\
+         [data]\ndataset = \"image-folder\"\ndir = \"{}\"\nimage_size = 8\n",
+        folder.path().display()
+    );
+    let plain_dir = run(
+        &plan(&toml, &["train.steps=1", "train.batch_size=4"]),
+        &unconditional,
+        None,
+    )
+    .run_dir;
+    let err = evaluate(&plain_dir, classifier.path(), &options, &device).unwrap_err();
+    assert!(
+        err.is_bad_input() && err.to_string().contains("not class-conditional"),
+        "{err}"
+    );
+    let fid_only = EvalOptions {
+        metrics: vec![Metric::Fid],
+        ..options
+    };
+    let report = evaluate(&plain_dir, classifier.path(), &fid_only, &device).unwrap();
+    assert_eq!(report.scores.keys().collect::<Vec<_>>(), ["fid_classifier"]);
 }

@@ -122,7 +122,12 @@ impl Classifier {
 
     /// Class logits.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        self.out.forward(self.features(x))
+        self.logits(self.features(x))
+    }
+
+    /// Class logits from penultimate features ([`Classifier::features`]).
+    pub fn logits(&self, features: Tensor<2>) -> Tensor<2> {
+        self.out.forward(features)
     }
 
     /// Number of classes.

@@ -55,8 +55,8 @@ impl Workload {
         GanSpec {
             architecture: self.architecture.clone(),
             conditioning: Conditioning::new(self.conditioning, classes),
-            generator_optimizer: AdamSpec::DCGAN,
-            discriminator_optimizer: AdamSpec::DCGAN,
+            generator_optimizer: AdamSpec::DCGAN.into(),
+            discriminator_optimizer: AdamSpec::DCGAN.into(),
             ema: None,
             pack: 1,
             spectral_norm: false,

@@ -23,11 +23,11 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::load_module;
 use crate::error::TrainError;
 use crate::fsio::write_atomic;
-use crate::generate::{Weights, load_generator, resolve_checkpoint};
+use crate::generate::{LoadedGenerator, Weights, load_generator, resolve_checkpoint};
 use crate::objective::{AdamSpec, label_tensor};
 use crate::spec::DataSpec;
 
-const WEIGHTS: &str = "classifier.bpk";
+pub(crate) const WEIGHTS: &str = "classifier.bpk";
 const INFO: &str = "classifier.json";
 /// Items classified per forward pass when evaluating.
 const EVAL_CHUNK: usize = 500;
@@ -118,10 +118,10 @@ impl Dataset for Subset {
 }
 
 /// A dataset shared with the loader thread.
-type Shared = Arc<dyn Dataset>;
+pub(crate) type Shared = Arc<dyn Dataset>;
 
 /// The training and held-out splits of `data`.
-fn splits(data: &DataSpec) -> Result<(Shared, Shared), TrainError> {
+pub(crate) fn splits(data: &DataSpec) -> Result<(Shared, Shared), TrainError> {
     match data {
         DataSpec::Idx { kind, dir, .. } => {
             let split = |split| DataSpec::Idx {
@@ -158,7 +158,7 @@ fn splits(data: &DataSpec) -> Result<(Shared, Shared), TrainError> {
     }
 }
 
-fn dataset_name(data: &DataSpec) -> String {
+pub(crate) fn dataset_name(data: &DataSpec) -> String {
     match data {
         DataSpec::Idx { kind, .. } => kind.name().to_string(),
         DataSpec::Cifar10 { .. } => "cifar10".to_string(),
@@ -319,6 +319,43 @@ pub fn accuracy(
     Ok(correct as f64 / dataset.len().max(1) as f64)
 }
 
+/// The error for a class score asked of a generator that takes no class.
+pub(crate) fn not_conditional(checkpoint: &Path) -> TrainError {
+    TrainError::Invalid {
+        key: "--checkpoint",
+        value: checkpoint.display().to_string(),
+        reason: "its generator is not class-conditional, so it has no class to score".into(),
+    }
+}
+
+/// Checks that the classifier at `path` (described by `info`) reads what `loaded` makes:
+/// the same image shape and, for a conditional generator, the same classes.
+pub(crate) fn check_compatible(
+    path: &Path,
+    info: &ClassifierInfo,
+    loaded: &LoadedGenerator,
+) -> Result<(), TrainError> {
+    let refuse = |reason: String| TrainError::Invalid {
+        key: "--classifier",
+        value: path.display().to_string(),
+        reason,
+    };
+    if !loaded.class_names.is_empty() && loaded.class_names != info.class_names {
+        return Err(refuse(format!(
+            "it knows the classes {:?}, the generator {:?}",
+            info.class_names, loaded.class_names
+        )));
+    }
+    if loaded.sampler.shape() != info.shape {
+        return Err(refuse(format!(
+            "it reads {:?} images, the generator makes {:?}",
+            info.shape,
+            loaded.sampler.shape()
+        )));
+    }
+    Ok(())
+}
+
 /// Per-class agreement between a conditional generator and a classifier.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClassScores {
@@ -357,27 +394,10 @@ pub fn score(
     let (model, info) = load(classifier, device)?;
     let dir = resolve_checkpoint(checkpoint)?;
     let loaded = load_generator(&dir, device, weights)?;
-    if loaded.class_names != info.class_names {
-        return Err(TrainError::Invalid {
-            key: "--classifier",
-            value: classifier.display().to_string(),
-            reason: format!(
-                "it knows the classes {:?}, the generator {:?}",
-                info.class_names, loaded.class_names
-            ),
-        });
+    if loaded.class_names.is_empty() {
+        return Err(not_conditional(&dir));
     }
-    if loaded.sampler.shape() != info.shape {
-        return Err(TrainError::Invalid {
-            key: "--classifier",
-            value: classifier.display().to_string(),
-            reason: format!(
-                "it reads {:?} images, the generator makes {:?}",
-                info.shape,
-                loaded.sampler.shape()
-            ),
-        });
-    }
+    check_compatible(classifier, &info, &loaded)?;
     let mut rng = Pcg64Mcg::seed_from_u64(seed);
     let per_class: Vec<(String, f64)> = info
         .class_names

@@ -17,6 +17,7 @@ pub mod checkpoint;
 pub mod classify;
 pub mod ema;
 pub mod error;
+pub mod eval;
 mod fsio;
 pub mod generate;
 pub mod hooks;

@@ -8,7 +8,7 @@
 
 use crate::ema::{Ema, EmaSpec};
 use burn::module::{ModuleMapper, Param};
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer, RmsPropConfig};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 use ganforge_kernels::FusedAdam;
@@ -47,6 +47,85 @@ impl AdamSpec {
     }
 }
 
+/// RMSProp's hyper-parameters (Tieleman and Hinton 2012; the original WGAN's optimiser), as
+/// PyTorch's `RMSprop` without momentum: `v = alpha v + (1 - alpha) g^2`,
+/// `w -= lr g / (sqrt(v) + epsilon)`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RmsPropSpec {
+    /// Learning rate.
+    pub lr: f64,
+    /// Decay of the squared-gradient average.
+    pub alpha: f32,
+    /// Denominator epsilon.
+    pub epsilon: f32,
+}
+
+impl RmsPropSpec {
+    /// PyTorch's defaults (`alpha = 0.99`, `epsilon = 1e-8`) at WGAN's `lr = 5e-5`.
+    pub const WGAN: Self = Self {
+        lr: 5e-5,
+        alpha: 0.99,
+        epsilon: 1e-8,
+    };
+}
+
+/// A network's optimiser. Serialised as its hyper-parameters alone, so a spec saved before
+/// RMSProp existed still reads as Adam.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum OptimizerSpec {
+    /// Adam.
+    Adam(AdamSpec),
+    /// RMSProp.
+    RmsProp(RmsPropSpec),
+}
+
+impl OptimizerSpec {
+    /// `adam` or `rmsprop`, as `optimizer.*.kind` names it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OptimizerSpec::Adam(_) => "adam",
+            OptimizerSpec::RmsProp(_) => "rmsprop",
+        }
+    }
+
+    /// The learning rate.
+    pub fn lr(&self) -> f64 {
+        match self {
+            OptimizerSpec::Adam(a) => a.lr,
+            OptimizerSpec::RmsProp(r) => r.lr,
+        }
+    }
+
+    /// The same optimiser at learning rate `lr`.
+    pub fn with_lr(self, lr: f64) -> Self {
+        match self {
+            OptimizerSpec::Adam(a) => OptimizerSpec::Adam(AdamSpec { lr, ..a }),
+            OptimizerSpec::RmsProp(r) => OptimizerSpec::RmsProp(RmsPropSpec { lr, ..r }),
+        }
+    }
+
+    /// The optimiser.
+    pub fn optimizer(&self) -> ModuleOptimizer {
+        match self {
+            OptimizerSpec::Adam(a) => a.optimizer(),
+            OptimizerSpec::RmsProp(r) => ModuleOptimizer::from(
+                RmsPropConfig::new()
+                    .with_alpha(r.alpha)
+                    .with_epsilon(r.epsilon)
+                    .with_momentum(0.0)
+                    .build(),
+            ),
+        }
+    }
+}
+
+impl From<AdamSpec> for OptimizerSpec {
+    fn from(adam: AdamSpec) -> Self {
+        OptimizerSpec::Adam(adam)
+    }
+}
+
 /// What a pair of networks is built from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GanSpec {
@@ -55,9 +134,9 @@ pub struct GanSpec {
     /// Class conditioning.
     pub conditioning: Conditioning,
     /// The generator's optimiser.
-    pub generator_optimizer: AdamSpec,
+    pub generator_optimizer: OptimizerSpec,
     /// The discriminator's optimiser.
-    pub discriminator_optimizer: AdamSpec,
+    pub discriminator_optimizer: OptimizerSpec,
     /// A moving average of the generator's weights, if one is kept.
     pub ema: Option<EmaSpec>,
     /// Items the discriminator scores together as one (PacGAN); 1 for none.
@@ -128,8 +207,8 @@ impl Gan {
             discriminator,
             generator_optimizer: spec.generator_optimizer.optimizer(),
             discriminator_optimizer: spec.discriminator_optimizer.optimizer(),
-            generator_lr: spec.generator_optimizer.lr,
-            discriminator_lr: spec.discriminator_optimizer.lr,
+            generator_lr: spec.generator_optimizer.lr(),
+            discriminator_lr: spec.discriminator_optimizer.lr(),
             ema,
             lecam_anchors: spec.lecam.map(|_| Tensor::zeros([2], device)),
         })

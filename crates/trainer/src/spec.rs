@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::ema::EmaSpec;
 use crate::error::TrainError;
 use crate::objective::{
-    AdamSpec, ClassConditional, GanSpec, InitSeeds, Objective, Regularisers, Unconditional,
+    ClassConditional, GanSpec, InitSeeds, Objective, OptimizerSpec, Regularisers, Unconditional,
 };
 
 /// How long a run is.
@@ -186,9 +186,9 @@ pub struct RunSpec {
     #[serde(default)]
     pub weight_clip: Option<f32>,
     /// The generator's optimiser.
-    pub generator_optimizer: AdamSpec,
+    pub generator_optimizer: OptimizerSpec,
     /// The discriminator's optimiser.
-    pub discriminator_optimizer: AdamSpec,
+    pub discriminator_optimizer: OptimizerSpec,
     /// How long.
     pub length: RunLength,
     /// Real items per discriminator step.
@@ -254,24 +254,57 @@ fn fmt_shape(s: [usize; 3]) -> String {
     format!("{}x{}x{}", s[0], s[1], s[2])
 }
 
-/// Checks Adam's settings; `keys` name its four values.
-fn check_adam(keys: [&'static str; 4], a: &AdamSpec) -> Result<(), TrainError> {
-    if !(a.lr.is_finite() && a.lr > 0.0) {
-        return Err(TrainError::invalid(
-            keys[0],
+/// The TOML keys of one network's optimiser settings, for error messages.
+struct OptimizerKeys {
+    lr: &'static str,
+    beta1: &'static str,
+    beta2: &'static str,
+    alpha: &'static str,
+    epsilon: &'static str,
+}
+
+const GENERATOR_KEYS: OptimizerKeys = OptimizerKeys {
+    lr: "optimizer.generator.lr",
+    beta1: "optimizer.generator.beta1",
+    beta2: "optimizer.generator.beta2",
+    alpha: "optimizer.generator.alpha",
+    epsilon: "optimizer.generator.epsilon",
+};
+
+const DISCRIMINATOR_KEYS: OptimizerKeys = OptimizerKeys {
+    lr: "optimizer.discriminator.lr",
+    beta1: "optimizer.discriminator.beta1",
+    beta2: "optimizer.discriminator.beta2",
+    alpha: "optimizer.discriminator.alpha",
+    epsilon: "optimizer.discriminator.epsilon",
+};
+
+/// Checks an optimiser's settings: a positive learning rate and epsilon, decays in [0, 1).
+fn check_optimizer(keys: &OptimizerKeys, spec: &OptimizerSpec) -> Result<(), TrainError> {
+    let (lr, epsilon, decays) = match spec {
+        OptimizerSpec::Adam(a) => (
             a.lr,
+            a.epsilon,
+            vec![(keys.beta1, a.beta1), (keys.beta2, a.beta2)],
+        ),
+        OptimizerSpec::RmsProp(r) => (r.lr, r.epsilon, vec![(keys.alpha, r.alpha)]),
+    };
+    if !(lr.is_finite() && lr > 0.0) {
+        return Err(TrainError::invalid(
+            keys.lr,
+            lr,
             "must be a positive number",
         ));
     }
-    for (key, beta) in [(keys[1], a.beta1), (keys[2], a.beta2)] {
-        if !(0.0..1.0).contains(&beta) {
-            return Err(TrainError::invalid(key, beta, "must be in [0, 1)"));
+    for (key, decay) in decays {
+        if !(0.0..1.0).contains(&decay) {
+            return Err(TrainError::invalid(key, decay, "must be in [0, 1)"));
         }
     }
-    if !(a.epsilon.is_finite() && a.epsilon > 0.0) {
+    if !(epsilon.is_finite() && epsilon > 0.0) {
         return Err(TrainError::invalid(
-            keys[3],
-            a.epsilon,
+            keys.epsilon,
+            epsilon,
             "must be a positive number",
         ));
     }
@@ -382,24 +415,8 @@ impl RunSpec {
                 ));
             }
         }
-        check_adam(
-            [
-                "optimizer.generator.lr",
-                "optimizer.generator.beta1",
-                "optimizer.generator.beta2",
-                "optimizer.generator.epsilon",
-            ],
-            &self.generator_optimizer,
-        )?;
-        check_adam(
-            [
-                "optimizer.discriminator.lr",
-                "optimizer.discriminator.beta1",
-                "optimizer.discriminator.beta2",
-                "optimizer.discriminator.epsilon",
-            ],
-            &self.discriminator_optimizer,
-        )
+        check_optimizer(&GENERATOR_KEYS, &self.generator_optimizer)?;
+        check_optimizer(&DISCRIMINATOR_KEYS, &self.discriminator_optimizer)
     }
 
     fn check_pack(&self) -> Result<(), TrainError> {

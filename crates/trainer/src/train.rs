@@ -394,8 +394,8 @@ fn open_dataset(spec: &RunSpec) -> Result<Arc<dyn Dataset>, TrainError> {
 
 /// `gan` with both learning rates set to the spec's times `scale`.
 fn with_lr_scale(mut gan: Gan, spec: &RunSpec, scale: f64) -> Gan {
-    gan.generator_lr = spec.generator_optimizer.lr * scale;
-    gan.discriminator_lr = spec.discriminator_optimizer.lr * scale;
+    gan.generator_lr = spec.generator_optimizer.lr() * scale;
+    gan.discriminator_lr = spec.discriminator_optimizer.lr() * scale;
     gan
 }
 
@@ -526,7 +526,9 @@ fn check_resumable(dir: &Path, spec: &RunSpec) -> Result<(), TrainError> {
         && saved.ema.is_some() == spec.ema.is_some()
         && saved.pack == spec.pack
         && saved.spectral_norm == spec.spectral_norm
-        && saved.lecam.is_some() == spec.lecam.is_some();
+        && saved.lecam.is_some() == spec.lecam.is_some()
+        && saved.generator_optimizer.name() == spec.generator_optimizer.name()
+        && saved.discriminator_optimizer.name() == spec.discriminator_optimizer.name();
     if same_networks {
         return Ok(());
     }
@@ -534,8 +536,8 @@ fn check_resumable(dir: &Path, spec: &RunSpec) -> Result<(), TrainError> {
         dir,
         format!(
             "was trained with {:?} ({:?}, classes {:?}, moving average {:?}, pack {}, spectral \
-             norm {}, LeCam {:?}); this run asks for {:?} ({:?}, classes {:?}, moving average \
-             {:?}, pack {}, spectral norm {}, LeCam {:?})",
+             norm {}, LeCam {:?}, optimisers {}/{}); this run asks for {:?} ({:?}, classes {:?}, \
+             moving average {:?}, pack {}, spectral norm {}, LeCam {:?}, optimisers {}/{})",
             saved.architecture,
             saved.conditioning,
             saved.class_names,
@@ -543,13 +545,17 @@ fn check_resumable(dir: &Path, spec: &RunSpec) -> Result<(), TrainError> {
             saved.pack,
             saved.spectral_norm,
             saved.lecam,
+            saved.generator_optimizer.name(),
+            saved.discriminator_optimizer.name(),
             spec.architecture,
             spec.conditioning,
             spec.class_names,
             spec.ema,
             spec.pack,
             spec.spectral_norm,
-            spec.lecam
+            spec.lecam,
+            spec.generator_optimizer.name(),
+            spec.discriminator_optimizer.name(),
         ),
     ))
 }

@@ -15,7 +15,7 @@ use ganforge_models::{
     ToyDiscriminatorConfig, ToyGeneratorConfig,
 };
 use ganforge_trainer::generate::{GenerateOptions, Weights, generate};
-use ganforge_trainer::objective::{AdamSpec, Gan};
+use ganforge_trainer::objective::{AdamSpec, Gan, OptimizerSpec, RmsPropSpec};
 use ganforge_trainer::progress::ProgressMode;
 use ganforge_trainer::{
     DataSpec, EmaSpec, OnDivergence, RunLength, RunOptions, RunSpec, RunSummary, TrainError,
@@ -55,8 +55,8 @@ fn ring_spec(steps: u64) -> RunSpec {
         penalty: None,
         lecam: None,
         weight_clip: None,
-        generator_optimizer: AdamSpec::DCGAN,
-        discriminator_optimizer: AdamSpec::DCGAN,
+        generator_optimizer: AdamSpec::DCGAN.into(),
+        discriminator_optimizer: AdamSpec::DCGAN.into(),
         length: RunLength::Steps(nz(steps)),
         batch_size: nzu(32),
         n_critic: nzu(1),
@@ -327,6 +327,59 @@ fn lecam_is_live_and_resumes_exactly() {
     );
 }
 
+/// RMSProp trains (its first step moves a weight by up to `lr / sqrt(1 - alpha)`, where
+/// Adam's moves it by `lr` at most), resumes exactly (its squared-gradient averages are in the
+/// checkpoint), and a run cannot resume with the other optimiser.
+#[test]
+fn rmsprop_steps_as_rmsprop_and_resumes_exactly() {
+    let rmsprop = OptimizerSpec::RmsProp(RmsPropSpec {
+        lr: 1e-4,
+        ..RmsPropSpec::WGAN
+    });
+    let spec = |steps| RunSpec {
+        generator_optimizer: rmsprop,
+        discriminator_optimizer: rmsprop,
+        ..ring_spec(steps)
+    };
+    let runs = tempfile::tempdir().unwrap();
+    let initial = {
+        let zero = RunSpec {
+            length: RunLength::Steps(nz(1)),
+            ..spec(1)
+        };
+        use burn::module::Module;
+        let gan = Gan::new(&zero.gan_spec(), &Device::flex(), zero.init_seeds()).unwrap();
+        let mut collect = Collect(Vec::new());
+        gan.generator.visit(&mut collect);
+        collect.0
+    };
+    let one = train(&spec(1), runs.path(), None).unwrap();
+    let moved: Vec<f32> = generator_weights(&one.checkpoint)
+        .iter()
+        .zip(&initial)
+        .map(|(a, b)| (a - b).abs() / 1e-4)
+        .collect();
+    // A weight moves by lr |g| / (sqrt(0.01) |g| + epsilon): 10 lr at most, nearly that where
+    // the gradient is well above epsilon (Adam's first step is at most lr).
+    let largest = moved.iter().copied().fold(0.0f32, f32::max);
+    assert!(
+        (9.5..=10.001).contains(&largest),
+        "largest first step {largest} x lr"
+    );
+    let straight = train(&spec(6), runs.path(), None).unwrap();
+    let first = train(&spec(3), runs.path(), None).unwrap();
+    let resumed = train(&spec(6), runs.path(), Some(&first.run_dir)).unwrap();
+    assert!(
+        generator_weights(&straight.checkpoint) == generator_weights(&resumed.checkpoint),
+        "a resumed RMSProp run differs from an uninterrupted one"
+    );
+    let err = train(&ring_spec(8), runs.path(), Some(&straight.run_dir)).unwrap_err();
+    assert!(
+        err.to_string().contains("optimisers rmsprop/rmsprop"),
+        "{err}"
+    );
+}
+
 #[test]
 fn other_networks_cannot_resume_a_run() {
     let runs = tempfile::tempdir().unwrap();
@@ -347,7 +400,10 @@ fn check_names_the_impossible_setting() {
     let err = spec.check().unwrap_err().to_string();
     assert!(err.contains("model.conditioning"), "{err}");
     let mut spec = ring_spec(1);
-    spec.generator_optimizer.beta2 = 1.0;
+    spec.generator_optimizer = OptimizerSpec::Adam(AdamSpec {
+        beta2: 1.0,
+        ..AdamSpec::DCGAN
+    });
     let err = spec.check().unwrap_err().to_string();
     assert!(err.contains("optimizer.generator.beta2"), "{err}");
 }
@@ -363,8 +419,8 @@ fn diverging(
     let first = train(&good, runs, None).unwrap();
     let mut wild = ring_spec(20);
     wild.checkpoint_every = nz(4);
-    wild.generator_optimizer.lr = 1e30;
-    wild.discriminator_optimizer.lr = 1e30;
+    wild.generator_optimizer = wild.generator_optimizer.with_lr(1e30);
+    wild.discriminator_optimizer = wild.discriminator_optimizer.with_lr(1e30);
     wild.on_divergence = on_divergence;
     // No log line in the window: the checkpoint's own check must catch it.
     wild.log_every = nz(1000);
