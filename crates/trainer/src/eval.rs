@@ -168,16 +168,9 @@ pub fn evaluate(
     }
     let fake = fake_outputs(&model, &loaded, options, device)?;
     let reference = if options.metrics.iter().any(|m| m.needs_reference()) {
-        let data = reference_data(&loaded, options.reference)?;
-        let cache = ReferenceCache::new(classifier, options)?;
-        Some(match cache.load(data.len()) {
-            Some(features) => (features, true),
-            None => {
-                let features = extract_reference(&model, data.as_ref(), options, device)?;
-                cache.store(&features);
-                (features, false)
-            }
-        })
+        Some(reference_features(
+            &model, classifier, &loaded, options, device,
+        )?)
     } else {
         None
     };
@@ -300,6 +293,25 @@ fn split_name(split: Split) -> &'static str {
     }
 }
 
+/// Features of the reference items and whether they came from the cache.
+fn reference_features(
+    model: &Classifier,
+    classifier: &Path,
+    loaded: &LoadedGenerator,
+    options: &EvalOptions,
+    device: &Device,
+) -> Result<(Features, bool), TrainError> {
+    let data = reference_data(loaded, options.reference)?;
+    let dataset = classify::dataset_name(&loaded.spec.data);
+    let cache = ReferenceCache::new(classifier, &dataset, options)?;
+    if let Some(features) = cache.load(data.len()) {
+        return Ok((features, true));
+    }
+    let features = extract_reference(model, data.as_ref(), options, device)?;
+    cache.store(&features);
+    Ok((features, false))
+}
+
 /// The split `split` of the dataset the checkpoint's run trained on.
 fn reference_data(loaded: &LoadedGenerator, split: Split) -> Result<classify::Shared, TrainError> {
     let (train, test) = classify::splits(&loaded.spec.data)?;
@@ -376,8 +388,8 @@ fn extract_reference(
 }
 
 /// Reference features saved beside the classifier (`reference/<split>-n<N>-seed<S>.bin`),
-/// keyed by the SHA-256 of the classifier's weights, so a retrained classifier never reads
-/// another's. Layout: the 32-byte digest, rows and features per row (u64 little-endian), then
+/// keyed by the SHA-256 of the classifier's weights and the dataset's name (an image folder's
+/// includes its path), so a retrained classifier or another folder never reads another's. Layout: the 32-byte digest, rows and features per row (u64 little-endian), then
 /// the features (f32 little-endian). A missing, stale or damaged file is recomputed.
 struct ReferenceCache {
     path: PathBuf,
@@ -386,9 +398,10 @@ struct ReferenceCache {
 }
 
 impl ReferenceCache {
-    fn new(classifier: &Path, options: &EvalOptions) -> Result<Self, TrainError> {
+    fn new(classifier: &Path, dataset: &str, options: &EvalOptions) -> Result<Self, TrainError> {
         let weights = classifier.join(classify::WEIGHTS);
-        let bytes = std::fs::read(&weights).map_err(|e| TrainError::checkpoint(&weights, e))?;
+        let mut bytes = std::fs::read(&weights).map_err(|e| TrainError::checkpoint(&weights, e))?;
+        bytes.extend_from_slice(dataset.as_bytes());
         let name = format!(
             "{}-n{}-seed{}.bin",
             split_name(options.reference),
