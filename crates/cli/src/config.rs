@@ -16,6 +16,7 @@ use ganforge_models::{
 };
 
 use ganforge_losses::LeCam;
+use ganforge_trainer::impute::GainSpec;
 use ganforge_trainer::objective::{AdamSpec, OptimizerSpec, RmsPropSpec};
 use ganforge_trainer::{EmaSpec, OnDivergence};
 
@@ -743,15 +744,7 @@ impl RawConfig {
 
     /// Parses TOML text with `overrides` applied.
     pub fn parse(text: &str, overrides: &[String]) -> Result<Self, ConfigError> {
-        let mut table: toml::Table =
-            text.parse()
-                .map_err(|e: toml::de::Error| ConfigError::Syntax {
-                    message: e.to_string(),
-                })?;
-        for item in overrides {
-            apply_override(&mut table, item)?;
-        }
-        from_table(table)
+        from_table(parse_with_overrides(text, overrides)?)
     }
 
     /// The resolved TOML text: every default written out.
@@ -762,7 +755,105 @@ impl RawConfig {
     }
 }
 
-fn from_table(table: toml::Table) -> Result<RawConfig, ConfigError> {
+/// A `ganforge impute` configuration, as read from TOML. Unset GAIN settings take
+/// [`GainSpec::default`]'s values (the paper's reference setting).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImputeConfig {
+    /// The table to fill when `--data` is not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<TableSection>,
+    /// GAIN's settings.
+    #[serde(default)]
+    pub gain: GainSection,
+}
+
+/// `[data]` of an imputation config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableSection {
+    /// A CSV file; a relative path that does not exist from the working directory is looked
+    /// up under `$GANFORGE_DATA`.
+    pub csv: PathBuf,
+}
+
+/// `[gain]`: every key optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GainSection {
+    /// Training iterations.
+    pub iterations: Option<u64>,
+    /// Rows per iteration.
+    pub batch_size: Option<usize>,
+    /// Probability that the hint reveals a cell's mask entry.
+    pub hint_rate: Option<f64>,
+    /// Weight of the squared error on observed cells.
+    pub alpha: Option<f64>,
+    /// Hidden width of both networks (default: the number of columns).
+    pub hidden: Option<usize>,
+    /// Upper bound of the noise put into missing cells.
+    pub noise_scale: Option<f64>,
+    /// Adam's learning rate.
+    pub lr: Option<f64>,
+    /// Adam's first-moment decay.
+    pub beta1: Option<f32>,
+    /// Adam's second-moment decay.
+    pub beta2: Option<f32>,
+    /// Seed (`--seed` overrides it).
+    pub seed: Option<u64>,
+}
+
+impl GainSection {
+    /// The settings, defaults filled in.
+    pub fn spec(&self) -> GainSpec {
+        let d = GainSpec::default();
+        GainSpec {
+            iterations: self.iterations.unwrap_or(d.iterations),
+            batch_size: self.batch_size.unwrap_or(d.batch_size),
+            hint_rate: self.hint_rate.unwrap_or(d.hint_rate),
+            alpha: self.alpha.unwrap_or(d.alpha),
+            hidden: self.hidden.or(d.hidden),
+            noise_scale: self.noise_scale.unwrap_or(d.noise_scale),
+            optimizer: AdamSpec {
+                lr: self.lr.unwrap_or(d.optimizer.lr),
+                beta1: self.beta1.unwrap_or(d.optimizer.beta1),
+                beta2: self.beta2.unwrap_or(d.optimizer.beta2),
+                ..d.optimizer
+            },
+            seed: self.seed.unwrap_or(d.seed),
+        }
+    }
+}
+
+impl ImputeConfig {
+    /// Reads `path` and applies `overrides` (`gain.iterations=100`).
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, overrides).map_err(|e| e.in_file(path))
+    }
+
+    /// Parses TOML text with `overrides` applied.
+    pub fn parse(text: &str, overrides: &[String]) -> Result<Self, ConfigError> {
+        from_table(parse_with_overrides(text, overrides)?)
+    }
+}
+
+fn parse_with_overrides(text: &str, overrides: &[String]) -> Result<toml::Table, ConfigError> {
+    let mut table: toml::Table =
+        text.parse()
+            .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                message: e.to_string(),
+            })?;
+    for item in overrides {
+        apply_override(&mut table, item)?;
+    }
+    Ok(table)
+}
+
+fn from_table<T: serde::de::DeserializeOwned>(table: toml::Table) -> Result<T, ConfigError> {
     serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
         let path = e.path().to_string();
         ConfigError::Schema {

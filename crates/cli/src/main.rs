@@ -2,6 +2,7 @@
 
 mod bench;
 mod eval;
+mod impute;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -134,6 +135,9 @@ enum Command {
     /// density/coverage, Inception Score and class accuracy in a dataset classifier's
     /// features (one JSON line, then a Markdown table).
     Eval(eval::EvalArgs),
+    /// Fill the missing cells of a CSV table with GAIN (or, with --remove, measure how well
+    /// it fills cells removed at random).
+    Impute(impute::ImputeArgs),
     /// Write samples from a trained generator.
     Generate {
         /// A run directory, a checkpoint directory, or a file in one.
@@ -527,6 +531,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Classify { command } => classify(command),
         Command::Eval(args) => Ok(eval::run(args)?),
+        Command::Impute(args) => impute::run(args),
         Command::Generate {
             checkpoint,
             count,

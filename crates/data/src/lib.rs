@@ -9,6 +9,9 @@
 //! - [`ImageFolder`]: PNG/JPEG files, class sub-folders as labels, resized and centre-cropped;
 //! - [`ToyDataset`]: 2-D mixtures of Gaussians (ring of 8, 5x5 grid) as `[2, 1, 1]` points.
 //!
+//! [`Table`] is a CSV table with missing cells (numeric and categorical columns), the input
+//! and output of tabular imputation.
+//!
 //! [`BatchLoader`] shuffles with a seed per epoch and assembles batches on a background thread,
 //! so the training loop never waits for data; its [`LoaderPosition`] is all a checkpoint needs
 //! to resume the exact same sequence of batches.
@@ -21,6 +24,7 @@ mod idx;
 mod image_folder;
 mod loader;
 mod locate;
+mod table;
 mod toy;
 
 pub use cifar::{Cifar10, Cifar10Source};
@@ -31,4 +35,5 @@ pub use idx::{IdxDataset, IdxKind, Split, write_idx_fixture};
 pub use image_folder::{ColorMode, ImageFolder};
 pub use loader::{BatchLoader, HostBatch, LoaderPosition};
 pub use locate::{DataSource, Findable, LocateOptions, cache_dir, locate};
+pub use table::{ColumnKind, MISSING_TOKENS, Table};
 pub use toy::{ToyDataset, ToyDistribution};

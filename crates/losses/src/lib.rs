@@ -4,13 +4,15 @@
 //! sigmoid-then-log to overflow: `log sigmoid` is evaluated by the backend's stable kernel.
 //! Each loss returns a one-element tensor `[1]` that the trainer calls `backward` on.
 //! [`class_cross_entropy`] is the auxiliary classification term of AC-GAN; [`Penalty`] the
-//! gradient penalties (WGAN-GP, R1) on the critic's input gradient.
+//! gradient penalties (WGAN-GP, R1) on the critic's input gradient; [`gain_discriminator_loss`],
+//! [`gain_generator_loss`] and [`observed_mse`] the per-cell losses of GAIN's imputation.
 
 use burn::prelude::*;
 use burn::tensor::activation::log_sigmoid;
 
 mod classification;
 mod hinge;
+mod imputation;
 mod least_squares;
 mod lecam;
 mod minimax;
@@ -20,6 +22,7 @@ mod wasserstein;
 
 pub use classification::class_cross_entropy;
 pub use hinge::Hinge;
+pub use imputation::{gain_discriminator_loss, gain_generator_loss, observed_mse};
 pub use least_squares::LeastSquares;
 pub use lecam::LeCam;
 pub use minimax::Minimax;

@@ -3,10 +3,12 @@
 //! These are pure functions of plain numbers: they take samples as slices or [`Features`]
 //! (one row of extracted features per sample), not tensors, so they work with any backend and
 //! any feature extractor. What a score means depends on the extractor; the caller names it.
+//! [`imputation_rmse`] judges filled-in table cells against the values that were removed.
 
 mod error;
 mod features;
 mod frechet;
+mod imputation;
 mod inception_score;
 mod kid;
 mod mode_coverage;
@@ -15,6 +17,7 @@ mod neighbours;
 pub use error::MetricsError;
 pub use features::Features;
 pub use frechet::{GaussianStats, frechet_distance};
+pub use imputation::imputation_rmse;
 pub use inception_score::{InceptionScore, inception_score};
 pub use kid::{Kid, KidConfig, kernel_inception_distance};
 pub use mode_coverage::{ModeCoverage, mode_coverage};

@@ -84,6 +84,16 @@ impl WeightInit {
         layer
     }
 
+    /// `N(0, 2 / d_in)` weights (He et al. 2015), zero bias: GAIN's reference initialisation.
+    pub fn he_linear(&mut self, d_in: usize, d_out: usize, device: &Device) -> Linear {
+        let mut layer = LinearConfig::new(d_in, d_out)
+            .with_initializer(Initializer::Zeros)
+            .init(device);
+        let w = self.normal(d_in * d_out, 0.0, (2.0 / d_in as f32).sqrt());
+        layer.weight = self.param(w, [d_in, d_out], device);
+        layer
+    }
+
     /// A square-kernel convolution with symmetric explicit padding.
     pub fn conv2d(
         &mut self,

@@ -11,12 +11,14 @@
 //! each, with the class [`Conditioning`] of a conditional GAN (labels `[B]` in, and for AC-GAN
 //! class logits out), and [`Architecture`] pairs the two configs of one architecture.
 //! [`Classifier`] is a small CNN that checks what a conditional generator made.
+//! [`GainGenerator`] and [`GainDiscriminator`] impute tables (GAIN): rows of cells, not images.
 
 mod architecture;
 mod classifier;
 mod dcgan;
 mod dcgan_mnist;
 mod error;
+mod gain;
 mod init;
 pub mod layers;
 mod mlp;
@@ -37,6 +39,7 @@ pub use dcgan_mnist::{
     DcganMnistGeneratorConfig,
 };
 pub use error::ModelError;
+pub use gain::{GainConfig, GainDiscriminator, GainGenerator};
 pub use init::WeightInit;
 pub use mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
 pub use reference::{REFERENCE_MODELS, reference};

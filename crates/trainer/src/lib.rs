@@ -10,6 +10,8 @@
 //! One level down: [`objective::Gan::new`] builds the networks and optimisers from a
 //! [`objective::GanSpec`], and an [`objective::Objective`] (`Unconditional`,
 //! `ClassConditional`) runs one iteration on an [`objective::Batch`].
+//!
+//! Beside the image GANs: [`impute::impute`] fills the missing cells of a table with GAIN.
 
 pub mod allocator;
 pub mod bench;
@@ -21,6 +23,7 @@ pub mod eval;
 mod fsio;
 pub mod generate;
 pub mod hooks;
+pub mod impute;
 pub mod metrics_log;
 pub mod objective;
 pub mod progress;

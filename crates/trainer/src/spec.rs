@@ -236,6 +236,8 @@ pub enum SeedStream {
     Noise = 4,
     /// The fixed noise behind sample grids.
     FixedNoise = 5,
+    /// The cells an imputation benchmark removes.
+    Holes = 6,
 }
 
 /// SplitMix64 of the seed and the stream: well-spread, independent sub-seeds.
