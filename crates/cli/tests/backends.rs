@@ -1,7 +1,7 @@
 //! Backend parity: for every backend compiled in beside flex, the same weights and inputs
 //! give the same forward outputs, gradients and losses as flex, layer by layer, and one full
 //! D+G iteration of `dcgan-mnist` gives the same losses and updated weights, and one
-//! iteration of each class-conditioning method the same losses.
+//! iteration of each class-conditioning method, and three of GAIN, the same losses.
 //!
 //! Tolerances (max |a - b| / max(1, max |flex|)): LibTorch CPU 1e-4, GPUs and wgpu 2e-3
 //! (different summation orders, fused multiply-adds and, on GPUs, TF32-free but reordered
@@ -522,5 +522,44 @@ fn conditional_iteration_on_every_backend() {
             let other = step(&device);
             assert_close(kind, method, &flex, &other, tolerance(kind));
         }
+    }
+}
+
+/// GAIN: three iterations from the same weights, rows, noise and hints give the same losses on
+/// every compiled backend as on flex, and the filled table keeps its observed cells.
+#[test]
+#[cfg_attr(
+    not(any(feature = "tch", feature = "wgpu")),
+    ignore = "only flex is compiled in: no other backend to compare it with"
+)]
+fn gain_iterations_on_every_backend() {
+    use ganforge_data::{Table, table_fixture};
+    use ganforge_trainer::impute::{GainSpec, GainStats, impute};
+    let text = table_fixture(40, 0.2, 4);
+    let table = Table::from_reader(text.as_bytes(), std::path::Path::new("t.csv")).unwrap();
+    let spec = GainSpec {
+        iterations: 3,
+        batch_size: 16,
+        ..GainSpec::default()
+    };
+    let losses = |device: &Device| {
+        let mut stats = Vec::new();
+        let out = impute(&table, &spec, device, 1, &mut |s: &GainStats| {
+            stats.extend([s.loss_d, s.loss_g, s.mse])
+        })
+        .unwrap();
+        assert_eq!(out.table.missing(), 0);
+        stats
+    };
+    let flex = losses(&Device::flex());
+    assert_eq!(flex.len(), 9);
+    for (kind, device) in others() {
+        assert_close(
+            kind,
+            "GAIN losses",
+            &flex,
+            &losses(&device),
+            tolerance(kind),
+        );
     }
 }

@@ -3,40 +3,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+mod common;
+
+use common::{assert_bad_input, assert_success, ganforge};
 use ganforge_backend::BackendKind;
 use ganforge_data::{IdxKind, Split, write_idx_fixture};
-
-fn ganforge(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ganforge"))
-        .args(args)
-        .current_dir(cwd)
-        .env("GANFORGE_OFFLINE", "1")
-        .env_remove("GANFORGE_DATA")
-        .env("GANFORGE_CACHE", cwd.join("cache"))
-        .output()
-        .expect("run ganforge")
-}
-
-/// Asserts exit code 2, no panic, and that stderr mentions every one of `needles`.
-fn assert_bad_input(out: &Output, needles: &[&str]) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
-    assert!(!stderr.contains("panicked"), "panic: {stderr}");
-    for needle in needles {
-        assert!(stderr.contains(needle), "`{needle}` not in: {stderr}");
-    }
-}
-
-/// Asserts that `out` exited with success, showing its stderr otherwise.
-fn assert_success(out: &Output) {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Writes `n` MNIST-shaped training images (a bar whose column encodes the label) into `dir`.
 fn mnist_fixture(dir: &Path, n: usize) {

@@ -3,6 +3,7 @@
 
 use ganforge_backend::BackendKind;
 use ganforge_cli::RawConfig;
+use ganforge_cli::config::ImputeConfig;
 use ganforge_cli::validate::{resolve, run_spec};
 use ganforge_trainer::objective::Gan;
 
@@ -13,6 +14,16 @@ fn every_config_in_configs_is_valid() {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        if text.parse::<toml::Table>().unwrap().contains_key("gain") {
+            // an imputation config, for `ganforge impute`
+            let config = ImputeConfig::load(&path, &[])
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            config.gain.spec().check().unwrap();
+            assert!(config.data.is_some(), "{}: no data.csv", path.display());
+            seen.push(path.file_name().unwrap().to_string_lossy().into_owned());
             continue;
         }
         let mut config =
@@ -38,6 +49,8 @@ fn every_config_in_configs_is_valid() {
         "wgan-mnist.toml",
         "wgan-gp-mnist.toml",
         "r1-fashion-mnist.toml",
+        "gain-letter.toml",
+        "gain-spam.toml",
     ] {
         assert!(
             seen.iter().any(|s| s == required),

@@ -35,5 +35,5 @@ pub use idx::{IdxDataset, IdxKind, Split, write_idx_fixture};
 pub use image_folder::{ColorMode, ImageFolder};
 pub use loader::{BatchLoader, HostBatch, LoaderPosition};
 pub use locate::{DataSource, Findable, LocateOptions, cache_dir, locate};
-pub use table::{ColumnKind, MISSING_TOKENS, Table};
+pub use table::{ColumnKind, MISSING_TOKENS, Table, table_fixture};
 pub use toy::{ToyDataset, ToyDistribution};

@@ -242,6 +242,39 @@ impl Table {
     }
 }
 
+/// CSV text of a small table whose columns depend on each other, for tests and examples:
+/// `x` uniform in `[0, 10)`, `y = 2x + noise`, `steps = round(x)` (integer), `side` (`low`
+/// or `high`, categorical, by `x < 5`) and `w = 10 - x + noise`, with `missing` of its
+/// cells (each independently, never a whole column) written as `NA`. Seeded.
+pub fn table_fixture(rows: usize, missing: f64, seed: u64) -> String {
+    let mut rng = Pcg64Mcg::seed_from_u64(seed);
+    let mut text = String::from("x,y,steps,side,w\n");
+    for _ in 0..rows {
+        let x = rng.random::<f64>() * 10.0;
+        let noise = |rng: &mut Pcg64Mcg| (rng.random::<f64>() - 0.5) * 0.5;
+        let cells = [
+            format!("{x:.3}"),
+            format!("{:.3}", 2.0 * x + noise(&mut rng)),
+            format!("{}", x.round()),
+            (if x < 5.0 { "low" } else { "high" }).to_string(),
+            format!("{:.3}", 10.0 - x + noise(&mut rng)),
+        ];
+        let row: Vec<String> = cells
+            .into_iter()
+            .map(|c| {
+                if rng.random::<f64>() < missing {
+                    "NA".into()
+                } else {
+                    c
+                }
+            })
+            .collect();
+        text.push_str(&row.join(","));
+        text.push('\n');
+    }
+    text
+}
+
 /// The kind of column `c`, or `None` when it has no observed cell.
 fn column_kind(cells: &[Option<String>], columns: usize, c: usize) -> Option<ColumnKind> {
     let observed: Vec<&str> = cells[c..]

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use ganforge_backend::BackendKind;
 use ganforge_cli::RawConfig;
@@ -169,4 +170,36 @@ pub fn losses(run_dir: &Path) -> Vec<(u64, f32, f32, f32, f32)> {
         .into_iter()
         .map(|l| (l.iteration, l.loss_d, l.loss_g, l.d_real, l.d_fake))
         .collect()
+}
+
+/// Runs the `ganforge` binary in `cwd`, offline, without `$GANFORGE_DATA`, with its cache
+/// under `cwd`.
+pub fn ganforge(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ganforge"))
+        .args(args)
+        .current_dir(cwd)
+        .env("GANFORGE_OFFLINE", "1")
+        .env_remove("GANFORGE_DATA")
+        .env("GANFORGE_CACHE", cwd.join("cache"))
+        .output()
+        .expect("run ganforge")
+}
+
+/// Asserts exit code 2, no panic, and that stderr mentions every one of `needles`.
+pub fn assert_bad_input(out: &Output, needles: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "`{needle}` not in: {stderr}");
+    }
+}
+
+/// Asserts that `out` exited with success, showing its stderr otherwise.
+pub fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
