@@ -1,33 +1,51 @@
 #!/usr/bin/env python3
-"""Peer imputers on the holes `ganforge impute --remove F --holed HOLED.csv` made.
+"""GAIN in ganforge beside peer imputers, on the same holes: the README's imputation table.
 
-Reads the complete table and the holed one (same header, removed cells empty), fills the
-holes with mean imputation and scikit-learn's IterativeImputer and KNNImputer(5), and prints
-one JSON line per method with the GAIN paper's RMSE: over the removed cells, each column
-min-max scaled by the complete table, (x - min) / (max - min + 1e-6). Integer columns of the
-complete table are rounded after imputation, as `ganforge impute` rounds them.
+For each table and seed, `ganforge impute --remove F --seed S --holed HOLED.csv` removes a
+fraction F of the cells completely at random, imputes them with GAIN and reports the RMSE;
+then mean imputation and scikit-learn's IterativeImputer and KNNImputer(5) fill the very same
+holes (read back from HOLED.csv). Every RMSE is the GAIN paper's: over the removed cells, each
+column min-max scaled by the complete table, (x - min) / (max - min + 1e-6). Integer columns
+of the complete table are rounded after imputation, as `ganforge impute` rounds them.
 
-    python benches/peer/impute_peers.py --complete letter.csv --holed holed.csv [--seed 0]
+    python benches/peer/impute_peers.py --ganforge target/release/ganforge \\
+        --data $GANFORGE_DATA/uci --tables letter spam --seeds 5
 
-Needs numpy and scikit-learn.
+Prints one JSON line per run, then a Markdown table (mean +- standard deviation over the
+seeds, and the mean seconds per run). Needs numpy and scikit-learn.
 """
 
 import argparse
 import csv
 import json
+import os
+import statistics
+import subprocess
+import tempfile
 import time
 
 import numpy as np
 from sklearn.experimental import enable_iterative_imputer  # noqa: F401
 from sklearn.impute import IterativeImputer, KNNImputer, SimpleImputer
 
+# ganforge's GAIN settings in the table: the paper's, and with observed cells held out.
+GAIN_VARIANTS = {
+    "GAIN (ganforge, reference settings)": [],
+    "GAIN (ganforge, holdout 0.5, hidden 128)": [
+        "--set", "gain.holdout=0.5", "--set", "gain.hidden=128"],
+}
+
+PEERS = {
+    "mean imputation": lambda seed: SimpleImputer(strategy="mean"),
+    "IterativeImputer (scikit-learn)": lambda seed: IterativeImputer(random_state=seed, max_iter=10),
+    "KNNImputer(5) (scikit-learn)": lambda seed: KNNImputer(n_neighbors=5),
+}
+
 
 def read(path):
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
-    body = [[float(c) if c.strip() not in ("", "NA", "NaN", "nan") else np.nan for c in r]
-            for r in rows[1:]]
-    return np.array(body, dtype=np.float64)
+    return np.array([[float(c) if c.strip() else np.nan for c in r] for r in rows[1:]])
 
 
 def rmse(complete, imputed, removed):
@@ -37,34 +55,62 @@ def rmse(complete, imputed, removed):
     return float(np.sqrt(np.mean(err ** 2)))
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--complete", required=True)
-    parser.add_argument("--holed", required=True)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    complete = read(args.complete)
-    holed = read(args.holed)
+def run_gain(ganforge, table, fraction, seed, holed, extra):
+    out = subprocess.run(
+        [ganforge, "impute", "--data", table, "--remove", str(fraction), "--seed", str(seed),
+         "--holed", holed, "--log-every", "0", *extra],
+        check=True, capture_output=True, text=True)
+    report = json.loads(out.stdout)
+    return report["rmse"], report["seconds"]
+
+
+def run_peer(make, seed, complete, holed_path):
+    holed = read(holed_path)
     removed = np.isnan(holed) & ~np.isnan(complete)
     integer = np.all(complete == np.round(complete), axis=0)
-    methods = {
-        "mean": lambda: SimpleImputer(strategy="mean"),
-        "iterative-imputer": lambda: IterativeImputer(random_state=args.seed, max_iter=10),
-        "knn-imputer-5": lambda: KNNImputer(n_neighbors=5),
-    }
-    for name, make in methods.items():
-        start = time.perf_counter()
-        imputed = make().fit_transform(holed)
-        seconds = time.perf_counter() - start
-        rounded = np.where(integer, np.round(imputed), imputed)
-        print(json.dumps({
-            "method": name,
-            "seed": args.seed,
-            "removed_cells": int(removed.sum()),
-            "rmse": rmse(complete, rounded, removed),
-            "rmse_unrounded": rmse(complete, imputed, removed),
-            "seconds": seconds,
-        }), flush=True)
+    start = time.perf_counter()
+    imputed = make(seed).fit_transform(holed)
+    seconds = time.perf_counter() - start
+    return rmse(complete, np.where(integer, np.round(imputed), imputed), removed), seconds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--ganforge", required=True, help="the ganforge binary")
+    parser.add_argument("--data", required=True, help="directory holding <table>.csv")
+    parser.add_argument("--tables", nargs="+", default=["letter", "spam"])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--remove", type=float, default=0.2)
+    args = parser.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.tables:
+            table = os.path.join(args.data, f"{name}.csv")
+            complete = read(table)
+            for seed in range(args.seeds):
+                holed = os.path.join(tmp, f"{name}-{seed}.csv")
+                runs = {}
+                for i, (label, extra) in enumerate(GAIN_VARIANTS.items()):
+                    # every variant removes the same cells (same seed): keep the first file
+                    path = holed if i == 0 else os.path.join(tmp, "other.csv")
+                    runs[label] = run_gain(args.ganforge, table, args.remove, seed, path, extra)
+                for label, make in PEERS.items():
+                    runs[label] = run_peer(make, seed, complete, holed)
+                for label, (score, seconds) in runs.items():
+                    print(json.dumps({"table": name, "seed": seed, "method": label,
+                                      "rmse": score, "seconds": seconds}), flush=True)
+                    results.setdefault((label, name), []).append((score, seconds))
+    print()
+    print("| method | " + " | ".join(f"{t} RMSE | {t} s/run" for t in args.tables) + " |")
+    print("|---|" + "---|---|" * len(args.tables))
+    for label in [*GAIN_VARIANTS, *PEERS]:
+        cells = []
+        for name in args.tables:
+            scores = [s for s, _ in results[(label, name)]]
+            spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
+            cells.append(f"{statistics.mean(scores):.4f} +- {spread:.4f}")
+            cells.append(f"{statistics.mean(t for _, t in results[(label, name)]):.1f}")
+        print(f"| {label} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -793,6 +793,9 @@ pub struct GainSection {
     pub hidden: Option<usize>,
     /// Upper bound of the noise put into missing cells.
     pub noise_scale: Option<f64>,
+    /// Share of observed cells also hidden from the generator while training (0: the
+    /// reference algorithm).
+    pub holdout: Option<f64>,
     /// Adam's learning rate.
     pub lr: Option<f64>,
     /// Adam's first-moment decay.
@@ -814,6 +817,7 @@ impl GainSection {
             alpha: self.alpha.unwrap_or(d.alpha),
             hidden: self.hidden.or(d.hidden),
             noise_scale: self.noise_scale.unwrap_or(d.noise_scale),
+            holdout: self.holdout.unwrap_or(d.holdout),
             optimizer: AdamSpec {
                 lr: self.lr.unwrap_or(d.optimizer.lr),
                 beta1: self.beta1.unwrap_or(d.optimizer.beta1),

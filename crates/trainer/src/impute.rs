@@ -45,6 +45,12 @@ pub struct GainSpec {
     pub hidden: Option<usize>,
     /// Upper bound of the uniform noise put into missing cells.
     pub noise_scale: f64,
+    /// Share of the observed cells also hidden from the generator in each training batch
+    /// (independently per cell); its squared-error term then covers them too, so it learns
+    /// to predict cells it cannot see rather than only to copy the ones it sees. 0 is the
+    /// reference algorithm.
+    #[serde(default)]
+    pub holdout: f64,
     /// Both networks' Adam settings.
     pub optimizer: AdamSpec,
     /// Seed of the weights, the row order, the noise and the hints.
@@ -60,6 +66,7 @@ impl Default for GainSpec {
             alpha: 100.0,
             hidden: None,
             noise_scale: 0.01,
+            holdout: 0.0,
             optimizer: AdamSpec {
                 lr: 1e-3,
                 beta1: 0.9,
@@ -110,6 +117,9 @@ impl GainSpec {
                 self.noise_scale,
                 "must be finite and >= 0",
             ));
+        }
+        if !(0.0..1.0).contains(&self.holdout) {
+            return Err(invalid("gain.holdout", self.holdout, "must lie in [0, 1)"));
         }
         let lr = self.optimizer.lr;
         if !(lr.is_finite() && lr > 0.0) {
@@ -223,31 +233,63 @@ impl Cells {
         self.values.len() / self.columns
     }
 
-    /// Rows `rows` as (values with noise in the missing cells, mask) tensors `[n, d]`.
+    /// Rows `rows` on `device`. Each observed cell is also hidden from the generator with
+    /// probability `holdout`; hidden and missing cells hold uniform noise in
+    /// `[0, noise_scale)`.
     fn gather(
         &self,
         rows: &[usize],
+        holdout: f64,
         noise_scale: f64,
         rng: &mut impl Rng,
         device: &Device,
-    ) -> (Tensor<2>, Tensor<2>) {
+    ) -> RowBatch {
         let d = self.columns;
-        let mut values = Vec::with_capacity(rows.len() * d);
-        let mut mask = Vec::with_capacity(rows.len() * d);
+        let n = rows.len() * d;
+        let (mut input, mut shown, mut target) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
         for &r in rows {
             for c in r * d..(r + 1) * d {
-                let noise = rng.random::<f64>() * noise_scale;
-                let m = self.mask[c];
-                values.push(m * self.values[c] + (1.0 - m) * noise as f32);
-                mask.push(m);
+                let noise = (rng.random::<f64>() * noise_scale) as f32;
+                let observed = self.mask[c];
+                let hidden = holdout > 0.0 && rng.random::<f64>() < holdout;
+                let m = if hidden { 0.0 } else { observed };
+                input.push(m * self.values[c] + (1.0 - m) * noise);
+                shown.push(m);
+                target.push(observed * self.values[c]);
             }
         }
         let shape = [rows.len(), d];
-        (
-            Tensor::from_data(TensorData::new(values, shape), device),
-            Tensor::from_data(TensorData::new(mask, shape), device),
-        )
+        let tensor = |v: Vec<f32>| Tensor::from_data(TensorData::new(v, shape), device);
+        RowBatch {
+            input: tensor(input),
+            shown: tensor(shown),
+            target: tensor(target),
+            observed: tensor(self.gather_mask(rows)),
+        }
     }
+
+    fn gather_mask(&self, rows: &[usize]) -> Vec<f32> {
+        let d = self.columns;
+        rows.iter()
+            .flat_map(|&r| self.mask[r * d..(r + 1) * d].iter().copied())
+            .collect()
+    }
+}
+
+/// Rows of the table as the networks take them, each `[n, d]`.
+struct RowBatch {
+    /// Shown cells' values, noise elsewhere.
+    input: Tensor<2>,
+    /// 1 where the generator is shown the cell.
+    shown: Tensor<2>,
+    /// Observed cells' values, 0 elsewhere.
+    target: Tensor<2>,
+    /// 1 where the cell was observed (shown or held out).
+    observed: Tensor<2>,
 }
 
 /// The two networks and their optimisers.
@@ -260,33 +302,33 @@ struct Networks {
 
 /// One iteration: the discriminator's update, then the generator's, on the same rows.
 /// Returns the losses as a detached `[3]` tensor (loss_d, loss_g, mse).
-fn iteration(
-    nets: &mut Networks,
-    spec: &GainSpec,
-    values: Tensor<2>,
-    mask: Tensor<2>,
-    hint: Tensor<2>,
-) -> Tensor<1> {
+fn iteration(nets: &mut Networks, spec: &GainSpec, rows: RowBatch, hint: Tensor<2>) -> Tensor<1> {
     let lr = spec.optimizer.lr;
-    let keep = mask.clone().neg().add_scalar(1.0);
-    let imputed = |generated: Tensor<2>| values.clone() * mask.clone() + generated * keep.clone();
+    let RowBatch {
+        input,
+        shown,
+        target,
+        observed,
+    } = rows;
+    let fill = shown.clone().neg().add_scalar(1.0);
+    let imputed = |generated: Tensor<2>| input.clone() * shown.clone() + generated * fill.clone();
 
     let generated = nets
         .generator
-        .forward(values.clone(), mask.clone())
+        .forward(input.clone(), shown.clone())
         .detach();
     let logits = nets.discriminator.forward(imputed(generated), hint.clone());
-    let loss_d = gain_discriminator_loss(logits, mask.clone());
+    let loss_d = gain_discriminator_loss(logits, shown.clone());
     let grads = GradientsParams::from_grads(loss_d.backward(), &nets.discriminator);
     nets.discriminator = nets
         .discriminator_optimizer
         .step(lr, nets.discriminator.clone(), grads);
 
-    let generated = nets.generator.forward(values.clone(), mask.clone());
+    let generated = nets.generator.forward(input.clone(), shown.clone());
     let frozen = nets.discriminator.clone().no_grad();
     let logits = frozen.forward(imputed(generated.clone()), hint);
-    let adversarial = gain_generator_loss(logits, mask.clone());
-    let mse = observed_mse(generated, values.clone(), mask.clone());
+    let adversarial = gain_generator_loss(logits, shown.clone());
+    let mse = observed_mse(generated, target, observed);
     let loss_g = adversarial.clone() + mse.clone().mul_scalar(spec.alpha);
     let grads = GradientsParams::from_grads(loss_g.backward(), &nets.generator);
     nets.generator = nets
@@ -343,9 +385,15 @@ pub fn impute(
     let mut last = None;
     for it in 1..=spec.iterations {
         let rows = index::sample(&mut rows_rng, cells.rows(), batch).into_vec();
-        let (values, mask) = cells.gather(&rows, spec.noise_scale, &mut rng, &train_device);
-        let hint = hint_for(&mask, spec.hint_rate, &mut rng);
-        let losses = iteration(&mut nets, spec, values, mask, hint);
+        let batch = cells.gather(
+            &rows,
+            spec.holdout,
+            spec.noise_scale,
+            &mut rng,
+            &train_device,
+        );
+        let hint = hint_for(&batch.shown, spec.hint_rate, &mut rng);
+        let losses = iteration(&mut nets, spec, batch, hint);
         if it % log_every.max(1) == 0 || it == spec.iterations {
             let stats = read_stats(it, losses)?;
             on_log(&stats);
@@ -418,9 +466,9 @@ fn fill(
     let mut out = Vec::with_capacity(cells.values.len());
     let all: Vec<usize> = (0..cells.rows()).collect();
     for rows in all.chunks(FILL_CHUNK) {
-        let (values, mask) = cells.gather(rows, spec.noise_scale, rng, device);
+        let batch = cells.gather(rows, 0.0, spec.noise_scale, rng, device);
         let generated: Vec<f32> = generator
-            .forward(values, mask)
+            .forward(batch.input, batch.shown)
             .into_data()
             .convert::<f32>()
             .try_into_vec::<f32>()

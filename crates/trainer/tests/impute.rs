@@ -80,6 +80,16 @@ fn gain_beats_column_means_on_dependent_columns() {
         }
     }
     assert_eq!(out.table.kinds()[2], ColumnKind::Numeric { integer: true });
+
+    // holding observed cells out of the generator's view: it must predict them, not copy them
+    let spec = GainSpec {
+        holdout: 0.5,
+        ..quick(1500)
+    };
+    let held = impute(&holed, &spec, &device, 1500, &mut |_| {}).unwrap();
+    let held = score(&held.table);
+    eprintln!("fixture RMSE with holdout 0.5: {held:.4}");
+    assert!(held < gain, "holdout {held} vs reference {gain}");
 }
 
 #[test]
