@@ -33,6 +33,8 @@ GAIN_VARIANTS = {
     "GAIN (ganforge, reference settings)": [],
     "GAIN (ganforge, holdout 0.5, hidden 128)": [
         "--set", "gain.holdout=0.5", "--set", "gain.hidden=128"],
+    "GAIN (ganforge, holdout 0.5, hidden 128, 30,000 iterations)": [
+        "--set", "gain.holdout=0.5", "--set", "gain.hidden=128", "--set", "gain.iterations=30000"],
 }
 
 PEERS = {
