@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use ganforge_models::{
     DcganGeneratorConfig, DcganMnistGeneratorConfig, MlpDiscriminatorConfig, MlpGeneratorConfig,
-    ToyGeneratorConfig,
+    ToyGeneratorConfig, UnetGeneratorConfig,
 };
 
 use ganforge_losses::LeCam;
@@ -33,6 +33,10 @@ pub struct RawConfig {
     pub model: ModelSection,
     /// The training data.
     pub data: DataSection,
+    /// How pairs for image-to-image translation are made from the data's images, if they
+    /// are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairs: Option<PairsSection>,
     /// The adversarial objective.
     #[serde(default)]
     pub loss: LossSection,
@@ -168,6 +172,28 @@ pub enum ModelSection {
         #[serde(default = "default_toy_depth")]
         depth: usize,
     },
+    /// pix2pix's U-Net generator and PatchGAN discriminator for image-to-image translation;
+    /// channels come from the paired data.
+    Pix2pix {
+        /// Image side, a power of two >= 4.
+        #[serde(default = "default_pix2pix_size")]
+        image_size: usize,
+        /// `ngf`: channels of the U-Net's first level.
+        #[serde(default = "default_dcgan_width")]
+        g_width: usize,
+        /// `ndf`: channels of the PatchGAN's first convolution.
+        #[serde(default = "default_dcgan_width")]
+        d_width: usize,
+        /// The PatchGAN's stride-2 layers (`n_layers`); scaled with the image when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        d_layers: Option<usize>,
+        /// `batch` or `instance` normalisation.
+        #[serde(default)]
+        norm: NormName,
+        /// Dropout probability in the U-Net's decoder (its noise).
+        #[serde(default = "default_pix2pix_dropout")]
+        dropout: f64,
+    },
 }
 
 impl ModelSection {
@@ -194,6 +220,7 @@ impl ModelSection {
                 embed_dim,
                 ..
             } => (*conditioning, *embed_dim),
+            ModelSection::Pix2pix { .. } => (ConditioningName::None, default_embed_dim()),
         }
     }
 
@@ -204,6 +231,7 @@ impl ModelSection {
             | ModelSection::DcganMnist { spectral_norm, .. }
             | ModelSection::Dcgan { spectral_norm, .. }
             | ModelSection::ToyMlp { spectral_norm, .. } => *spectral_norm,
+            ModelSection::Pix2pix { .. } => false,
         }
     }
 
@@ -214,8 +242,20 @@ impl ModelSection {
             | ModelSection::DcganMnist { pack, .. }
             | ModelSection::Dcgan { pack, .. }
             | ModelSection::ToyMlp { pack, .. } => *pack,
+            ModelSection::Pix2pix { .. } => 1,
         }
     }
+}
+
+/// `model.norm` of pix2pix.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NormName {
+    /// Batch normalisation.
+    #[default]
+    Batch,
+    /// Instance normalisation (no parameters).
+    Instance,
 }
 
 /// How class labels condition the networks (`[model] conditioning`).
@@ -299,6 +339,66 @@ pub enum DataSection {
         #[serde(default = "default_toy_samples")]
         samples: usize,
     },
+    /// Pairs in pix2pix's aligned format: source (left) and target (right) in each picture.
+    AlignedPairs {
+        /// The folder.
+        dir: PathBuf,
+        /// Side of the square each half is resized and cropped to.
+        image_size: usize,
+        /// `grey` or `rgb`, for both halves.
+        #[serde(default)]
+        color: ColorName,
+    },
+    /// Pairs from two folders whose pictures share file names.
+    FolderPairs {
+        /// The sources (`A/`).
+        sources: PathBuf,
+        /// The targets (`B/`).
+        targets: PathBuf,
+        /// Side of the square the pictures are resized and cropped to.
+        image_size: usize,
+        /// `grey` or `rgb` sources.
+        #[serde(default)]
+        source_color: ColorName,
+        /// `grey` or `rgb` targets.
+        #[serde(default)]
+        target_color: ColorName,
+    },
+}
+
+/// `[pairs]`: a translation task made from the data's images.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "task", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum PairsSection {
+    /// Sobel edges -> image.
+    Edges {
+        /// Side of the black canvas the images are centred on first (32 for 28x28 digits).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pad_to: Option<usize>,
+    },
+    /// Greyscale -> colour.
+    Colorize {
+        /// Side of the black canvas the images are centred on first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pad_to: Option<usize>,
+    },
+    /// Low resolution -> high.
+    Upscale {
+        /// Side of the averaged blocks.
+        #[serde(default = "default_upscale_factor")]
+        factor: usize,
+        /// Side of the black canvas the images are centred on first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pad_to: Option<usize>,
+    },
+    /// Image with a square hole -> image.
+    Masked {
+        /// Side of the hole in pixels.
+        hole: usize,
+        /// Side of the black canvas the images are centred on first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pad_to: Option<usize>,
+    },
 }
 
 impl DataSection {
@@ -362,6 +462,14 @@ pub struct LossSection {
     /// WGAN's constraint, 0.01 in the paper); none by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_clip: Option<f32>,
+    /// Weight of the L1 distance to the target in an image-to-image generator's loss
+    /// (pix2pix's lambda, 100 when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l1_weight: Option<f32>,
+    /// Weight of the adversarial term in an image-to-image generator's loss (1 when unset;
+    /// 0 trains it on L1 alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adversarial_weight: Option<f32>,
 }
 
 impl Default for LossSection {
@@ -374,6 +482,8 @@ impl Default for LossSection {
             lecam_weight: None,
             lecam_decay: default_lecam_decay(),
             weight_clip: None,
+            l1_weight: None,
+            adversarial_weight: None,
         }
     }
 }
@@ -704,6 +814,15 @@ fn default_toy_depth() -> usize {
 }
 fn default_toy_samples() -> usize {
     50_000
+}
+fn default_pix2pix_size() -> usize {
+    UnetGeneratorConfig::new(3, 3, 256).image_size
+}
+fn default_pix2pix_dropout() -> f64 {
+    UnetGeneratorConfig::new(3, 3, 256).dropout
+}
+fn default_upscale_factor() -> usize {
+    4
 }
 fn default_epochs() -> u64 {
     5

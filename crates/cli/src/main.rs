@@ -3,6 +3,7 @@
 mod bench;
 mod eval;
 mod impute;
+mod translate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -138,6 +139,9 @@ enum Command {
     /// Fill the missing cells of a CSV table with GAIN (or, with --remove, measure how well
     /// it fills cells removed at random).
     Impute(impute::ImputeArgs),
+    /// Translate pictures with a trained image-to-image generator (pix2pix), or score it on
+    /// held-out pairs with --report.
+    Translate(translate::TranslateArgs),
     /// Write samples from a trained generator.
     Generate {
         /// A run directory, a checkpoint directory, or a file in one.
@@ -532,6 +536,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Classify { command } => classify(command),
         Command::Eval(args) => Ok(eval::run(args)?),
         Command::Impute(args) => impute::run(args),
+        Command::Translate(args) => translate::run(args),
         Command::Generate {
             checkpoint,
             count,

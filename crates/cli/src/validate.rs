@@ -5,18 +5,20 @@ use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::PathBuf;
 
 use ganforge_backend::BackendKind;
-use ganforge_data::{ColorMode, IdxKind, Split, ToyDistribution};
+use ganforge_data::{ColorMode, IdxKind, PairTask, Split, ToyDistribution};
 use ganforge_losses::{LeCam, LossKind, Penalty};
 use ganforge_models::{
     Architecture, Conditioning, DcganDiscriminatorConfig, DcganGeneratorConfig,
     DcganMnistDiscriminatorConfig, DcganMnistGeneratorConfig, MlpDiscriminatorConfig,
-    MlpGeneratorConfig, ToyDiscriminatorConfig, ToyGeneratorConfig,
+    MlpGeneratorConfig, NormKind, PatchGanDiscriminatorConfig, ToyDiscriminatorConfig,
+    ToyGeneratorConfig, UnetGeneratorConfig,
 };
+use ganforge_trainer::translation::TranslationSpec;
 use ganforge_trainer::{DataSpec, EmaSpec, OnDivergence, RunLength, RunSpec, TrainError};
 
 use crate::config::{
     ColorName, ConditioningName, DataSection, DivergenceName, LossName, LossSection, ModelSection,
-    PenaltyName, RawConfig, SplitName,
+    NormName, PairsSection, PenaltyName, RawConfig, SplitName,
 };
 use crate::error::CliError;
 
@@ -100,7 +102,7 @@ pub fn run_spec(config: &RawConfig, backend: BackendKind) -> Result<RunSpec, Cli
         Some(steps) => RunLength::Steps(nonzero_u64("train.steps", steps)?),
         None => RunLength::Epochs(nonzero_u64("train.epochs", t.epochs)?),
     };
-    let data = data_spec(&config.data);
+    let data = data_spec(&config.data, config.pairs);
     let (method, embed_dim) = config.model.conditioning();
     let class_names = match method {
         ConditioningName::None => Vec::new(),
@@ -115,7 +117,7 @@ pub fn run_spec(config: &RawConfig, backend: BackendKind) -> Result<RunSpec, Cli
     };
     let spec = RunSpec {
         name: config.name.clone().unwrap_or_else(|| "run".to_string()),
-        architecture: architecture(&config.model),
+        architecture: architecture(&config.model, &data),
         conditioning: Conditioning::new(method.method(), class_names.len())
             .with_embed_dim(embed_dim),
         class_names,
@@ -147,6 +149,7 @@ pub fn run_spec(config: &RawConfig, backend: BackendKind) -> Result<RunSpec, Cli
         },
         pack: config.model.pack(),
         spectral_norm: config.model.spectral_norm(),
+        translation: translation(config.loss),
         ema: config.ema.map(|e| EmaSpec {
             beta: e.beta,
             start: e.start,
@@ -157,8 +160,23 @@ pub fn run_spec(config: &RawConfig, backend: BackendKind) -> Result<RunSpec, Cli
     Ok(spec)
 }
 
-/// The model configs a `[model]` section describes.
-pub fn architecture(model: &ModelSection) -> Architecture {
+/// The generator's loss weights of an image-to-image run, when `[loss]` sets either.
+fn translation(loss: LossSection) -> Option<TranslationSpec> {
+    if loss.l1_weight.is_none() && loss.adversarial_weight.is_none() {
+        return None;
+    }
+    let defaults = TranslationSpec::default();
+    Some(TranslationSpec {
+        l1_weight: loss.l1_weight.unwrap_or(defaults.l1_weight),
+        adversarial_weight: loss
+            .adversarial_weight
+            .unwrap_or(defaults.adversarial_weight),
+    })
+}
+
+/// The model configs a `[model]` section describes, for `data` (a translating model takes
+/// its channels from the data's pairs).
+pub fn architecture(model: &ModelSection, data: &DataSpec) -> Architecture {
     match model.clone() {
         ModelSection::MlpMnist {
             latent_dim,
@@ -238,11 +256,67 @@ pub fn architecture(model: &ModelSection) -> Architecture {
                 ..ToyDiscriminatorConfig::default()
             },
         ),
+        ModelSection::Pix2pix {
+            image_size,
+            g_width,
+            d_width,
+            d_layers,
+            norm,
+            dropout,
+        } => {
+            let norm = match norm {
+                NormName::Batch => NormKind::Batch,
+                NormName::Instance => NormKind::Instance,
+            };
+            // An unpaired dataset gets no source channels; `RunSpec::check` names it.
+            let source = data.source_channels().unwrap_or(0);
+            let target = data.item_shape()[0].saturating_sub(source);
+            let generator = UnetGeneratorConfig {
+                width: g_width,
+                norm,
+                dropout,
+                ..UnetGeneratorConfig::new(source, target, image_size)
+            };
+            let scaled = PatchGanDiscriminatorConfig::new(source + target, image_size);
+            let discriminator = PatchGanDiscriminatorConfig {
+                width: d_width,
+                layers: d_layers.unwrap_or(scaled.layers),
+                norm,
+                ..scaled
+            };
+            Architecture::Pix2Pix(generator, discriminator)
+        }
     }
 }
 
-/// The dataset a `[data]` section describes.
-pub fn data_spec(data: &DataSection) -> DataSpec {
+/// The dataset a `[data]` section describes, made into pairs when `[pairs]` names a task.
+pub fn data_spec(data: &DataSection, pairs: Option<PairsSection>) -> DataSpec {
+    let images = image_data_spec(data);
+    let Some(pairs) = pairs else {
+        return images;
+    };
+    let (task, pad_to) = match pairs {
+        PairsSection::Edges { pad_to } => (PairTask::Edges, pad_to),
+        PairsSection::Colorize { pad_to } => (PairTask::Colorize, pad_to),
+        PairsSection::Upscale { factor, pad_to } => (PairTask::Upscale { factor }, pad_to),
+        PairsSection::Masked { hole, pad_to } => (PairTask::Masked { hole }, pad_to),
+    };
+    DataSpec::TaskPairs {
+        images: Box::new(images),
+        task,
+        pad_to,
+    }
+}
+
+fn color_mode(color: ColorName) -> ColorMode {
+    match color {
+        ColorName::Grey => ColorMode::Grey,
+        ColorName::Rgb => ColorMode::Rgb,
+    }
+}
+
+/// The dataset of a `[data]` section alone.
+fn image_data_spec(data: &DataSection) -> DataSpec {
     let split = |s: SplitName| match s {
         SplitName::Train => Split::Train,
         SplitName::Test => Split::Test,
@@ -269,10 +343,7 @@ pub fn data_spec(data: &DataSection) -> DataSpec {
         } => DataSpec::ImageFolder {
             dir,
             image_size,
-            color: match color {
-                ColorName::Grey => ColorMode::Grey,
-                ColorName::Rgb => ColorMode::Rgb,
-            },
+            color: color_mode(color),
         },
         DataSection::ToyRing8 { samples } => DataSpec::Toy {
             distribution: ToyDistribution::Ring8,
@@ -281,6 +352,28 @@ pub fn data_spec(data: &DataSection) -> DataSpec {
         DataSection::ToyGrid25 { samples } => DataSpec::Toy {
             distribution: ToyDistribution::Grid25,
             samples,
+        },
+        DataSection::AlignedPairs {
+            dir,
+            image_size,
+            color,
+        } => DataSpec::AlignedPairs {
+            dir,
+            image_size,
+            color: color_mode(color),
+        },
+        DataSection::FolderPairs {
+            sources,
+            targets,
+            image_size,
+            source_color,
+            target_color,
+        } => DataSpec::FolderPairs {
+            sources,
+            targets,
+            image_size,
+            source_color: color_mode(source_color),
+            target_color: color_mode(target_color),
         },
     }
 }

@@ -563,3 +563,58 @@ fn gain_iterations_on_every_backend() {
         );
     }
 }
+
+/// pix2pix: one iteration from the same weights, pairs and dropout masks gives the same
+/// discriminator losses and scores, and the same L1 of the translations, on every compiled
+/// backend as on flex; the generator's adversarial term, taken after the discriminator's
+/// update, is asserted on LibTorch and reported on wgpu (see `short_run_on_every_backend`).
+#[test]
+#[cfg_attr(
+    not(any(feature = "tch", feature = "wgpu")),
+    ignore = "only flex is compiled in: no other backend to compare it with"
+)]
+fn pix2pix_iteration_on_every_backend() {
+    use rand::SeedableRng;
+    let plan = common::plan(
+        "[model]\narchitecture = \"pix2pix\"\nimage_size = 32\ng_width = 8\nd_width = 8\n\
+         [data]\ndataset = \"mnist\"\n[pairs]\ntask = \"edges\"\npad_to = 32\n\
+         [optimizer.generator]\nepsilon = 0.01\n[optimizer.discriminator]\nepsilon = 0.01\n",
+        &[],
+    );
+    let step = |device: &Device| {
+        let ad = device.clone().autodiff();
+        let gan = Gan::new(&plan.gan_spec(), &ad, plan.init_seeds()).unwrap();
+        let objective = plan.objective();
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(5);
+        let batch =
+            objective
+                .batch_shape()
+                .batch(tensor([4, 2, 32, 32], 40, &ad), None, &mut rng, &ad);
+        let (_, stats) = objective.iteration(gan, Vec::new(), batch, &mut NoClock);
+        host(stats.values)
+    };
+    let flex = step(&Device::flex());
+    assert_eq!(flex.len(), 5);
+    let pick = |v: &[f32], at: &[usize]| at.iter().map(|&i| v[i]).collect::<Vec<_>>();
+    for (kind, device) in others() {
+        let other = step(&device);
+        let before_update = [0, 2, 3, 4];
+        assert_close(
+            kind,
+            "pix2pix D losses, scores and L1",
+            &pick(&flex, &before_update),
+            &pick(&other, &before_update),
+            tolerance(kind),
+        );
+        match kind {
+            BackendKind::Wgpu => eprintln!("wgpu pix2pix loss_g {} vs flex {}", other[1], flex[1]),
+            _ => assert_close(
+                kind,
+                "pix2pix loss_g",
+                &flex[1..2],
+                &other[1..2],
+                tolerance(kind),
+            ),
+        }
+    }
+}

@@ -51,6 +51,8 @@ fn every_config_in_configs_is_valid() {
         "r1-fashion-mnist.toml",
         "gain-letter.toml",
         "gain-spam.toml",
+        "pix2pix-edges2fashion.toml",
+        "pix2pix-gray2color-cifar10.toml",
     ] {
         assert!(
             seen.iter().any(|s| s == required),

@@ -119,35 +119,76 @@ impl ImageFolder {
     fn decode(&self, index: usize) -> Result<Vec<u8>, DataError> {
         let path = &self.files[index].0;
         let img = image::open(path).map_err(|e| DataError::corrupt(path, e.to_string()))?;
-        let (w, h) = (img.width(), img.height());
-        if w == 0 || h == 0 {
-            return Err(DataError::corrupt(path, "picture has no pixels"));
-        }
-        let s = self.size as u32;
-        // The centred square, then resized to `s`: the memory used is bounded by the picture
-        // itself, however thin it is.
-        let side = w.min(h);
-        let img = img.crop_imm((w - side) / 2, (h - side) / 2, side, side);
-        let img = if side == s {
-            img
-        } else {
-            img.resize_exact(s, s, FilterType::Triangle)
-        };
-        let plane = (s * s) as usize;
-        Ok(match self.color {
-            ColorMode::Grey => img.to_luma8().into_raw(),
-            ColorMode::Rgb => {
-                let hwc = img.to_rgb8().into_raw();
-                let mut chw = vec![0u8; 3 * plane];
-                for (i, px) in hwc.chunks_exact(3).enumerate() {
-                    for c in 0..3 {
-                        chw[c * plane + i] = px[c];
-                    }
-                }
-                chw
-            }
-        })
+        decode_square(img, self.size, self.color, path)
     }
+}
+
+/// The centred square of `img`, resized to `size` x `size`, as `[C, S, S]` bytes; `path`
+/// names the picture in errors.
+pub(crate) fn decode_square(
+    img: image::DynamicImage,
+    size: usize,
+    color: ColorMode,
+    path: &Path,
+) -> Result<Vec<u8>, DataError> {
+    let (w, h) = (img.width(), img.height());
+    if w == 0 || h == 0 {
+        return Err(DataError::corrupt(path, "picture has no pixels"));
+    }
+    let s = size as u32;
+    // The centred square, then resized to `s`: the memory used is bounded by the picture
+    // itself, however thin it is.
+    let side = w.min(h);
+    let img = img.crop_imm((w - side) / 2, (h - side) / 2, side, side);
+    let img = if side == s {
+        img
+    } else {
+        img.resize_exact(s, s, FilterType::Triangle)
+    };
+    let plane = (s * s) as usize;
+    Ok(match color {
+        ColorMode::Grey => img.to_luma8().into_raw(),
+        ColorMode::Rgb => {
+            let hwc = img.to_rgb8().into_raw();
+            let mut chw = vec![0u8; 3 * plane];
+            for (i, px) in hwc.chunks_exact(3).enumerate() {
+                for c in 0..3 {
+                    chw[c * plane + i] = px[c];
+                }
+            }
+            chw
+        }
+    })
+}
+
+/// The pictures (`.png`, `.jpg`, `.jpeg`) under `dir` at any depth, sorted: an error when
+/// `dir` is missing or holds none.
+pub fn find_images(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
+    if !dir.is_dir() {
+        return Err(DataError::MissingDirectory {
+            path: dir.to_path_buf(),
+        });
+    }
+    let mut files = Vec::new();
+    collect_images(dir, None, &mut files)?;
+    if files.is_empty() {
+        return Err(DataError::corrupt(
+            dir,
+            "holds no .png, .jpg or .jpeg pictures",
+        ));
+    }
+    Ok(files.into_iter().map(|(path, _)| path).collect())
+}
+
+/// The picture at `path` as an image of `color`, its centred square resized to `size` x
+/// `size`: `[C, S, S]` values in `[-1, 1]`.
+pub fn read_image(path: &Path, size: usize, color: ColorMode) -> Result<Vec<f32>, DataError> {
+    if size == 0 {
+        return Err(DataError::Invalid("image size must be at least 1".into()));
+    }
+    let img = image::open(path).map_err(|e| DataError::corrupt(path, e.to_string()))?;
+    let bytes = decode_square(img, size, color, path)?;
+    Ok(bytes.into_iter().map(|b| b as f32 / 127.5 - 1.0).collect())
 }
 
 impl Dataset for ImageFolder {

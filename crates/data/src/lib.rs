@@ -9,6 +9,11 @@
 //! - [`ImageFolder`]: PNG/JPEG files, class sub-folders as labels, resized and centre-cropped;
 //! - [`ToyDataset`]: 2-D mixtures of Gaussians (ring of 8, 5x5 grid) as `[2, 1, 1]` points.
 //!
+//! Paired images for image-to-image translation ([`PairedDataset`]: the source's channels then
+//! the target's in one item) come from pix2pix's aligned format ([`AlignedPairs`]), from two
+//! folders with matching names ([`FolderPairs`]), or from any image dataset through a
+//! [`PairTask`] ([`TaskPairs`]: edges, greyscale, low resolution or a hole -> the image).
+//!
 //! [`Table`] is a CSV table with missing cells (numeric and categorical columns), the input
 //! and output of tabular imputation.
 //!
@@ -24,6 +29,7 @@ mod idx;
 mod image_folder;
 mod loader;
 mod locate;
+mod paired;
 mod table;
 mod toy;
 
@@ -32,8 +38,9 @@ pub use dataset::Dataset;
 pub use download::{RemoteFile, download_files};
 pub use error::DataError;
 pub use idx::{IdxDataset, IdxKind, Split, write_idx_fixture};
-pub use image_folder::{ColorMode, ImageFolder};
+pub use image_folder::{ColorMode, ImageFolder, find_images, read_image};
 pub use loader::{BatchLoader, HostBatch, LoaderPosition};
 pub use locate::{DataSource, Findable, LocateOptions, cache_dir, locate};
+pub use paired::{AlignedPairs, FolderPairs, Padded, PairTask, PairedDataset, TaskPairs};
 pub use table::{ColumnKind, MISSING_TOKENS, Table, table_fixture};
 pub use toy::{ToyDataset, ToyDistribution};

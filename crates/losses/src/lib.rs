@@ -5,7 +5,9 @@
 //! Each loss returns a one-element tensor `[1]` that the trainer calls `backward` on.
 //! [`class_cross_entropy`] is the auxiliary classification term of AC-GAN; [`Penalty`] the
 //! gradient penalties (WGAN-GP, R1) on the critic's input gradient; [`gain_discriminator_loss`],
-//! [`gain_generator_loss`] and [`observed_mse`] the per-cell losses of GAIN's imputation.
+//! [`gain_generator_loss`] and [`observed_mse`] the per-cell losses of GAIN's imputation;
+//! [`l1_distance`] the reconstruction term of image-to-image translation. Discriminators that
+//! score patches give logits `[B, P]`; every loss averages over all of them.
 
 use burn::prelude::*;
 use burn::tensor::activation::log_sigmoid;
@@ -18,6 +20,7 @@ mod lecam;
 mod minimax;
 mod non_saturating;
 mod penalty;
+mod reconstruction;
 mod wasserstein;
 
 pub use classification::class_cross_entropy;
@@ -28,6 +31,7 @@ pub use lecam::LeCam;
 pub use minimax::Minimax;
 pub use non_saturating::NonSaturating;
 pub use penalty::{Penalty, gradient_penalty, r1_penalty};
+pub use reconstruction::l1_distance;
 pub use wasserstein::Wasserstein;
 
 /// A GAN objective: what the discriminator minimises and what the generator minimises.

@@ -23,8 +23,10 @@ use crate::error::{ModelError, positive};
 use crate::init::{WEIGHT_STD, WeightInit};
 use crate::layers::{ClassAffine, ClassEmbedding};
 use crate::mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
+use crate::patchgan::{PatchGanDiscriminator, PatchGanDiscriminatorConfig};
 use crate::spectral;
 use crate::toy::{ToyDiscriminator, ToyDiscriminatorConfig, ToyGenerator, ToyGeneratorConfig};
+use crate::unet::{UnetGenerator, UnetGeneratorConfig};
 
 /// How class labels enter the networks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -126,6 +128,8 @@ pub enum GeneratorNet {
     Dcgan(DcganGenerator),
     /// See [`ToyGenerator`].
     Toy(ToyGenerator),
+    /// See [`UnetGenerator`].
+    Unet(UnetGenerator),
 }
 
 impl GeneratorNet {
@@ -135,6 +139,12 @@ impl GeneratorNet {
             GeneratorNet::DcganMnist(g) => g.forward_class(z, class),
             GeneratorNet::Dcgan(g) => g.forward_class(z, class),
             GeneratorNet::Toy(g) => g.forward(z),
+            // Noise alone: the translation of a blank (all-zero) source.
+            GeneratorNet::Unet(g) => {
+                let (batch, side) = (z.dims()[0], g.image_size());
+                let blank = Tensor::zeros([batch, g.in_channels(), side, side], &z.device());
+                g.forward(blank, z)
+            }
         }
     }
 
@@ -143,7 +153,7 @@ impl GeneratorNet {
             GeneratorNet::Mlp(g) => g.norm_widths(),
             GeneratorNet::DcganMnist(g) => g.norm_widths(),
             GeneratorNet::Dcgan(g) => g.norm_widths(),
-            GeneratorNet::Toy(_) => Vec::new(),
+            GeneratorNet::Toy(_) | GeneratorNet::Unet(_) => Vec::new(),
         }
     }
 }
@@ -185,6 +195,16 @@ impl Generator {
             });
         self.net.forward(z, class.as_ref())
     }
+
+    /// Translates each image of `source` `[B, C_in, H, W]` with the noise `[B, latent]` (for
+    /// pix2pix's U-Net, its dropout masks). A generator that does not translate ignores the
+    /// source and generates from the noise.
+    pub fn translate(&self, source: Tensor<4>, noise: Tensor<2>) -> Tensor<4> {
+        match &self.net {
+            GeneratorNet::Unet(g) => g.forward(source, noise),
+            _ => self.forward(noise, None),
+        }
+    }
 }
 
 /// The unconditioned discriminator of each architecture.
@@ -198,6 +218,8 @@ pub enum DiscriminatorNet {
     Dcgan(DcganDiscriminator),
     /// See [`ToyDiscriminator`].
     Toy(ToyDiscriminator),
+    /// See [`PatchGanDiscriminator`].
+    PatchGan(PatchGanDiscriminator),
 }
 
 impl DiscriminatorNet {
@@ -207,6 +229,7 @@ impl DiscriminatorNet {
             DiscriminatorNet::DcganMnist(d) => d.features(x),
             DiscriminatorNet::Dcgan(d) => d.features(x),
             DiscriminatorNet::Toy(d) => d.features(x),
+            DiscriminatorNet::PatchGan(d) => d.features(x).flatten(1, 3),
         }
     }
 
@@ -216,6 +239,7 @@ impl DiscriminatorNet {
             DiscriminatorNet::DcganMnist(d) => d.head(features),
             DiscriminatorNet::Dcgan(d) => d.head(features),
             DiscriminatorNet::Toy(d) => d.head(features),
+            DiscriminatorNet::PatchGan(d) => d.head(d.unflatten(features)),
         }
     }
 
@@ -237,7 +261,7 @@ impl DiscriminatorNet {
             DiscriminatorNet::DcganMnist(d) => {
                 Some(d.features_input_gradient(x, seed(d.head_gradient(batch)?)))
             }
-            DiscriminatorNet::Dcgan(_) => None,
+            DiscriminatorNet::Dcgan(_) | DiscriminatorNet::PatchGan(_) => None,
         }
     }
 
@@ -247,6 +271,7 @@ impl DiscriminatorNet {
             DiscriminatorNet::DcganMnist(d) => d.feature_dim(),
             DiscriminatorNet::Dcgan(d) => d.feature_dim(),
             DiscriminatorNet::Toy(d) => d.feature_dim(),
+            DiscriminatorNet::PatchGan(d) => d.feature_dim(),
         }
     }
 }
@@ -386,6 +411,9 @@ pub enum Architecture {
     Dcgan(DcganGeneratorConfig, DcganDiscriminatorConfig),
     /// The 2-D toy MLP pair.
     Toy(ToyGeneratorConfig, ToyDiscriminatorConfig),
+    /// pix2pix: a U-Net that translates images, and a PatchGAN that scores the source and
+    /// the translation (or the target) together.
+    Pix2Pix(UnetGeneratorConfig, PatchGanDiscriminatorConfig),
 }
 
 impl Architecture {
@@ -406,7 +434,24 @@ impl Architecture {
             Architecture::DcganMnist(g, _) => g.latent_dim,
             Architecture::Dcgan(g, _) => g.latent_dim,
             Architecture::Toy(g, _) => g.latent_dim,
+            Architecture::Pix2Pix(g, _) => g.noise_dim(),
         }
+    }
+
+    /// Channels of the image a translating generator takes (`pix2pix`); `None` for the
+    /// generators that start from noise alone.
+    pub fn source_channels(&self) -> Option<usize> {
+        match self {
+            Architecture::Pix2Pix(g, _) => Some(g.in_channels),
+            _ => None,
+        }
+    }
+
+    /// Shape `[C, H, W]` of one training item: a sample, or for a translating architecture a
+    /// source and its target joined along the channels.
+    pub fn item_shape(&self) -> [usize; 3] {
+        let [c, h, w] = self.sample_shape();
+        [c + self.source_channels().unwrap_or(0), h, w]
     }
 
     /// Shape `[C, H, W]` of one generated sample.
@@ -416,6 +461,7 @@ impl Architecture {
             Architecture::DcganMnist(g, _) => [g.channels, g.image_size, g.image_size],
             Architecture::Dcgan(g, _) => [g.channels, g.image_size, g.image_size],
             Architecture::Toy(..) => [2, 1, 1],
+            Architecture::Pix2Pix(g, _) => [g.out_channels, g.image_size, g.image_size],
         }
     }
 
@@ -440,6 +486,11 @@ impl Architecture {
                 Architecture::Dcgan(g, d)
             }
             toy @ Architecture::Toy(..) => toy,
+            Architecture::Pix2Pix(mut g, mut d) => {
+                g.image_size = size;
+                d.image_size = size;
+                Architecture::Pix2Pix(g, d)
+            }
         }
     }
 
@@ -451,6 +502,7 @@ impl Architecture {
         conditioning: &Conditioning,
     ) -> Result<Generator, ModelError> {
         conditioning.check()?;
+        self.check_translation(conditioning, 1)?;
         let init = &mut WeightInit::new(seed);
         let (classes, embed_dim) = (conditioning.classes, conditioning.embed_dim);
         let class_norm = conditioning.method == ConditioningMethod::Projection
@@ -500,6 +552,7 @@ impl Architecture {
         let pack = options.pack;
         conditioning.check()?;
         positive("pack", pack)?;
+        self.check_translation(conditioning, pack)?;
         if pack > 1 && conditioning.is_conditional() {
             return Err(ModelError::InvalidSize {
                 field: "pack",
@@ -551,6 +604,7 @@ impl Architecture {
             Architecture::DcganMnist(g, _) => GeneratorNet::DcganMnist(g.init(device, init)?),
             Architecture::Dcgan(g, _) => GeneratorNet::Dcgan(g.init(device, init)?),
             Architecture::Toy(g, _) => GeneratorNet::Toy(g.init(device, init)?),
+            Architecture::Pix2Pix(g, _) => GeneratorNet::Unet(g.init(device, init)?),
         })
     }
 
@@ -564,7 +618,34 @@ impl Architecture {
             Architecture::DcganMnist(_, d) => DiscriminatorNet::DcganMnist(d.init(device, init)?),
             Architecture::Dcgan(_, d) => DiscriminatorNet::Dcgan(d.init(device, init)?),
             Architecture::Toy(_, d) => DiscriminatorNet::Toy(d.init(device, init)?),
+            Architecture::Pix2Pix(_, d) => DiscriminatorNet::PatchGan(d.init(device, init)?),
         })
+    }
+
+    /// A translating architecture takes no classes and no packs.
+    fn check_translation(
+        &self,
+        conditioning: &Conditioning,
+        pack: usize,
+    ) -> Result<(), ModelError> {
+        if self.source_channels().is_none() {
+            return Ok(());
+        }
+        if conditioning.is_conditional() {
+            return Err(ModelError::InvalidSize {
+                field: "classes",
+                value: conditioning.classes,
+                reason: "pix2pix translates images; it is not class-conditional".into(),
+            });
+        }
+        if pack > 1 {
+            return Err(ModelError::InvalidSize {
+                field: "pack",
+                value: pack,
+                reason: "pix2pix's discriminator scores patches of one item".into(),
+            });
+        }
+        Ok(())
     }
 
     /// The same architecture with a generator input of `latent_dim` values.
@@ -575,6 +656,8 @@ impl Architecture {
             Architecture::DcganMnist(g, _) => g.latent_dim = latent_dim,
             Architecture::Dcgan(g, _) => g.latent_dim = latent_dim,
             Architecture::Toy(g, _) => g.latent_dim = latent_dim,
+            // Its noise is its dropout masks, sized by the network.
+            Architecture::Pix2Pix(..) => {}
         }
         arch
     }
@@ -587,6 +670,7 @@ impl Architecture {
             Architecture::DcganMnist(_, d) => d.channels += extra,
             Architecture::Dcgan(_, d) => d.channels += extra,
             Architecture::Toy(_, d) => d.inputs += extra,
+            Architecture::Pix2Pix(_, d) => d.channels += extra,
         }
         arch
     }

@@ -150,6 +150,11 @@ impl WeightInit {
         layer
     }
 
+    /// A zero bias over `channels` (pix2pix's initialisation of every bias).
+    pub fn zero_bias(&self, channels: usize, device: &Device) -> Param<Tensor<1>> {
+        self.param(vec![0.0; channels], [channels], device)
+    }
+
     /// A class table `[classes, dim]` drawn from `N(0, std)`.
     pub fn embedding(
         &mut self,

@@ -117,6 +117,88 @@ pub fn class_batch_norm_leaky_relu<const D: usize>(
     }
 }
 
+/// Which normalisation follows a convolution in the image-to-image networks (pix2pix's
+/// `--norm`): batch normalisation, or instance normalisation, which normalises each item on its
+/// own and so also works with a batch of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NormKind {
+    /// BatchNorm with learned scale and shift and running statistics.
+    #[default]
+    Batch,
+    /// Instance normalisation without parameters (pix2pix's `affine=False`).
+    Instance,
+}
+
+/// A normalisation after a convolution: batch normalisation when `batch` holds one, else
+/// instance normalisation when `instance` is set, else none.
+#[derive(Module, Debug)]
+pub struct ImageNorm {
+    batch: Option<BatchNorm>,
+    instance: bool,
+}
+
+impl ImageNorm {
+    /// No normalisation.
+    pub(crate) fn none() -> Self {
+        Self {
+            batch: None,
+            instance: false,
+        }
+    }
+
+    /// `kind` over `channels`, drawing BatchNorm's scale from `init`.
+    pub(crate) fn new(
+        kind: NormKind,
+        channels: usize,
+        init: &mut crate::WeightInit,
+        device: &Device,
+    ) -> Self {
+        match kind {
+            NormKind::Batch => Self {
+                batch: Some(init.batch_norm(channels, device)),
+                instance: false,
+            },
+            NormKind::Instance => Self {
+                batch: None,
+                instance: true,
+            },
+        }
+    }
+
+    /// `leaky_relu(norm(x), negative_slope)`; a slope of 1 leaves the activation out.
+    pub fn forward_leaky_relu(&self, x: Tensor<4>, negative_slope: f64) -> Tensor<4> {
+        let activate = |x: Tensor<4>| {
+            if negative_slope == 1.0 {
+                x
+            } else {
+                leaky_relu(x, negative_slope)
+            }
+        };
+        match (&self.batch, self.instance) {
+            (Some(norm), _) => batch_norm_leaky_relu(norm, x, negative_slope),
+            (None, true) => activate(instance_norm(x, INSTANCE_NORM_EPSILON)),
+            (None, false) => activate(x),
+        }
+    }
+}
+
+/// PyTorch's `InstanceNorm2d` epsilon.
+const INSTANCE_NORM_EPSILON: f64 = 1e-5;
+
+/// Instance normalisation without parameters (Ulyanov et al. 2016): each item's channel is
+/// shifted and scaled to zero mean and unit (biased) variance over its pixels.
+///
+/// # Shapes
+/// - x, output: `[B, C, H, W]`
+pub fn instance_norm(x: Tensor<4>, epsilon: f64) -> Tensor<4> {
+    let [batch, channels, h, w] = x.dims();
+    let x: Tensor<3> = x.reshape([batch, channels, h * w]);
+    let centered = x.clone() - x.mean_dim(2); // [B, C, HW]
+    let variance = centered.clone().square().mean_dim(2); // [B, C, 1]
+    (centered * variance.add_scalar(epsilon).sqrt().recip()).reshape([batch, channels, h, w])
+}
+
 /// One learned row per class: a lookup table `[classes, dim]`.
 ///
 /// # Shapes

@@ -12,6 +12,8 @@
 //! class logits out), and [`Architecture`] pairs the two configs of one architecture.
 //! [`Classifier`] is a small CNN that checks what a conditional generator made.
 //! [`GainGenerator`] and [`GainDiscriminator`] impute tables (GAIN): rows of cells, not images.
+//! [`UnetGenerator`] and [`PatchGanDiscriminator`] are pix2pix's pair for image-to-image
+//! translation: an image (and dropout masks as noise) in, an image out; one logit per patch.
 
 mod architecture;
 mod classifier;
@@ -22,9 +24,11 @@ mod gain;
 mod init;
 pub mod layers;
 mod mlp;
+mod patchgan;
 mod reference;
 mod spectral;
 mod toy;
+mod unet;
 
 pub use architecture::{
     Architecture, Conditioning, ConditioningMethod, Discriminator, DiscriminatorNet,
@@ -41,7 +45,10 @@ pub use dcgan_mnist::{
 pub use error::ModelError;
 pub use gain::{GainConfig, GainDiscriminator, GainGenerator};
 pub use init::WeightInit;
+pub use layers::NormKind;
 pub use mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
+pub use patchgan::{PatchGanDiscriminator, PatchGanDiscriminatorConfig, patch_receptive_field};
 pub use reference::{REFERENCE_MODELS, reference};
 pub use spectral::{SpectralNorm, is_spectrally_normalized};
 pub use toy::{ToyDiscriminator, ToyDiscriminatorConfig, ToyGenerator, ToyGeneratorConfig};
+pub use unet::{UnetGenerator, UnetGeneratorConfig};

@@ -155,6 +155,13 @@ pub(crate) fn splits(data: &DataSpec) -> Result<(Shared, Shared), TrainError> {
             value: "toy".into(),
             reason: "the classifier is for images".into(),
         }),
+        DataSpec::TaskPairs { .. }
+        | DataSpec::AlignedPairs { .. }
+        | DataSpec::FolderPairs { .. } => Err(TrainError::Invalid {
+            key: "--dataset",
+            value: dataset_name(data),
+            reason: "the classifier is for labelled images, not pairs".into(),
+        }),
     }
 }
 
@@ -164,6 +171,11 @@ pub(crate) fn dataset_name(data: &DataSpec) -> String {
         DataSpec::Cifar10 { .. } => "cifar10".to_string(),
         DataSpec::ImageFolder { dir, .. } => format!("image-folder:{}", dir.display()),
         DataSpec::Toy { .. } => "toy".to_string(),
+        DataSpec::TaskPairs { images, task, .. } => {
+            format!("{}-{task:?}-pairs", dataset_name(images))
+        }
+        DataSpec::AlignedPairs { dir, .. } => format!("aligned-pairs:{}", dir.display()),
+        DataSpec::FolderPairs { sources, .. } => format!("folder-pairs:{}", sources.display()),
     }
 }
 
@@ -291,6 +303,35 @@ pub fn predict(model: &Classifier, values: &[f32], shape: [usize; 3], device: &D
     out
 }
 
+/// The penultimate features `model` computes for `[N, C, H, W]` values, in chunks, and their
+/// width.
+pub fn features(
+    model: &Classifier,
+    values: &[f32],
+    shape: [usize; 3],
+    device: &Device,
+) -> (Vec<f32>, usize) {
+    let item: usize = shape.iter().product();
+    let (mut out, mut dim) = (Vec::new(), 0);
+    for chunk in values.chunks(EVAL_CHUNK * item.max(1)) {
+        let n = chunk.len() / item;
+        let x = Tensor::<4>::from_data(
+            TensorData::new(chunk.to_vec(), [n, shape[0], shape[1], shape[2]]),
+            device,
+        );
+        let features = model.features(x);
+        dim = features.dims()[1];
+        out.extend(
+            features
+                .into_data()
+                .convert::<f32>()
+                .try_to_vec::<f32>()
+                .unwrap_or_default(),
+        );
+    }
+    (out, dim)
+}
+
 /// Fraction of `dataset`'s items that `model` (in evaluation mode) labels correctly.
 pub fn accuracy(
     model: &Classifier,
@@ -393,7 +434,7 @@ pub fn score(
     }
     let (model, info) = load(classifier, device)?;
     let dir = resolve_checkpoint(checkpoint)?;
-    let loaded = load_generator(&dir, device, weights)?;
+    let loaded = load_generator(&dir, device, weights)?.for_sampling(&dir)?;
     if loaded.class_names.is_empty() {
         return Err(not_conditional(&dir));
     }

@@ -160,7 +160,7 @@ pub fn evaluate(
     check_options(options)?;
     let (model, info) = classify::load(classifier, device)?;
     let dir = resolve_checkpoint(checkpoint)?;
-    let loaded = load_generator(&dir, device, options.weights)?;
+    let loaded = load_generator(&dir, device, options.weights)?.for_sampling(&dir)?;
     check_compatible(classifier, &info, &loaded)?;
     let wants = |m: Metric| options.metrics.contains(&m);
     if wants(Metric::ClassAccuracy) && loaded.class_names.is_empty() {

@@ -149,6 +149,21 @@ pub struct LoadedGenerator {
     pub spec: RunSpec,
 }
 
+impl LoadedGenerator {
+    /// The generator, if it makes images from noise; a translator (pix2pix) is refused by
+    /// naming the command that uses it.
+    pub fn for_sampling(self, dir: &Path) -> Result<Self, TrainError> {
+        match self.spec.pair_shape() {
+            Some(_) => Err(TrainError::checkpoint(
+                dir,
+                "its generator translates images rather than sampling noise: use `ganforge \
+                 translate`",
+            )),
+            None => Ok(self),
+        }
+    }
+}
+
 /// Loads the generator of checkpoint directory `dir` on `device`, with the `weights` asked for.
 pub fn load_generator(
     dir: &Path,
@@ -198,7 +213,7 @@ pub fn generate(
         sampler,
         class_names: names,
         spec,
-    } = load_generator(&dir, device, options.weights)?;
+    } = load_generator(&dir, device, options.weights)?.for_sampling(&dir)?;
     let grid = inputs(options, sampler.latent_dim(), &names)?;
     let samples = sampler.generate_from(&generator, device, &grid.noise, grid.labels.as_deref());
     let out = &options.out;

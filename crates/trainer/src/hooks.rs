@@ -237,12 +237,48 @@ impl Hook for LogHook {
 }
 
 /// How a run's samples are drawn.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum SampleView {
     /// An image grid.
     Images,
     /// A scatter plot over a 2-D mixture's modes.
     Points(ToyDistribution),
+    /// Fixed sources translated, each beside its source and its target.
+    Pairs(FixedPairs),
+}
+
+/// The pairs a translation run's grids show: rows of `source | translation | target`.
+#[derive(Debug, Clone)]
+pub struct FixedPairs {
+    /// Sources `[N, source_channels, H, W]`.
+    pub sources: Vec<f32>,
+    /// Their targets `[N, C, H, W]`.
+    pub targets: Vec<f32>,
+    /// Channels of a source.
+    pub source_channels: usize,
+}
+
+/// Triples `source | translation | target` per grid row.
+const TRIPLES_PER_ROW: usize = 4;
+
+impl FixedPairs {
+    /// The grid of `translations` `[N, C, H, W]` between their sources and targets.
+    pub fn grid(&self, translations: &[f32], [c, h, w]: [usize; 3]) -> image::RgbImage {
+        let plane = h * w;
+        let sources = render::with_channels(&self.sources, self.source_channels, c, plane);
+        let mut cells = Vec::with_capacity(3 * translations.len());
+        for ((source, output), target) in sources
+            .chunks_exact(c * plane)
+            .zip(translations.chunks_exact(c * plane))
+            .zip(self.targets.chunks_exact(c * plane))
+        {
+            cells.extend_from_slice(source);
+            cells.extend_from_slice(output);
+            cells.extend_from_slice(target);
+        }
+        let n = cells.len() / (c * plane);
+        render::sample_rows(&cells, [n, c, h, w], 3 * TRIPLES_PER_ROW)
+    }
 }
 
 /// Writes `samples/step-NNNNNNNN.png` from fixed noise every `every` iterations.
@@ -269,24 +305,39 @@ impl Hook for SampleHook {
             return Ok(());
         }
         let it = tick.state.iteration;
-        let samples = self.sampler.generate_from(
-            tick.gan.sampling_generator(),
-            &self.device,
-            &self.inputs.noise,
-            self.inputs.labels.as_deref(),
-        );
         let path = self.dir.join(format!("step-{it:08}.png"));
-        match self.view {
+        let generator = tick.gan.sampling_generator();
+        let generate = || {
+            self.sampler.generate_from(
+                generator,
+                &self.device,
+                &self.inputs.noise,
+                self.inputs.labels.as_deref(),
+            )
+        };
+        match &self.view {
             SampleView::Points(dist) => render::scatter(
                 &path,
-                &points(&samples),
+                &points(&generate()),
                 &dist.modes(),
                 &format!("{} at iteration {it}", self.name),
             ),
             SampleView::Images => {
+                let samples = generate();
                 let [c, h, w] = self.sampler.shape();
                 let shape = [samples.len() / (c * h * w), c, h, w];
                 let grid = render::sample_rows(&samples, shape, self.inputs.columns);
+                crate::fsio::write_png(&path, &grid.into())
+            }
+            SampleView::Pairs(pairs) => {
+                let translations = self.sampler.translate_from(
+                    generator,
+                    &self.device,
+                    &pairs.sources,
+                    pairs.source_channels,
+                    &self.inputs.noise,
+                );
+                let grid = pairs.grid(&translations, self.sampler.shape());
                 crate::fsio::write_png(&path, &grid.into())
             }
         }

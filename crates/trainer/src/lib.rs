@@ -32,6 +32,8 @@ mod run_dir;
 pub mod sample;
 pub mod spec;
 pub mod train;
+pub mod translate;
+pub mod translation;
 
 pub use ema::EmaSpec;
 pub use error::TrainError;

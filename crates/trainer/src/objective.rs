@@ -264,6 +264,20 @@ pub struct BatchShape {
     pub classes: Option<usize>,
     /// Whether to draw [`Batch::penalty_mix`].
     pub penalty_mix: bool,
+    /// For image-to-image objectives: how items split into a source and a target, and the
+    /// dropout the noise stands for.
+    pub pairs: Option<PairShape>,
+}
+
+/// How the items of a paired dataset become [`Batch::condition`] and [`Batch::target`], and
+/// what the noise of a translating generator is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PairShape {
+    /// Channels of the source; the rest of an item's channels are the target's.
+    pub source_channels: usize,
+    /// The generator's dropout probability: each noise value is 0 with this probability and
+    /// `1 / (1 - p)` otherwise (a dropout mask), rather than a normal draw.
+    pub dropout: f64,
 }
 
 impl BatchShape {
@@ -277,13 +291,11 @@ impl BatchShape {
         device: &Device,
     ) -> Batch {
         let batch = real.dims()[0];
-        let noise = Tensor::from_data(
-            TensorData::new(
-                normal_noise(rng, batch * self.latent_dim),
-                [batch, self.latent_dim],
-            ),
-            device,
-        );
+        let values = match self.pairs {
+            Some(pairs) => dropout_masks(rng, batch * self.latent_dim, pairs.dropout),
+            None => normal_noise(rng, batch * self.latent_dim),
+        };
+        let noise = Tensor::from_data(TensorData::new(values, [batch, self.latent_dim]), device);
         let (labels, fake_labels) = match self.classes {
             Some(classes) => {
                 let fake: Vec<u32> = (0..batch)
@@ -300,18 +312,36 @@ impl BatchShape {
             let mix: Vec<f32> = (0..batch).map(|_| rng.random::<f32>()).collect();
             Tensor::from_data(TensorData::new(mix, [batch, 1, 1, 1]), device)
         });
+        let (real, condition, target) = match self.pairs {
+            Some(pairs) => {
+                let channels = real.dims()[1];
+                let split = pairs.source_channels.min(channels);
+                let source = real.clone().narrow(1, 0, split);
+                let target = real.narrow(1, split, channels - split);
+                (target.clone(), Some(source), Some(target))
+            }
+            None => (real, None, None),
+        };
         Batch {
             real,
             labels,
             noise,
             fake_labels,
-            condition: None,
-            target: None,
+            condition,
+            target,
             mask: None,
             penalty_mix,
             step: 0,
         }
     }
+}
+
+/// `n` dropout mask values: 0 with probability `p`, else `1 / (1 - p)`.
+pub fn dropout_masks(rng: &mut impl Rng, n: usize, p: f64) -> Vec<f32> {
+    let keep = (1.0 / (1.0 - p)) as f32;
+    (0..n)
+        .map(|_| if rng.random::<f64>() < p { 0.0 } else { keep })
+        .collect()
 }
 
 /// Labels as an integer tensor `[B]`.
@@ -439,6 +469,7 @@ impl Objective for Unconditional {
             latent_dim: self.latent_dim,
             classes: None,
             penalty_mix: self.regularisers.needs_penalty_mix(),
+            pairs: None,
         }
     }
 
@@ -481,6 +512,7 @@ impl Objective for ClassConditional {
             latent_dim: self.latent_dim,
             classes: Some(self.classes),
             penalty_mix: self.regularisers.needs_penalty_mix(),
+            pairs: None,
         }
     }
 

@@ -22,6 +22,26 @@ fn register_font() {
     });
 }
 
+/// Images `[N, from, plane]` shown with `to` channels: unchanged when the counts agree, a grey
+/// image repeated into `to` channels, the luma of an RGB image for one channel, and
+/// otherwise the first `to` channels (an inpainting source without its mask).
+pub fn with_channels(values: &[f32], from: usize, to: usize, plane: usize) -> Vec<f32> {
+    if from == to || from == 0 || plane == 0 {
+        return values.to_vec();
+    }
+    let mut out = Vec::with_capacity(values.len() / from * to);
+    for image in values.chunks_exact(from * plane) {
+        match (from, to) {
+            (1, _) => (0..to).for_each(|_| out.extend_from_slice(image)),
+            (3, 1) => out.extend((0..plane).map(|i| {
+                0.299 * image[i] + 0.587 * image[plane + i] + 0.114 * image[2 * plane + i]
+            })),
+            _ => out.extend_from_slice(&image[..to.min(from) * plane]),
+        }
+    }
+    out
+}
+
 /// Arranges `[N, C, H, W]` samples in `[-1, 1]` into a grid of `columns` samples per row (a
 /// square for unconditional samples, one row per class for a conditional run) with a 2-pixel
 /// border, each sample scaled up by a whole factor so small images stay legible.

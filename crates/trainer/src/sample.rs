@@ -54,6 +54,49 @@ impl Sampler {
         out
     }
 
+    /// Translates each `[source_channels, H, W]` image of `sources` with its share of `noise`
+    /// (`latent_dim` values each: a translating generator's dropout masks), in evaluation
+    /// mode. Returns host values `[N, C, H, W]`.
+    pub fn translate_from(
+        &self,
+        generator: &Generator,
+        device: &Device,
+        sources: &[f32],
+        source_channels: usize,
+        noise: &[f32],
+    ) -> Vec<f32> {
+        let eval = generator.valid();
+        let [_, h, w] = self.shape;
+        let source_size = (source_channels * h * w).max(1);
+        let count = sources.len() / source_size;
+        let mut out = Vec::with_capacity(count * self.shape.iter().product::<usize>());
+        for start in (0..count).step_by(CHUNK) {
+            let n = CHUNK.min(count - start);
+            let source = Tensor::<4>::from_data(
+                TensorData::new(
+                    sources[start * source_size..(start + n) * source_size].to_vec(),
+                    [n, source_channels, h, w],
+                ),
+                device,
+            );
+            let z = Tensor::<2>::from_data(
+                TensorData::new(
+                    noise[start * self.latent_dim..(start + n) * self.latent_dim].to_vec(),
+                    [n, self.latent_dim],
+                ),
+                device,
+            );
+            out.extend(
+                eval.translate(source, z)
+                    .into_data()
+                    .convert::<f32>()
+                    .try_to_vec::<f32>()
+                    .unwrap_or_default(),
+            );
+        }
+        out
+    }
+
     /// Generates `count` samples from noise drawn with `rng`, for `labels` when given.
     pub fn generate(
         &self,

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use ganforge_backend::BackendKind;
 use ganforge_data::{
-    Cifar10, Cifar10Source, ColorMode, Dataset, IdxDataset, IdxKind, ImageFolder, LocateOptions,
-    Split, ToyDataset, ToyDistribution, locate,
+    AlignedPairs, Cifar10, Cifar10Source, ColorMode, Dataset, FolderPairs, IdxDataset, IdxKind,
+    ImageFolder, LocateOptions, Padded, PairTask, Split, TaskPairs, ToyDataset, ToyDistribution,
+    locate,
 };
 use ganforge_losses::{LeCam, LossKind, Penalty};
 use ganforge_models::{Architecture, Conditioning, ConditioningMethod};
@@ -19,8 +20,10 @@ use serde::{Deserialize, Serialize};
 use crate::ema::EmaSpec;
 use crate::error::TrainError;
 use crate::objective::{
-    ClassConditional, GanSpec, InitSeeds, Objective, OptimizerSpec, Regularisers, Unconditional,
+    ClassConditional, GanSpec, InitSeeds, Objective, OptimizerSpec, PairShape, Regularisers,
+    Unconditional,
 };
+use crate::translation::{Translation, TranslationSpec};
 
 /// How long a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +94,38 @@ pub enum DataSpec {
         /// Points drawn.
         samples: usize,
     },
+    /// Pairs made from the images of another dataset by a task (edges, greyscale, low
+    /// resolution or a hole -> the image).
+    TaskPairs {
+        /// The images.
+        images: Box<DataSpec>,
+        /// How a source is made from its image.
+        task: PairTask,
+        /// Side of the black square canvas the images are centred on first, when larger.
+        pad_to: Option<usize>,
+    },
+    /// pix2pix's aligned format: source and target side by side in each picture.
+    AlignedPairs {
+        /// The folder.
+        dir: PathBuf,
+        /// Side of the square images.
+        image_size: usize,
+        /// Grey or RGB, for both halves.
+        color: ColorMode,
+    },
+    /// Sources and targets in two folders, paired by file name.
+    FolderPairs {
+        /// The sources' folder (`A/`).
+        sources: PathBuf,
+        /// The targets' folder (`B/`).
+        targets: PathBuf,
+        /// Side of the square images.
+        image_size: usize,
+        /// Grey or RGB sources.
+        source_color: ColorMode,
+        /// Grey or RGB targets.
+        target_color: ColorMode,
+    },
 }
 
 impl DataSpec {
@@ -103,6 +138,67 @@ impl DataSpec {
                 image_size, color, ..
             } => [color.channels(), *image_size, *image_size],
             DataSpec::Toy { .. } => [2, 1, 1],
+            DataSpec::TaskPairs {
+                images,
+                task,
+                pad_to,
+            } => {
+                let [c, h, w] = images.item_shape();
+                let [h, w] = pad_to.map_or([h, w], |side| [side.max(h), side.max(w)]);
+                [task.source_channels(c) + c, h, w]
+            }
+            DataSpec::AlignedPairs {
+                image_size, color, ..
+            } => [2 * color.channels(), *image_size, *image_size],
+            DataSpec::FolderPairs {
+                image_size,
+                source_color,
+                target_color,
+                ..
+            } => [
+                source_color.channels() + target_color.channels(),
+                *image_size,
+                *image_size,
+            ],
+        }
+    }
+
+    /// The same data's held-out split: the test split of MNIST, Fashion-MNIST and CIFAR-10,
+    /// and the pairs a task makes from it; `None` for data without one (files).
+    pub fn held_out(&self) -> Option<DataSpec> {
+        match self {
+            DataSpec::Idx { kind, dir, .. } => Some(DataSpec::Idx {
+                kind: *kind,
+                split: Split::Test,
+                dir: dir.clone(),
+            }),
+            DataSpec::Cifar10 { dir, .. } => Some(DataSpec::Cifar10 {
+                split: Split::Test,
+                dir: dir.clone(),
+            }),
+            DataSpec::TaskPairs {
+                images,
+                task,
+                pad_to,
+            } => images.held_out().map(|images| DataSpec::TaskPairs {
+                images: Box::new(images),
+                task: *task,
+                pad_to: *pad_to,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Channels of the source in each item of a paired dataset; `None` for datasets of
+    /// single items.
+    pub fn source_channels(&self) -> Option<usize> {
+        match self {
+            DataSpec::TaskPairs { images, task, .. } => {
+                Some(task.source_channels(images.item_shape()[0]))
+            }
+            DataSpec::AlignedPairs { color, .. } => Some(color.channels()),
+            DataSpec::FolderPairs { source_color, .. } => Some(source_color.channels()),
+            _ => None,
         }
     }
 
@@ -128,6 +224,36 @@ impl DataSpec {
                 distribution,
                 samples,
             } => Arc::new(ToyDataset::new(*distribution, *samples, seed)?),
+            DataSpec::TaskPairs {
+                images,
+                task,
+                pad_to,
+            } => {
+                let mut images = images.open(seed)?;
+                let [_, h, w] = images.item_shape();
+                if let Some(side) = pad_to.filter(|&side| side > h.min(w)) {
+                    // Black, the background of the digit and clothing datasets.
+                    images = Arc::new(Padded::new(images, side, -1.0)?);
+                }
+                Arc::new(TaskPairs::new(images, *task, seed)?)
+            }
+            DataSpec::AlignedPairs {
+                dir,
+                image_size,
+                color,
+            } => Arc::new(AlignedPairs::open(dir, *image_size, *color)?),
+            DataSpec::FolderPairs {
+                sources,
+                targets,
+                image_size,
+                source_color,
+                target_color,
+            } => Arc::new(FolderPairs::open(
+                sources,
+                targets,
+                *image_size,
+                [*source_color, *target_color],
+            )?),
         })
     }
 
@@ -147,6 +273,8 @@ impl DataSpec {
                     .map(|m| m.to_string())
                     .collect(),
             ),
+            DataSpec::TaskPairs { images, .. } => images.class_names()?,
+            DataSpec::AlignedPairs { .. } | DataSpec::FolderPairs { .. } => None,
         })
     }
 
@@ -218,6 +346,10 @@ pub struct RunSpec {
     /// Spectral normalisation of the discriminator's weights (Miyato et al. 2018).
     #[serde(default)]
     pub spectral_norm: bool,
+    /// The generator's loss terms of an image-to-image architecture (`pix2pix`); its
+    /// defaults when `None`.
+    #[serde(default)]
+    pub translation: Option<TranslationSpec>,
     /// The backend the run was made for (recorded; the device passed to
     /// [`run`](crate::run) is the one used).
     pub backend: BackendKind,
@@ -338,7 +470,8 @@ impl RunSpec {
             }
             _ => {}
         }
-        let (produced, expected) = (self.architecture.sample_shape(), self.data.item_shape());
+        self.check_translation()?;
+        let (produced, expected) = (self.architecture.item_shape(), self.data.item_shape());
         if produced != expected {
             return Err(TrainError::invalid(
                 "model.image_size",
@@ -351,7 +484,11 @@ impl RunSpec {
                 ),
             ));
         }
-        let uses_batch_norm = !matches!(self.architecture, Architecture::Toy(..));
+        // pix2pix normalises maps of at least 2x2 values, so it trains on single items too.
+        let uses_batch_norm = !matches!(
+            self.architecture,
+            Architecture::Toy(..) | Architecture::Pix2Pix(..)
+        );
         if uses_batch_norm && self.batch_size.get() < 2 {
             return Err(TrainError::invalid(
                 "train.batch_size",
@@ -419,6 +556,87 @@ impl RunSpec {
         }
         check_optimizer(&GENERATOR_KEYS, &self.generator_optimizer)?;
         check_optimizer(&DISCRIMINATOR_KEYS, &self.discriminator_optimizer)
+    }
+
+    /// An image-to-image architecture needs paired data whose sources it takes, no class
+    /// conditioning and no discriminator regulariser; its loss weights are non-negative and
+    /// not both 0. Other architectures take no translation settings.
+    fn check_translation(&self) -> Result<(), TrainError> {
+        let Some(source) = self.architecture.source_channels() else {
+            return match self.translation {
+                Some(t) => Err(TrainError::invalid(
+                    "loss.l1_weight",
+                    t.l1_weight,
+                    "applies to image-to-image architectures (pix2pix) only",
+                )),
+                None => Ok(()),
+            };
+        };
+        match self.data.source_channels() {
+            Some(data) if data == source => {}
+            Some(data) => {
+                return Err(TrainError::invalid(
+                    "model.source_channels",
+                    source,
+                    format!("the data's sources have {data} channel(s)"),
+                ));
+            }
+            None => {
+                return Err(TrainError::invalid(
+                    "data.pairs",
+                    "none",
+                    "pix2pix trains on pairs: name a pair task or a paired dataset",
+                ));
+            }
+        }
+        if self.conditioning.is_conditional() {
+            return Err(TrainError::invalid(
+                "model.conditioning",
+                format!("{:?}", self.conditioning.method),
+                "pix2pix translates images; it is not class-conditional",
+            ));
+        }
+        let regularised = [
+            ("loss.penalty", self.penalty.is_some()),
+            ("loss.lecam_weight", self.lecam.is_some()),
+            ("loss.weight_clip", self.weight_clip.is_some()),
+        ];
+        if let Some((key, _)) = regularised.into_iter().find(|(_, set)| *set) {
+            return Err(TrainError::invalid(
+                key,
+                "set",
+                "is not available for pix2pix's patch discriminator",
+            ));
+        }
+        let t = self.translation.unwrap_or_default();
+        for (key, weight) in [
+            ("loss.l1_weight", t.l1_weight),
+            ("loss.adversarial_weight", t.adversarial_weight),
+        ] {
+            if !(weight.is_finite() && weight >= 0.0) {
+                return Err(TrainError::invalid(key, weight, "must be a number >= 0"));
+            }
+        }
+        if t.l1_weight == 0.0 && t.adversarial_weight == 0.0 {
+            return Err(TrainError::invalid(
+                "loss.l1_weight",
+                0,
+                "and loss.adversarial_weight are both 0: the generator would learn nothing",
+            ));
+        }
+        Ok(())
+    }
+
+    /// How a translation run's items split into source and target, and its dropout; `None`
+    /// for the architectures that generate from noise.
+    pub fn pair_shape(&self) -> Option<PairShape> {
+        match &self.architecture {
+            Architecture::Pix2Pix(g, _) => Some(PairShape {
+                source_channels: g.in_channels,
+                dropout: g.dropout,
+            }),
+            _ => None,
+        }
     }
 
     fn check_pack(&self) -> Result<(), TrainError> {
@@ -526,8 +744,9 @@ impl RunSpec {
         }
     }
 
-    /// What each iteration does: the unconditional GAN, or the class-conditional one (with
-    /// AC-GAN's classification term at weight 1, as Odena et al.).
+    /// What each iteration does: pix2pix's translation for an image-to-image architecture,
+    /// else the unconditional GAN or the class-conditional one (with AC-GAN's
+    /// classification term at weight 1, as Odena et al.).
     pub fn objective(&self) -> Box<dyn Objective> {
         let latent_dim = self.architecture.latent_dim();
         let loss = self.loss.build();
@@ -536,6 +755,16 @@ impl RunSpec {
             lecam: self.lecam,
             weight_clip: self.weight_clip,
         };
+        if let Some(pairs) = self.pair_shape() {
+            let weights = self.translation.unwrap_or_default();
+            return Box::new(Translation {
+                loss,
+                adversarial_weight: weights.adversarial_weight,
+                l1_weight: weights.l1_weight,
+                latent_dim,
+                pairs,
+            });
+        }
         match self.conditioning.method {
             ConditioningMethod::None => Box::new(Unconditional {
                 loss,

@@ -17,10 +17,10 @@ use crate::checkpoint::{self, TrainState};
 use crate::error::TrainError;
 use crate::fsio::write_atomic;
 use crate::hooks::{
-    CheckpointHook, Hook, LogHook, LogSettings, SampleHook, SampleView, Tick, points,
+    CheckpointHook, FixedPairs, Hook, LogHook, LogSettings, SampleHook, SampleView, Tick, points,
 };
 use crate::metrics_log::{MetricsLine, MetricsLog, read_lines};
-use crate::objective::{Batch, Gan, NoClock, Objective, StepStats};
+use crate::objective::{Batch, Gan, NoClock, Objective, StepStats, dropout_masks};
 use crate::progress::{Progress, ProgressMode};
 use crate::render;
 use crate::run_dir::RunDir;
@@ -173,7 +173,7 @@ impl<'a> Session<'a> {
             read_lines(&run_dir.metrics())?.pop(),
             stats_tensors(&state.log_window, &ad),
         );
-        let samples = sample_hook(spec, device, &run_dir);
+        let samples = sample_hook(spec, device, &run_dir, dataset.as_ref())?;
         let checkpoints = CheckpointHook {
             every: spec.checkpoint_every.get(),
             dir: run_dir.checkpoints(),
@@ -370,10 +370,10 @@ impl<'a> Session<'a> {
 fn open_dataset(spec: &RunSpec) -> Result<Arc<dyn Dataset>, TrainError> {
     let dataset: Arc<dyn Dataset> = spec.data.open(derive_seed(spec.seed, SeedStream::Data))?;
     let item_shape = dataset.item_shape();
-    if item_shape != spec.architecture.sample_shape() {
+    if item_shape != spec.architecture.item_shape() {
         return Err(TrainError::Invalid {
             key: "model.image_size",
-            value: format!("{:?}", spec.architecture.sample_shape()),
+            value: format!("{:?}", spec.architecture.item_shape()),
             reason: format!("the dataset's items are {item_shape:?}"),
         });
     }
@@ -433,8 +433,17 @@ fn fresh_state(spec: &RunSpec) -> TrainState {
     )))
 }
 
-/// The grid hook: fixed noise from the spec's seed, one row per class when conditional.
-fn sample_hook(spec: &RunSpec, device: &Device, run_dir: &RunDir) -> SampleHook {
+/// Pairs shown in a translation run's grids, at most.
+const GRID_PAIRS: usize = 16;
+
+/// The grid hook: fixed noise from the spec's seed, one row per class when conditional; for
+/// a translation, the dataset's first pairs with fixed dropout masks.
+fn sample_hook(
+    spec: &RunSpec,
+    device: &Device,
+    run_dir: &RunDir,
+    dataset: &dyn Dataset,
+) -> Result<SampleHook, TrainError> {
     let sampler = Sampler::new(
         spec.architecture.latent_dim(),
         spec.architecture.sample_shape(),
@@ -442,23 +451,60 @@ fn sample_hook(spec: &RunSpec, device: &Device, run_dir: &RunDir) -> SampleHook 
     let mut rng = Pcg64Mcg::seed_from_u64(derive_seed(spec.seed, SeedStream::FixedNoise));
     let (latent_dim, count) = (sampler.latent_dim(), spec.sample_count.get());
     let classes = spec.class_names.len();
-    let inputs = match spec.data.toy() {
+    let (inputs, view) = match (spec.data.toy(), spec.pair_shape()) {
         // A toy scatter plot shows every class mixed, not rows.
-        Some(_) => GridInputs::mixed(&mut rng, latent_dim, count, classes),
-        None => GridInputs::new(&mut rng, latent_dim, count, classes),
+        (Some(dist), _) => (
+            GridInputs::mixed(&mut rng, latent_dim, count, classes),
+            SampleView::Points(dist),
+        ),
+        (None, Some(pairs)) => {
+            let count = count.min(GRID_PAIRS).min(dataset.len());
+            let fixed = fixed_pairs(dataset, count, pairs.source_channels)?;
+            let noise = dropout_masks(&mut rng, count * latent_dim, pairs.dropout);
+            let inputs = GridInputs {
+                noise,
+                labels: None,
+                columns: count,
+            };
+            (inputs, SampleView::Pairs(fixed))
+        }
+        (None, None) => (
+            GridInputs::new(&mut rng, latent_dim, count, classes),
+            SampleView::Images,
+        ),
     };
-    SampleHook {
+    Ok(SampleHook {
         every: spec.sample_every.get(),
         sampler,
         inputs,
         device: device.clone(),
         dir: run_dir.samples(),
-        view: match spec.data.toy() {
-            Some(dist) => SampleView::Points(dist),
-            None => SampleView::Images,
-        },
+        view,
         name: spec.name.clone(),
+    })
+}
+
+/// The first `count` items of a paired dataset, split into sources and targets.
+fn fixed_pairs(
+    dataset: &dyn Dataset,
+    count: usize,
+    source_channels: usize,
+) -> Result<FixedPairs, TrainError> {
+    let [c, h, w] = dataset.item_shape();
+    let plane = h * w;
+    let mut item = vec![0.0; c * plane];
+    let (mut sources, mut targets) = (Vec::new(), Vec::new());
+    for index in 0..count {
+        dataset.write_item(index, &mut item)?;
+        let (source, target) = item.split_at(source_channels * plane);
+        sources.extend_from_slice(source);
+        targets.extend_from_slice(target);
     }
+    Ok(FixedPairs {
+        sources,
+        targets,
+        source_channels,
+    })
 }
 
 /// Mode coverage of a finished toy run, and for a conditional run the fraction of each

@@ -70,6 +70,7 @@ fn ring_spec(steps: u64) -> RunSpec {
         ema: None,
         pack: 1,
         spectral_norm: false,
+        translation: None,
         backend: BackendKind::Flex,
     }
 }
