@@ -15,6 +15,7 @@ use ganforge_models::{
     ToyGeneratorConfig, UnetGeneratorConfig,
 };
 
+use ganforge_data::HoleShape;
 use ganforge_losses::LeCam;
 use ganforge_trainer::impute::GainSpec;
 use ganforge_trainer::objective::{AdamSpec, OptimizerSpec, RmsPropSpec};
@@ -391,10 +392,13 @@ pub enum PairsSection {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pad_to: Option<usize>,
     },
-    /// Image with a square hole -> image.
+    /// Image with a hole -> image (inpainting).
     Masked {
-        /// Side of the hole in pixels.
+        /// Size of the hole in pixels (a side, or a stroke's length).
         hole: usize,
+        /// `centre`, `rectangle` (random size and place) or `strokes` (free-form).
+        #[serde(default)]
+        mask: HoleShape,
         /// Side of the black canvas the images are centred on first.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pad_to: Option<usize>,

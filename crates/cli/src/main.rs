@@ -3,6 +3,7 @@
 mod bench;
 mod eval;
 mod impute;
+mod inpaint;
 mod translate;
 
 use std::path::PathBuf;
@@ -142,6 +143,9 @@ enum Command {
     /// Translate pictures with a trained image-to-image generator (pix2pix), or score it on
     /// held-out pairs with --report.
     Translate(translate::TranslateArgs),
+    /// Fill the holes of pictures (white in a mask picture) with a trained inpainter, or
+    /// score it inside the holes of held-out pictures with --report.
+    Inpaint(inpaint::InpaintArgs),
     /// Write samples from a trained generator.
     Generate {
         /// A run directory, a checkpoint directory, or a file in one.
@@ -537,6 +541,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Eval(args) => Ok(eval::run(args)?),
         Command::Impute(args) => impute::run(args),
         Command::Translate(args) => translate::run(args),
+        Command::Inpaint(args) => inpaint::run(args),
         Command::Generate {
             checkpoint,
             count,

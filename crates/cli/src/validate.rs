@@ -299,7 +299,9 @@ pub fn data_spec(data: &DataSection, pairs: Option<PairsSection>) -> DataSpec {
         PairsSection::Edges { pad_to } => (PairTask::Edges, pad_to),
         PairsSection::Colorize { pad_to } => (PairTask::Colorize, pad_to),
         PairsSection::Upscale { factor, pad_to } => (PairTask::Upscale { factor }, pad_to),
-        PairsSection::Masked { hole, pad_to } => (PairTask::Masked { hole }, pad_to),
+        PairsSection::Masked { hole, mask, pad_to } => {
+            (PairTask::Masked { hole, shape: mask }, pad_to)
+        }
     };
     DataSpec::TaskPairs {
         images: Box::new(images),

@@ -574,11 +574,28 @@ fn gain_iterations_on_every_backend() {
     ignore = "only flex is compiled in: no other backend to compare it with"
 )]
 fn pix2pix_iteration_on_every_backend() {
+    translation_iteration_on_every_backend("pix2pix", "task = \"edges\"", 2);
+}
+
+#[test]
+#[cfg_attr(
+    not(any(feature = "tch", feature = "wgpu")),
+    ignore = "only flex is compiled in: no other backend to compare it with"
+)]
+fn inpainting_iteration_on_every_backend() {
+    translation_iteration_on_every_backend("inpainting", "task = \"masked\"\nhole = 12", 3);
+}
+
+/// One iteration of an image-to-image objective on `[pairs]` settings `pairs` and items of
+/// `channels` channels agrees with flex on every compiled backend.
+fn translation_iteration_on_every_backend(name: &str, pairs: &str, channels: usize) {
     use rand::SeedableRng;
     let plan = common::plan(
-        "[model]\narchitecture = \"pix2pix\"\nimage_size = 32\ng_width = 8\nd_width = 8\n\
-         [data]\ndataset = \"mnist\"\n[pairs]\ntask = \"edges\"\npad_to = 32\n\
-         [optimizer.generator]\nepsilon = 0.01\n[optimizer.discriminator]\nepsilon = 0.01\n",
+        &format!(
+            "[model]\narchitecture = \"pix2pix\"\nimage_size = 32\ng_width = 8\nd_width = 8\n\
+             [data]\ndataset = \"mnist\"\n[pairs]\n{pairs}\npad_to = 32\n\
+             [optimizer.generator]\nepsilon = 0.01\n[optimizer.discriminator]\nepsilon = 0.01\n"
+        ),
         &[],
     );
     let step = |device: &Device| {
@@ -586,10 +603,8 @@ fn pix2pix_iteration_on_every_backend() {
         let gan = Gan::new(&plan.gan_spec(), &ad, plan.init_seeds()).unwrap();
         let objective = plan.objective();
         let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(5);
-        let batch =
-            objective
-                .batch_shape()
-                .batch(tensor([4, 2, 32, 32], 40, &ad), None, &mut rng, &ad);
+        let real = tensor([4, channels, 32, 32], 40, &ad);
+        let batch = objective.batch_shape().batch(real, None, &mut rng, &ad);
         let (_, stats) = objective.iteration(gan, Vec::new(), batch, &mut NoClock);
         host(stats.values)
     };
@@ -601,16 +616,16 @@ fn pix2pix_iteration_on_every_backend() {
         let before_update = [0, 2, 3, 4];
         assert_close(
             kind,
-            "pix2pix D losses, scores and L1",
+            &format!("{name} D losses, scores and L1"),
             &pick(&flex, &before_update),
             &pick(&other, &before_update),
             tolerance(kind),
         );
         match kind {
-            BackendKind::Wgpu => eprintln!("wgpu pix2pix loss_g {} vs flex {}", other[1], flex[1]),
+            BackendKind::Wgpu => eprintln!("wgpu {name} loss_g {} vs flex {}", other[1], flex[1]),
             _ => assert_close(
                 kind,
-                "pix2pix loss_g",
+                &format!("{name} loss_g"),
                 &flex[1..2],
                 &other[1..2],
                 tolerance(kind),

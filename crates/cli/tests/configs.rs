@@ -53,6 +53,7 @@ fn every_config_in_configs_is_valid() {
         "gain-spam.toml",
         "pix2pix-edges2fashion.toml",
         "pix2pix-gray2color-cifar10.toml",
+        "inpaint-cifar10.toml",
     ] {
         assert!(
             seen.iter().any(|s| s == required),

@@ -35,13 +35,15 @@ fn save_grey(path: &Path, w: u32, h: u32, value: impl Fn(u32, u32) -> u8) {
 #[test]
 fn pix2pix_trains_resumes_exactly_and_translates() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = mnist_fixture(&tmp.path().join("mnist"), 16);
+    let mnist = tmp.path().join("mnist");
+    std::fs::create_dir_all(&mnist).unwrap();
+    let data = mnist_fixture(&mnist, 16);
     let toml = pix2pix_toml(&data);
     let runs = tmp.path().join("runs");
     let straight = run(&plan(&toml, &[]), &runs, None);
     let first = run(&plan(&toml, &["train.steps=2"]), &runs, None);
     let resumed = run(
-        &resume_plan(&first.run_dir, &[]),
+        &resume_plan(&first.run_dir, &["train.steps=4"]),
         &runs,
         Some(&first.run_dir),
     );
@@ -132,6 +134,22 @@ fn pix2pix_trains_resumes_exactly_and_translates() {
         tmp.path(),
     );
     assert_bad_input(&generate, &["ganforge translate"]);
+    let a = pictures.join("a.png");
+    let inpaint = ganforge(
+        &[
+            "inpaint",
+            "--checkpoint",
+            run_dir,
+            "--image",
+            a.to_str().unwrap(),
+            "--mask",
+            a.to_str().unwrap(),
+            "--out",
+            "x.png",
+        ],
+        tmp.path(),
+    );
+    assert_bad_input(&inpaint, &["ganforge translate"]);
     let none = ganforge(
         &[
             "translate",
@@ -157,7 +175,7 @@ fn pix2pix_trains_resumes_exactly_and_translates() {
         ],
         tmp.path(),
     );
-    assert_bad_input(&no_split, &["not found"]);
+    assert_bad_input(&no_split, &["t10k"]);
 }
 
 #[test]

@@ -180,6 +180,11 @@ pub fn find_images(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     Ok(files.into_iter().map(|(path, _)| path).collect())
 }
 
+/// Width and height of the picture at `path`, read from its header.
+pub fn picture_dimensions(path: &Path) -> Result<(u32, u32), DataError> {
+    image::image_dimensions(path).map_err(|e| DataError::corrupt(path, e.to_string()))
+}
+
 /// The picture at `path` as an image of `color`, its centred square resized to `size` x
 /// `size`: `[C, S, S]` values in `[-1, 1]`.
 pub fn read_image(path: &Path, size: usize, color: ColorMode) -> Result<Vec<f32>, DataError> {

@@ -13,6 +13,8 @@
 //! the target's in one item) come from pix2pix's aligned format ([`AlignedPairs`]), from two
 //! folders with matching names ([`FolderPairs`]), or from any image dataset through a
 //! [`PairTask`] ([`TaskPairs`]: edges, greyscale, low resolution or a hole -> the image).
+//! Holes for inpainting are drawn by [`draw_mask`] (centre squares, random rectangles,
+//! free-form strokes) or read from a picture by [`read_mask`].
 //!
 //! [`Table`] is a CSV table with missing cells (numeric and categorical columns), the input
 //! and output of tabular imputation.
@@ -29,6 +31,7 @@ mod idx;
 mod image_folder;
 mod loader;
 mod locate;
+mod masks;
 mod paired;
 mod table;
 mod toy;
@@ -38,9 +41,10 @@ pub use dataset::Dataset;
 pub use download::{RemoteFile, download_files};
 pub use error::DataError;
 pub use idx::{IdxDataset, IdxKind, Split, write_idx_fixture};
-pub use image_folder::{ColorMode, ImageFolder, find_images, read_image};
+pub use image_folder::{ColorMode, ImageFolder, find_images, picture_dimensions, read_image};
 pub use loader::{BatchLoader, HostBatch, LoaderPosition};
 pub use locate::{DataSource, Findable, LocateOptions, cache_dir, locate};
+pub use masks::{HoleShape, draw_mask, read_mask};
 pub use paired::{AlignedPairs, FolderPairs, Padded, PairTask, PairedDataset, TaskPairs};
 pub use table::{ColumnKind, MISSING_TOKENS, Table, table_fixture};
 pub use toy::{ToyDataset, ToyDistribution};

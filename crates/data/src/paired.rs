@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use crate::image_folder::{ColorMode, decode_square, find_images};
+use crate::masks::{HoleShape, draw_mask};
 use crate::{DataError, Dataset};
 
 /// A dataset of pairs: [`Dataset`] items are the source's channels, then the target's.
@@ -39,12 +40,15 @@ pub enum PairTask {
         /// Side of the averaged blocks.
         factor: usize,
     },
-    /// Masked -> whole: the source is the image with a square hole of side `hole` (pixels)
-    /// set to 0 at a place drawn from the seed and the item's index, followed by the mask
-    /// (1 known, 0 missing) as one more channel.
+    /// Masked -> whole (inpainting): the source is the image with a hole of `shape` and
+    /// size `hole` (pixels) set to 0, drawn from the seed and the item's index, followed by
+    /// the mask (1 known, 0 missing) as one more channel.
     Masked {
-        /// Side of the hole in pixels, below the image side.
+        /// Size of the hole in pixels (a side, or a stroke's length), below the image side.
         hole: usize,
+        /// Centre square, random rectangle or free-form strokes.
+        #[serde(default)]
+        shape: HoleShape,
     },
 }
 
@@ -69,7 +73,7 @@ impl PairTask {
                     "upscale factor {factor} must be at least 2 and divide the image side ({h}x{w})"
                 ))
             }
-            PairTask::Masked { hole } if hole == 0 || hole >= h.min(w) => Some(format!(
+            PairTask::Masked { hole, .. } if hole == 0 || hole >= h.min(w) => Some(format!(
                 "a hole of {hole} pixels must be at least 1 and below the image side ({h}x{w})"
             )),
             _ => None,
@@ -88,17 +92,11 @@ impl PairTask {
                     block_average(src, h, w, factor, dst);
                 }
             }
-            PairTask::Masked { hole } => {
-                let (top, left) = hole_corner(place, h - hole, w - hole);
-                let known = |i: usize| {
-                    !(top..top + hole).contains(&(i / w)) || !(left..left + hole).contains(&(i % w))
-                };
+            PairTask::Masked { hole, shape } => {
                 let (masked, mask) = out.split_at_mut(c * plane);
+                mask.copy_from_slice(&draw_mask(shape, hole, place, [h, w]));
                 for (i, (dst, &src)) in masked.iter_mut().zip(image).enumerate() {
-                    *dst = if known(i % plane) { src } else { 0.0 };
-                }
-                for (i, m) in mask.iter_mut().enumerate() {
-                    *m = if known(i) { 1.0 } else { 0.0 };
+                    *dst = src * mask[i % plane];
                 }
             }
         }
@@ -153,15 +151,6 @@ fn block_average(src: &[f32], h: usize, w: usize, factor: usize, dst: &mut [f32]
             pixels().for_each(|i| dst[i] = mean);
         }
     }
-}
-
-/// The top-left corner of an item's hole: rows `0..=max_top`, columns `0..=max_left`, drawn
-/// from `place` (the seed and the item's index, mixed).
-fn hole_corner(place: u64, max_top: usize, max_left: usize) -> (usize, usize) {
-    let draw = splitmix64(place);
-    let top = (draw >> 32) as usize % (max_top + 1);
-    let left = (draw & 0xffff_ffff) as usize % (max_left + 1);
-    (top, left)
 }
 
 /// SplitMix64's output function: a well-mixed 64-bit value from any input.
@@ -534,7 +523,13 @@ mod tests {
             (PairTask::Edges, 1),
             (PairTask::Colorize, 1),
             (PairTask::Upscale { factor: 2 }, 3),
-            (PairTask::Masked { hole: 2 }, 4),
+            (
+                PairTask::Masked {
+                    hole: 2,
+                    shape: HoleShape::Rectangle,
+                },
+                4,
+            ),
         ] {
             let pairs = TaskPairs::new(Arc::new(Squares), task, 7).unwrap();
             assert_eq!(pairs.split(), source, "{task:?}");
@@ -563,7 +558,10 @@ mod tests {
         assert!((low[0] - (1.0 - 3.0) / 4.0).abs() < 1e-6);
         assert_eq!(low[0], low[5]);
         // The hole is zero in every channel, the mask says where, the rest is the image.
-        let masked = source(PairTask::Masked { hole: 2 });
+        let masked = source(PairTask::Masked {
+            hole: 2,
+            shape: HoleShape::Centre,
+        });
         let mask = &masked[48..64];
         assert_eq!(mask.iter().filter(|&&m| m == 0.0).count(), 4);
         for (i, &m) in mask.iter().enumerate() {
@@ -577,7 +575,14 @@ mod tests {
     #[test]
     fn holes_depend_on_seed_and_item_only() {
         let hole = |seed, index| {
-            let pairs = TaskPairs::new(Arc::new(Squares), PairTask::Masked { hole: 1 }, seed);
+            let pairs = TaskPairs::new(
+                Arc::new(Squares),
+                PairTask::Masked {
+                    hole: 1,
+                    shape: HoleShape::Rectangle,
+                },
+                seed,
+            );
             item(&pairs.unwrap(), index).0[48..].to_vec()
         };
         assert_eq!(hole(5, 0), hole(5, 0));
@@ -597,7 +602,16 @@ mod tests {
         let err = |images, task| TaskPairs::new(images, task, 0).err().unwrap().to_string();
         assert!(err(toy(), PairTask::Colorize).contains("RGB"));
         assert!(err(Arc::new(Squares), PairTask::Upscale { factor: 3 }).contains("factor 3"));
-        assert!(err(Arc::new(Squares), PairTask::Masked { hole: 4 }).contains("hole of 4"));
+        assert!(
+            err(
+                Arc::new(Squares),
+                PairTask::Masked {
+                    hole: 4,
+                    shape: HoleShape::Rectangle
+                }
+            )
+            .contains("hole of 4")
+        );
     }
 
     #[test]

@@ -96,6 +96,10 @@ pub struct Snapshot<'a> {
 }
 
 fn record_bytes(module: impl Module, what: &str, path: &Path) -> Result<Bytes, TrainError> {
+    // A BatchNorm keeps the running statistics of its latest forward pass pending until the
+    // next one (burn's `RunningState`); `valid` applies them to the shared state, so the
+    // record holds what the next iteration would use and a resumed run continues exactly.
+    drop(module.valid());
     module
         .into_record()
         .into_bytes()

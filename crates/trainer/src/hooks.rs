@@ -7,12 +7,12 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::prelude::*;
-use ganforge_data::ToyDistribution;
+use ganforge_data::{Dataset, ToyDistribution};
 
 use crate::checkpoint::{self, Snapshot, TrainState};
 use crate::error::TrainError;
 use crate::metrics_log::{MetricsLine, MetricsLog};
-use crate::objective::{Gan, StepStats};
+use crate::objective::{Gan, PairShape, StepStats};
 use crate::progress::Progress;
 use crate::render;
 use crate::sample::{GridInputs, Sampler};
@@ -254,18 +254,50 @@ pub struct FixedPairs {
     pub sources: Vec<f32>,
     /// Their targets `[N, C, H, W]`.
     pub targets: Vec<f32>,
-    /// Channels of a source.
-    pub source_channels: usize,
+    /// How items split into source and target.
+    pub shape: PairShape,
 }
 
 /// Triples `source | translation | target` per grid row.
 const TRIPLES_PER_ROW: usize = 4;
 
 impl FixedPairs {
+    /// The first `count` items of a paired dataset, split into sources and targets.
+    pub fn first(
+        dataset: &dyn Dataset,
+        count: usize,
+        shape: PairShape,
+    ) -> Result<Self, TrainError> {
+        let [c, h, w] = dataset.item_shape();
+        let plane = h * w;
+        let mut item = vec![0.0; c * plane];
+        let (mut sources, mut targets) = (Vec::new(), Vec::new());
+        for index in 0..count {
+            dataset.write_item(index, &mut item)?;
+            let (source, target) = item.split_at(shape.source_channels * plane);
+            sources.extend_from_slice(source);
+            targets.extend_from_slice(target);
+        }
+        Ok(Self {
+            sources,
+            targets,
+            shape,
+        })
+    }
+
+    /// The first `count` pairs alone, of targets shaped `[C, H, W]`.
+    pub fn truncated(&self, count: usize, [c, h, w]: [usize; 3]) -> Self {
+        Self {
+            sources: self.sources[..count * self.shape.source_channels * h * w].to_vec(),
+            targets: self.targets[..count * c * h * w].to_vec(),
+            shape: self.shape,
+        }
+    }
+
     /// The grid of `translations` `[N, C, H, W]` between their sources and targets.
     pub fn grid(&self, translations: &[f32], [c, h, w]: [usize; 3]) -> image::RgbImage {
         let plane = h * w;
-        let sources = render::with_channels(&self.sources, self.source_channels, c, plane);
+        let sources = render::with_channels(&self.sources, self.shape.source_channels, c, plane);
         let mut cells = Vec::with_capacity(3 * translations.len());
         for ((source, output), target) in sources
             .chunks_exact(c * plane)
@@ -334,7 +366,7 @@ impl Hook for SampleHook {
                     generator,
                     &self.device,
                     &pairs.sources,
-                    pairs.source_channels,
+                    pairs.shape,
                     &self.inputs.noise,
                 );
                 let grid = pairs.grid(&translations, self.sampler.shape());

@@ -24,6 +24,7 @@ mod fsio;
 pub mod generate;
 pub mod hooks;
 pub mod impute;
+pub mod inpaint;
 pub mod metrics_log;
 pub mod objective;
 pub mod progress;

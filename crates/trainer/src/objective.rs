@@ -278,6 +278,9 @@ pub struct PairShape {
     /// The generator's dropout probability: each noise value is 0 with this probability and
     /// `1 / (1 - p)` otherwise (a dropout mask), rather than a normal draw.
     pub dropout: f64,
+    /// Inpainting: the source's last channel marks the known pixels (1) and the hole (0); a
+    /// translation keeps the known pixels and is judged on the hole.
+    pub masked: bool,
 }
 
 impl BatchShape {

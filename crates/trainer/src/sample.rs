@@ -5,7 +5,8 @@ use burn::prelude::*;
 use ganforge_models::Generator;
 use rand::Rng;
 
-use crate::objective::{label_tensor, normal_noise};
+use crate::objective::{PairShape, label_tensor, normal_noise};
+use crate::translation::keep_known;
 
 /// Items generated per forward pass.
 const CHUNK: usize = 256;
@@ -56,16 +57,18 @@ impl Sampler {
 
     /// Translates each `[source_channels, H, W]` image of `sources` with its share of `noise`
     /// (`latent_dim` values each: a translating generator's dropout masks), in evaluation
-    /// mode. Returns host values `[N, C, H, W]`.
+    /// mode; an inpainter's translations keep the sources' known pixels. Returns host values
+    /// `[N, C, H, W]`.
     pub fn translate_from(
         &self,
         generator: &Generator,
         device: &Device,
         sources: &[f32],
-        source_channels: usize,
+        pairs: PairShape,
         noise: &[f32],
     ) -> Vec<f32> {
         let eval = generator.valid();
+        let source_channels = pairs.source_channels;
         let [_, h, w] = self.shape;
         let source_size = (source_channels * h * w).max(1);
         let count = sources.len() / source_size;
@@ -86,8 +89,12 @@ impl Sampler {
                 ),
                 device,
             );
+            let mut translated = eval.translate(source.clone(), z);
+            if pairs.masked {
+                translated = keep_known(source, translated);
+            }
             out.extend(
-                eval.translate(source, z)
+                translated
                     .into_data()
                     .convert::<f32>()
                     .try_to_vec::<f32>()

@@ -202,6 +202,17 @@ impl DataSpec {
         }
     }
 
+    /// Whether the items are masked images and their wholes (inpainting).
+    pub fn is_masked(&self) -> bool {
+        matches!(
+            self,
+            DataSpec::TaskPairs {
+                task: PairTask::Masked { .. },
+                ..
+            }
+        )
+    }
+
     /// Finds (or downloads) and opens the dataset.
     pub fn open(&self, seed: u64) -> Result<Arc<dyn Dataset>, TrainError> {
         Ok(match self {
@@ -634,6 +645,7 @@ impl RunSpec {
             Architecture::Pix2Pix(g, _) => Some(PairShape {
                 source_channels: g.in_channels,
                 dropout: g.dropout,
+                masked: self.data.is_masked(),
             }),
             _ => None,
         }

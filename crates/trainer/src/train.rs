@@ -459,7 +459,7 @@ fn sample_hook(
         ),
         (None, Some(pairs)) => {
             let count = count.min(GRID_PAIRS).min(dataset.len());
-            let fixed = fixed_pairs(dataset, count, pairs.source_channels)?;
+            let fixed = FixedPairs::first(dataset, count, pairs)?;
             let noise = dropout_masks(&mut rng, count * latent_dim, pairs.dropout);
             let inputs = GridInputs {
                 noise,
@@ -481,29 +481,6 @@ fn sample_hook(
         dir: run_dir.samples(),
         view,
         name: spec.name.clone(),
-    })
-}
-
-/// The first `count` items of a paired dataset, split into sources and targets.
-fn fixed_pairs(
-    dataset: &dyn Dataset,
-    count: usize,
-    source_channels: usize,
-) -> Result<FixedPairs, TrainError> {
-    let [c, h, w] = dataset.item_shape();
-    let plane = h * w;
-    let mut item = vec![0.0; c * plane];
-    let (mut sources, mut targets) = (Vec::new(), Vec::new());
-    for index in 0..count {
-        dataset.write_item(index, &mut item)?;
-        let (source, target) = item.split_at(source_channels * plane);
-        sources.extend_from_slice(source);
-        targets.extend_from_slice(target);
-    }
-    Ok(FixedPairs {
-        sources,
-        targets,
-        source_channels,
     })
 }
 

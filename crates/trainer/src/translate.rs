@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use ganforge_data::{ColorMode, Dataset, find_images, read_image};
+use ganforge_data::{ColorMode, find_images, read_image};
 use ganforge_metrics::{
     Features, GaussianStats, ImagePair, MetricsError, frechet_distance, mean_absolute_error, psnr,
     ssim,
@@ -41,15 +41,15 @@ pub struct TranslateOptions {
 }
 
 /// A checkpoint's translating generator, with how its items split.
-struct Translator {
-    loaded: LoadedGenerator,
-    pairs: PairShape,
-    checkpoint: PathBuf,
+pub(crate) struct Translator {
+    pub(crate) loaded: LoadedGenerator,
+    pub(crate) pairs: PairShape,
+    pub(crate) checkpoint: PathBuf,
 }
 
 impl Translator {
     /// Loads the generator of the checkpoint at `path`; refuses one that does not translate.
-    fn load(path: &Path, device: &Device, weights: Weights) -> Result<Self, TrainError> {
+    pub(crate) fn load(path: &Path, device: &Device, weights: Weights) -> Result<Self, TrainError> {
         let checkpoint = resolve_checkpoint(path)?;
         let loaded = load_generator(&checkpoint, device, weights)?;
         let pairs = loaded.spec.pair_shape().ok_or_else(|| {
@@ -66,23 +66,22 @@ impl Translator {
     }
 
     /// Side of the images it translates.
-    fn image_size(&self) -> usize {
+    pub(crate) fn image_size(&self) -> usize {
         self.loaded.sampler.shape()[1]
     }
 
     /// Translations `[N, C, S, S]` of `sources`, with dropout masks drawn from `rng`.
-    fn translate(&self, sources: &[f32], rng: &mut Pcg64Mcg, device: &Device) -> Vec<f32> {
+    pub(crate) fn translate(
+        &self,
+        sources: &[f32],
+        rng: &mut Pcg64Mcg,
+        device: &Device,
+    ) -> Vec<f32> {
         let sampler = &self.loaded.sampler;
         let [_, h, w] = sampler.shape();
         let count = sources.len() / (self.pairs.source_channels * h * w);
         let noise = dropout_masks(rng, count * sampler.latent_dim(), self.pairs.dropout);
-        sampler.translate_from(
-            &self.loaded.generator,
-            device,
-            sources,
-            self.pairs.source_channels,
-            &noise,
-        )
+        sampler.translate_from(&self.loaded.generator, device, sources, self.pairs, &noise)
     }
 }
 
@@ -113,8 +112,8 @@ pub fn translate(
                 "--input",
                 input.display(),
                 format!(
-                    "this generator takes sources of {n} channels (an image and its mask), \
-                     not pictures"
+                    "this generator fills holes (its sources are a picture and a mask, {n} \
+                     channels): use `ganforge inpaint`"
                 ),
             ));
         }
@@ -163,7 +162,8 @@ pub fn translate(
 /// Where `report` finds its held-out pairs and how many it scores.
 #[derive(Debug, Clone)]
 pub struct ReportOptions {
-    /// Held-out pairs in pix2pix's aligned format; the run's own held-out split when `None`.
+    /// Held-out pairs in pix2pix's aligned format (for an inpainter, a folder of pictures
+    /// that get holes drawn as in training); the run's own held-out split when `None`.
     pub pairs: Option<PathBuf>,
     /// Pairs scored at most.
     pub count: usize,
@@ -185,12 +185,19 @@ pub struct TranslationReport {
     pub checkpoint: PathBuf,
     /// Pairs scored.
     pub pairs: usize,
+    /// Where the scores are taken: `image` (every pixel), or `hole` for an inpainter (the
+    /// missing pixels alone).
+    pub region: &'static str,
     /// Mean absolute difference of translation and target (values in `[-1, 1]`).
     pub l1: f64,
     /// Peak signal-to-noise ratio in dB.
     pub psnr_db: f64,
     /// Structural similarity.
     pub ssim: f64,
+    /// For an inpainter, the same scores of the baseline that fills each hole with the mean
+    /// colour of the picture's known pixels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_fill: Option<Quality>,
     /// Fréchet distance of the translations to the targets in the classifier's features,
     /// when a classifier was given.
     pub fid_classifier: Option<f64>,
@@ -209,6 +216,7 @@ pub fn report(
     let translator = Translator::load(path, device, options.weights)?;
     let spec = &translator.loaded.spec;
     let data = match &options.pairs {
+        Some(dir) if translator.pairs.masked => held_out_pictures(dir, spec, &translator)?,
         Some(dir) => aligned_pairs(
             dir,
             translator.pairs.source_channels,
@@ -235,11 +243,15 @@ pub fn report(
         ));
     }
     let count = options.count.min(dataset.len());
-    let pairs = held_out_pairs(dataset.as_ref(), count, translator.pairs.source_channels)?;
+    let pairs = FixedPairs::first(dataset.as_ref(), count, translator.pairs)?;
     let mut rng = Pcg64Mcg::seed_from_u64(options.seed);
     let outputs = translator.translate(&pairs.sources, &mut rng, device);
     let shape = translator.loaded.sampler.shape();
-    let scores = score(&outputs, &pairs.targets, shape)?;
+    let scores = score(&outputs, &pairs, shape)?;
+    let mean_fill = match translator.pairs.masked {
+        true => Some(score(&mean_fill(&pairs, shape), &pairs, shape)?),
+        false => None,
+    };
     let fid_classifier = match &options.classifier {
         Some(dir) => Some(classifier_distance(
             dir,
@@ -253,13 +265,47 @@ pub fn report(
     let report = TranslationReport {
         checkpoint: translator.checkpoint.clone(),
         pairs: count,
-        l1: scores[0],
-        psnr_db: scores[1],
-        ssim: scores[2],
+        region: if translator.pairs.masked {
+            "hole"
+        } else {
+            "image"
+        },
+        l1: scores.l1,
+        psnr_db: scores.psnr_db,
+        ssim: scores.ssim,
+        mean_fill,
         fid_classifier,
     };
     write_report(&options.out, &report, &pairs, &outputs, shape)?;
     Ok(report)
+}
+
+/// The pictures under `dir` with holes drawn as the inpainter's run draws them.
+fn held_out_pictures(
+    dir: &Path,
+    spec: &crate::spec::RunSpec,
+    translator: &Translator,
+) -> Result<DataSpec, TrainError> {
+    let DataSpec::TaskPairs { task, .. } = &spec.data else {
+        return Err(TrainError::invalid(
+            "--pairs",
+            dir.display(),
+            "this inpainter's run made no holes of its own to draw",
+        ));
+    };
+    let color = match translator.pairs.source_channels - 1 {
+        1 => ColorMode::Grey,
+        _ => ColorMode::Rgb,
+    };
+    Ok(DataSpec::TaskPairs {
+        images: Box::new(DataSpec::ImageFolder {
+            dir: dir.to_path_buf(),
+            image_size: translator.image_size(),
+            color,
+        }),
+        task: *task,
+        pad_to: None,
+    })
 }
 
 /// Aligned pairs under `dir` whose sources have `source_channels` channels (1 or 3, both
@@ -283,43 +329,34 @@ fn aligned_pairs(dir: &Path, source_channels: usize, size: usize) -> Result<Data
     })
 }
 
-/// The first `count` pairs of `dataset`.
-fn held_out_pairs(
-    dataset: &dyn Dataset,
-    count: usize,
-    source_channels: usize,
-) -> Result<FixedPairs, TrainError> {
-    let [c, h, w] = dataset.item_shape();
-    let plane = h * w;
-    let mut item = vec![0.0; c * plane];
-    let (mut sources, mut targets) = (Vec::new(), Vec::new());
-    for index in 0..count {
-        dataset.write_item(index, &mut item)?;
-        let (source, target) = item.split_at(source_channels * plane);
-        sources.extend_from_slice(source);
-        targets.extend_from_slice(target);
-    }
-    Ok(FixedPairs {
-        sources,
-        targets,
-        source_channels,
-    })
+/// Mean scores of images against their targets.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Quality {
+    /// Mean absolute difference (values in `[-1, 1]`).
+    pub l1: f64,
+    /// Peak signal-to-noise ratio in dB.
+    pub psnr_db: f64,
+    /// Structural similarity.
+    pub ssim: f64,
 }
 
-/// Mean L1, PSNR and SSIM of each translation against its target.
-fn score(outputs: &[f32], targets: &[f32], shape: [usize; 3]) -> Result<[f64; 3], TrainError> {
+/// Mean L1, PSNR and SSIM of each output against its pair's target: over the hole for masked
+/// pairs, over the whole image otherwise.
+fn score(outputs: &[f32], pairs: &FixedPairs, shape: [usize; 3]) -> Result<Quality, TrainError> {
     let per_image = shape.iter().product::<usize>();
+    let holes = hole_masks(pairs, shape);
     let mut sums = [0.0; 3];
     let mut n = 0;
-    for (output, target) in outputs
+    for (i, (output, target)) in outputs
         .chunks_exact(per_image)
-        .zip(targets.chunks_exact(per_image))
+        .zip(pairs.targets.chunks_exact(per_image))
+        .enumerate()
     {
         let pair = ImagePair {
             output,
             target,
             shape,
-            mask: None,
+            mask: holes.as_ref().map(|h| &h[i][..]),
         };
         sums[0] += mean_absolute_error(pair).map_err(metric_error)?;
         // Identical images have infinite PSNR; 100 dB stands for them in the mean.
@@ -327,7 +364,48 @@ fn score(outputs: &[f32], targets: &[f32], shape: [usize; 3]) -> Result<[f64; 3]
         sums[2] += ssim(pair, DATA_RANGE).map_err(metric_error)?;
         n += 1;
     }
-    Ok(sums.map(|s| s / n.max(1) as f64))
+    let [l1, psnr_db, ssim] = sums.map(|s| s / n.max(1) as f64);
+    Ok(Quality { l1, psnr_db, ssim })
+}
+
+/// Each masked source's hole (`true` where missing), `[H * W]` per pair; `None` unless the
+/// pairs are masked.
+fn hole_masks(pairs: &FixedPairs, [c, h, w]: [usize; 3]) -> Option<Vec<Vec<bool>>> {
+    let plane = h * w;
+    pairs.shape.masked.then(|| {
+        pairs
+            .sources
+            .chunks_exact((c + 1) * plane)
+            .map(|source| source[c * plane..].iter().map(|&m| m < 0.5).collect())
+            .collect()
+    })
+}
+
+/// The baseline inpainting: each masked source with its hole filled, channel by channel,
+/// with the mean of its known pixels.
+fn mean_fill(pairs: &FixedPairs, [c, h, w]: [usize; 3]) -> Vec<f32> {
+    let plane = h * w;
+    let mut out = Vec::with_capacity(pairs.targets.len());
+    for source in pairs.sources.chunks_exact((c + 1) * plane) {
+        let (picture, known) = source.split_at(c * plane);
+        let count = known.iter().filter(|&&m| m >= 0.5).count().max(1) as f32;
+        for channel in picture.chunks_exact(plane) {
+            let sum: f32 = channel
+                .iter()
+                .zip(known)
+                .filter(|(_, m)| **m >= 0.5)
+                .map(|(v, _)| v)
+                .sum();
+            let mean = sum / count;
+            out.extend(
+                channel
+                    .iter()
+                    .zip(known)
+                    .map(|(&v, &m)| if m >= 0.5 { v } else { mean }),
+            );
+        }
+    }
+    out
 }
 
 /// The Fréchet distance between `outputs` and `targets` (`[N, C, H, W]` each) in the
@@ -392,11 +470,7 @@ fn write_report(
         .map_err(|e| TrainError::write(out.join("report.json"), std::io::Error::other(e)))?;
     write_atomic(&out.join("report.json"), &json)?;
     let shown = REPORT_GRID.min(report.pairs);
-    let first = FixedPairs {
-        sources: pairs.sources[..shown * pairs.source_channels * h * w].to_vec(),
-        targets: pairs.targets[..shown * c * h * w].to_vec(),
-        source_channels: pairs.source_channels,
-    };
+    let first = pairs.truncated(shown, [c, h, w]);
     let grid = first.grid(&outputs[..shown * c * h * w], [c, h, w]);
     write_png(&out.join("pairs.png"), &grid.into())
 }

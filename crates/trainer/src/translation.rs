@@ -5,6 +5,10 @@
 //! target (real) or to the generator's translation of it (fake) along the channels, and its
 //! loss is halved as in pix2pix, slowing it relative to the generator. The generator
 //! minimises `adversarial_weight * adversarial + l1_weight * |translation - target|`.
+//!
+//! Inpainting is the same game on masked pairs ([`PairShape::masked`]): the source is the
+//! picture with a hole and the mask, the translation keeps the known pixels ([`keep_known`])
+//! so that only the hole is generated, and the L1 term is the mean over the hole alone.
 
 use burn::optim::GradientsParams;
 use burn::prelude::*;
@@ -68,6 +72,32 @@ fn joined(source: &Tensor<4>, image: Tensor<4>) -> Tensor<4> {
     Tensor::cat(vec![source.clone(), image], 1)
 }
 
+/// The source's known pixels where its mask says so, `generated` in the hole: `source` is
+/// `[B, C + 1, H, W]` (a masked picture and its mask, 1 known), `generated` `[B, C, H, W]`.
+pub fn keep_known(source: Tensor<4>, generated: Tensor<4>) -> Tensor<4> {
+    let channels = generated.dims()[1];
+    let known = source
+        .clone()
+        .narrow(1, channels, 1)
+        .repeat_dim(1, channels);
+    let picture = source.narrow(1, 0, channels);
+    picture * known.clone() + generated * known.neg().add_scalar(1.0)
+}
+
+/// Mean absolute difference of `output` and `target` over the hole of `source`'s mask (its
+/// last channel, 0 in the hole), `[1]`.
+fn hole_l1(output: Tensor<4>, target: Tensor<4>, source: &Tensor<4>) -> Tensor<1> {
+    let channels = output.dims()[1];
+    let hole = source
+        .clone()
+        .narrow(1, channels, 1)
+        .neg()
+        .add_scalar(1.0)
+        .repeat_dim(1, channels);
+    let area = hole.clone().sum().clamp_min(1.0);
+    (output - target).abs().mul(hole).sum().div(area)
+}
+
 impl Translation {
     /// The batch's sources and targets (a batch built without pairs has blank sources).
     fn pair(&self, batch: &mut Batch) -> (Tensor<4>, Tensor<4>) {
@@ -86,7 +116,10 @@ impl Translation {
         clock: &mut dyn PhaseClock,
     ) -> (Gan, Translated) {
         let (source, target) = self.pair(&mut batch);
-        let fake = gan.generator.translate(source.clone(), batch.noise); // [B, C, H, W]
+        let mut fake = gan.generator.translate(source.clone(), batch.noise); // [B, C, H, W]
+        if self.pairs.masked {
+            fake = keep_known(source.clone(), fake);
+        }
         clock.lap("G forward");
         let real = gan
             .discriminator
@@ -128,7 +161,10 @@ impl Translation {
         let frozen = gan.discriminator.clone().no_grad();
         let scores = frozen.forward(joined(&step.source, step.fake.clone()), None);
         let adversarial = self.loss.generator(scores.logits);
-        let l1 = l1_distance(step.fake.clone(), step.target.clone());
+        let l1 = match self.pairs.masked {
+            true => hole_l1(step.fake.clone(), step.target.clone(), &step.source),
+            false => l1_distance(step.fake.clone(), step.target.clone()),
+        };
         let mut loss = l1.clone().mul_scalar(self.l1_weight);
         if self.adversarial_weight != 0.0 {
             loss = loss + adversarial.clone().mul_scalar(self.adversarial_weight);
@@ -172,5 +208,48 @@ impl Objective for Translation {
         let (gan, loss_g, l1) = self.generator_step(gan, &d, clock);
         let values = Tensor::cat(vec![d.loss, loss_g, d.d_real, d.d_fake, l1], 0);
         (gan, StepStats { values })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One 1-channel 2x2 picture with its mask: known at (0, 0) and (1, 1).
+    fn source(device: &Device) -> Tensor<4> {
+        let values = vec![0.5, 0.0, 0.0, -0.25, 1.0, 0.0, 0.0, 1.0];
+        Tensor::from_data(TensorData::new(values, [1, 2, 2, 2]), device)
+    }
+
+    fn values(t: Tensor<4>) -> Vec<f32> {
+        t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn filled_pictures_keep_their_known_pixels() {
+        let device = Device::flex();
+        let generated = Tensor::from_data(
+            TensorData::new(vec![9.0, 8.0, 7.0, 6.0], [1, 1, 2, 2]),
+            &device,
+        );
+        let filled = keep_known(source(&device), generated);
+        assert_eq!(values(filled), vec![0.5, 8.0, 7.0, -0.25]);
+    }
+
+    #[test]
+    fn hole_l1_averages_over_the_hole_alone() {
+        let device = Device::flex();
+        let output = Tensor::from_data(
+            TensorData::new(vec![3.0, 1.0, -1.0, 5.0], [1, 1, 2, 2]),
+            &device,
+        );
+        let target = Tensor::from_data(
+            TensorData::new(vec![0.0, 0.5, 0.0, 0.0], [1, 1, 2, 2]),
+            &device,
+        );
+        let l1 = hole_l1(output, target, &source(&device));
+        // The hole is pixels 1 and 2: (|1 - 0.5| + |-1 - 0|) / 2.
+        let l1: Vec<f32> = l1.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+        assert_eq!(l1, vec![0.75]);
     }
 }

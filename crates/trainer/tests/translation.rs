@@ -53,6 +53,7 @@ fn objective(adversarial_weight: f32) -> Translation {
         pairs: PairShape {
             source_channels: 1,
             dropout: 0.5,
+            masked: false,
         },
     }
 }

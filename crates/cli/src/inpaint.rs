@@ -1,0 +1,91 @@
+//! `ganforge inpaint`: fill the holes of pictures with a trained inpainter, or with
+//! `--report` score it on held-out pictures with holes.
+
+use std::path::PathBuf;
+
+use ganforge_cli::CliError;
+use ganforge_trainer::TrainError;
+use ganforge_trainer::inpaint::{InpaintOptions, inpaint};
+use ganforge_trainer::translate::{ReportOptions, report};
+
+use crate::{device_for, weights_flag};
+
+/// Options of `ganforge inpaint`.
+#[derive(clap::Args)]
+pub struct InpaintArgs {
+    /// A run directory, a checkpoint directory, or a file in one.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// A picture, or a directory of pictures (at any depth), with holes to fill.
+    #[arg(long, required_unless_present = "report", requires = "mask")]
+    image: Option<PathBuf>,
+    /// The mask picture (white where the picture is missing, the picture's size); for a
+    /// directory of pictures, a directory of masks with the same names, or one mask for all.
+    #[arg(long, requires = "image")]
+    mask: Option<PathBuf>,
+    /// Output: a PNG file for one picture, a directory for a directory; with --report, the
+    /// directory of `report.json` and `pairs.png`.
+    #[arg(long)]
+    out: PathBuf,
+    /// Score the inpainter on the held-out split of its dataset (or --held-out) instead, with
+    /// holes drawn as in training: L1, PSNR and SSIM inside the hole, beside filling it with the mean colour
+    /// of the known pixels (one JSON line).
+    #[arg(long, conflicts_with = "image")]
+    report: bool,
+    /// With --report: a folder of held-out pictures (at any depth) instead of the test split
+    /// of the run's dataset; holes are drawn in them as in training.
+    #[arg(long, requires = "report")]
+    held_out: Option<PathBuf>,
+    /// With --report: pictures scored at most.
+    #[arg(long, default_value_t = 1000, requires = "report")]
+    count: usize,
+    /// Seed of the generator's dropout masks.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Backend to run on.
+    #[arg(long)]
+    backend: Option<String>,
+    /// Use the trained weights even where the run kept a moving average.
+    #[arg(long)]
+    no_ema: bool,
+}
+
+/// Runs `ganforge inpaint`.
+pub fn run(args: InpaintArgs) -> Result<(), CliError> {
+    let device = device_for(args.backend.as_deref())?;
+    let weights = weights_flag(args.no_ema);
+    if args.report {
+        let options = ReportOptions {
+            pairs: args.held_out,
+            count: args.count,
+            out: args.out,
+            seed: args.seed,
+            weights,
+            classifier: None,
+        };
+        let report = report(&args.checkpoint, &options, &device)?;
+        let line = serde_json::to_string(&report)
+            .map_err(|e| TrainError::invalid("--report", "report", e.to_string()))?;
+        println!("{line}");
+        return Ok(());
+    }
+    let (Some(image), Some(mask)) = (args.image, args.mask) else {
+        return Err(TrainError::invalid(
+            "--image",
+            "(none)",
+            "name a picture and its --mask, or directories of both",
+        )
+        .into());
+    };
+    let options = InpaintOptions {
+        out: args.out,
+        seed: args.seed,
+        weights,
+    };
+    let done = inpaint(&args.checkpoint, &image, &mask, &options, &device)?;
+    println!("checkpoint {}", done.checkpoint.display());
+    if let Some(last) = done.files.last() {
+        println!("filled {} pictures; {}", done.files.len(), last.display());
+    }
+    Ok(())
+}
