@@ -1,5 +1,6 @@
-//! pix2pix's objective on its own: the generator learns a translation from pairs, and trained
-//! on L1 alone its updates do not depend on the discriminator.
+//! pix2pix's objective on its own: the generator learns a translation from pairs; trained on
+//! L1 alone its updates do not depend on the discriminator; as an inpainter its pictures are
+//! filled before the discriminator sees them and its L1 is taken in the hole.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use burn::module::Module;
@@ -158,4 +159,85 @@ fn the_generator_learns_the_pairs_with_and_without_the_adversarial_term() {
             "adversarial weight {adversarial_weight}: L1 went from {first} to {last}"
         );
     }
+}
+
+/// Items `[n, 3, 8, 8]` for inpainting: the stripes with a centred 4x4 hole blanked, the
+/// mask (0 in the hole), and the stripes whole.
+fn masked_items(n: usize, device: &Device) -> Tensor<4> {
+    let plane = SIZE * SIZE;
+    let whole = pairs(n, device).narrow(1, 0, 1); // [n, 1, 8, 8]
+    let whole: Vec<f32> = whole.into_data().try_to_vec::<f32>().unwrap();
+    let known = |p: usize| !((2..6).contains(&(p / SIZE)) && (2..6).contains(&(p % SIZE)));
+    let mut values = Vec::with_capacity(n * 3 * plane);
+    for image in whole.chunks_exact(plane) {
+        values.extend((0..plane).map(|p| if known(p) { image[p] } else { 0.0 }));
+        values.extend((0..plane).map(|p| if known(p) { 1.0 } else { 0.0 }));
+        values.extend_from_slice(image);
+    }
+    Tensor::from_data(TensorData::new(values, [n, 3, SIZE, SIZE]), device)
+}
+
+#[test]
+fn an_inpainter_is_judged_on_filled_pictures_and_scored_in_the_hole() {
+    let device = Device::flex().autodiff();
+    let mut spec = gan_spec();
+    spec.architecture = Architecture::Pix2Pix(
+        UnetGeneratorConfig {
+            width: 4,
+            ..UnetGeneratorConfig::new(2, 1, SIZE)
+        },
+        PatchGanDiscriminatorConfig {
+            width: 4,
+            ..PatchGanDiscriminatorConfig::new(3, SIZE)
+        },
+    );
+    let objective = Translation {
+        latent_dim: spec.architecture.latent_dim(),
+        pairs: PairShape {
+            source_channels: 2,
+            dropout: 0.5,
+            masked: true,
+        },
+        ..objective(1.0)
+    };
+    let seeds = InitSeeds {
+        generator: 1,
+        discriminator: 2,
+    };
+    let gan = Gan::new(&spec, &device, seeds).unwrap();
+    let mut rng = Pcg64Mcg::seed_from_u64(0);
+    let batch = objective
+        .batch_shape()
+        .batch(masked_items(4, &device), None, &mut rng, &device);
+    // What the iteration should see, from copies of the networks before it.
+    let source = batch.condition.clone().unwrap();
+    let target = batch.target.clone().unwrap();
+    let generated = gan
+        .generator
+        .translate(source.clone(), batch.noise.clone())
+        .detach();
+    let mask = source.clone().narrow(1, 1, 1);
+    let filled = source.clone().narrow(1, 0, 1) * mask.clone()
+        + generated.clone() * mask.clone().neg().add_scalar(1.0);
+    let hole = mask.neg().add_scalar(1.0);
+    let expected_l1 = ((generated - target).abs() * hole.clone()).sum() / hole.sum();
+    let scores = gan
+        .discriminator
+        .forward(Tensor::cat(vec![source, filled], 1), None);
+    let expected_d_fake = burn::tensor::activation::sigmoid(scores.logits).mean();
+    let host = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().unwrap()[0];
+    let (expected_l1, expected_d_fake) = (host(expected_l1), host(expected_d_fake));
+
+    let (_, stats) = objective.iteration(gan, Vec::new(), batch, &mut NoClock);
+    let stats = stats.values.into_data().try_to_vec::<f32>().unwrap();
+    assert!(
+        (stats[4] - expected_l1).abs() < 1e-5,
+        "L1 {} is not the hole's {expected_l1}",
+        stats[4]
+    );
+    assert!(
+        (stats[3] - expected_d_fake).abs() < 1e-5,
+        "D(G(z)) {} is not the filled pictures' {expected_d_fake}",
+        stats[3]
+    );
 }
