@@ -167,12 +167,13 @@ fn check_outputs(args: &ImputeArgs) -> Result<(), CliError> {
 
 /// A config's table path: as given when it exists, else under `$GANFORGE_DATA`.
 fn data_path(path: &Path) -> PathBuf {
-    if path.is_relative() && !path.exists() {
-        if let Some(root) = std::env::var_os("GANFORGE_DATA") {
-            let candidate = PathBuf::from(root).join(path);
-            if candidate.exists() {
-                return candidate;
-            }
+    if path.is_relative()
+        && !path.exists()
+        && let Some(root) = std::env::var_os("GANFORGE_DATA")
+    {
+        let candidate = PathBuf::from(root).join(path);
+        if candidate.exists() {
+            return candidate;
         }
     }
     path.to_path_buf()

@@ -400,7 +400,6 @@ fn dcgan_mnist_training_iteration() {
                 fake_labels: None,
                 condition: None,
                 target: None,
-                mask: None,
                 penalty_mix: None,
                 step: 0,
             };
@@ -509,7 +508,6 @@ fn conditional_iteration_on_every_backend() {
                 fake_labels: labels([9, 1, 3, 0]),
                 condition: None,
                 target: None,
-                mask: None,
                 penalty_mix: None,
                 step: 0,
             };

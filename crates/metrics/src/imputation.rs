@@ -20,7 +20,8 @@ pub fn imputation_rmse(
     columns: usize,
 ) -> Result<f64, MetricsError> {
     let len = complete.len();
-    if columns == 0 || len % columns != 0 || imputed.len() != len || removed.len() != len {
+    if columns == 0 || !len.is_multiple_of(columns) || imputed.len() != len || removed.len() != len
+    {
         return Err(MetricsError::Ragged {
             len: imputed.len().max(removed.len()),
             dim: columns,

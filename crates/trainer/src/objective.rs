@@ -245,8 +245,6 @@ pub struct Batch {
     pub condition: Option<Tensor<4>>,
     /// The image a translation should produce.
     pub target: Option<Tensor<4>>,
-    /// Which pixels are known (1) or missing (0), for inpainting.
-    pub mask: Option<Tensor<4>>,
     /// Per item, the share `[B, 1, 1, 1]` of the real item in the point between it and the
     /// generated one where a gradient penalty is taken (WGAN-GP).
     pub penalty_mix: Option<Tensor<4>>,
@@ -332,7 +330,6 @@ impl BatchShape {
             fake_labels,
             condition,
             target,
-            mask: None,
             penalty_mix,
             step: 0,
         }

@@ -65,7 +65,7 @@ fn pairs(n: usize, device: &Device) -> Tensor<4> {
     for i in 0..n {
         let source: Vec<f32> = (0..SIZE * SIZE)
             .map(|p| {
-                if (p % SIZE + p / SIZE + i) % 3 == 0 {
+                if (p % SIZE + p / SIZE + i).is_multiple_of(3) {
                     1.0
                 } else {
                     -1.0
