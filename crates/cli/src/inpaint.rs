@@ -39,6 +39,10 @@ pub struct InpaintArgs {
     /// With --report: pictures scored at most.
     #[arg(long, default_value_t = 1000, requires = "report")]
     count: usize,
+    /// With --report: a dataset classifier (`ganforge classify train`) in whose features the
+    /// filled pictures are compared with the whole ones (Fréchet distance).
+    #[arg(long, requires = "report")]
+    classifier: Option<PathBuf>,
     /// Seed of the generator's dropout masks.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -61,7 +65,7 @@ pub fn run(args: InpaintArgs) -> Result<(), CliError> {
             out: args.out,
             seed: args.seed,
             weights,
-            classifier: None,
+            classifier: args.classifier,
         };
         let report = report(&args.checkpoint, &options, &device)?;
         let line = serde_json::to_string(&report)

@@ -262,8 +262,10 @@ pub struct FixedPairs {
 const TRIPLES_PER_ROW: usize = 4;
 
 impl FixedPairs {
-    /// The first `count` items of a paired dataset, split into sources and targets.
-    pub fn first(
+    /// `count` items spread evenly over a paired dataset (item `k * len / count` for each
+    /// `k`, so a folder stored class by class shows every class), split into sources and
+    /// targets.
+    pub fn spread(
         dataset: &dyn Dataset,
         count: usize,
         shape: PairShape,
@@ -272,8 +274,9 @@ impl FixedPairs {
         let plane = h * w;
         let mut item = vec![0.0; c * plane];
         let (mut sources, mut targets) = (Vec::new(), Vec::new());
-        for index in 0..count {
-            dataset.write_item(index, &mut item)?;
+        let len = dataset.len();
+        for k in 0..count.min(len) {
+            dataset.write_item(k * len / count.min(len), &mut item)?;
             let (source, target) = item.split_at(shape.source_channels * plane);
             sources.extend_from_slice(source);
             targets.extend_from_slice(target);
@@ -285,11 +288,19 @@ impl FixedPairs {
         })
     }
 
-    /// The first `count` pairs alone, of targets shaped `[C, H, W]`.
-    pub fn truncated(&self, count: usize, [c, h, w]: [usize; 3]) -> Self {
+    /// The pairs at `indices` alone, of targets shaped `[C, H, W]`.
+    pub fn subset(&self, indices: &[usize], [c, h, w]: [usize; 3]) -> Self {
+        let source_size = self.shape.source_channels * h * w;
+        let target_size = c * h * w;
+        let pick = |values: &[f32], size: usize| -> Vec<f32> {
+            indices
+                .iter()
+                .flat_map(|&i| values[i * size..(i + 1) * size].iter().copied())
+                .collect()
+        };
         Self {
-            sources: self.sources[..count * self.shape.source_channels * h * w].to_vec(),
-            targets: self.targets[..count * c * h * w].to_vec(),
+            sources: pick(&self.sources, source_size),
+            targets: pick(&self.targets, target_size),
             shape: self.shape,
         }
     }

@@ -459,7 +459,7 @@ fn sample_hook(
         ),
         (None, Some(pairs)) => {
             let count = count.min(GRID_PAIRS).min(dataset.len());
-            let fixed = FixedPairs::first(dataset, count, pairs)?;
+            let fixed = FixedPairs::spread(dataset, count, pairs)?;
             let noise = dropout_masks(&mut rng, count * latent_dim, pairs.dropout);
             let inputs = GridInputs {
                 noise,

@@ -243,7 +243,7 @@ pub fn report(
         ));
     }
     let count = options.count.min(dataset.len());
-    let pairs = FixedPairs::first(dataset.as_ref(), count, translator.pairs)?;
+    let pairs = FixedPairs::spread(dataset.as_ref(), count, translator.pairs)?;
     let mut rng = Pcg64Mcg::seed_from_u64(options.seed);
     let outputs = translator.translate(&pairs.sources, &mut rng, device);
     let shape = translator.loaded.sampler.shape();
@@ -457,7 +457,7 @@ fn crop_centre(values: &[f32], [c, h, w]: [usize; 3], [hi, wi]: [usize; 2]) -> V
     out
 }
 
-/// `report.json` and the grid of the first pairs.
+/// `report.json` and the grid of pairs spread over those scored.
 fn write_report(
     out: &Path,
     report: &TranslationReport,
@@ -470,7 +470,14 @@ fn write_report(
         .map_err(|e| TrainError::write(out.join("report.json"), std::io::Error::other(e)))?;
     write_atomic(&out.join("report.json"), &json)?;
     let shown = REPORT_GRID.min(report.pairs);
-    let first = pairs.truncated(shown, [c, h, w]);
-    let grid = first.grid(&outputs[..shown * c * h * w], [c, h, w]);
+    let indices: Vec<usize> = (0..shown).map(|k| k * report.pairs / shown).collect();
+    let size = c * h * w;
+    let shown_outputs: Vec<f32> = indices
+        .iter()
+        .flat_map(|&i| outputs[i * size..(i + 1) * size].iter().copied())
+        .collect();
+    let grid = pairs
+        .subset(&indices, [c, h, w])
+        .grid(&shown_outputs, [c, h, w]);
     write_png(&out.join("pairs.png"), &grid.into())
 }
