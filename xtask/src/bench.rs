@@ -7,8 +7,24 @@ use std::process::Command;
 use crate::torch::TorchEnv;
 use crate::{cargo, run, workspace_root};
 
-const MODELS: [&str; 4] = ["mlp-mnist", "dcgan-mnist", "dcgan32", "dcgan64"];
+const MODELS: [&str; 6] = [
+    "mlp-mnist",
+    "dcgan-mnist",
+    "dcgan32",
+    "dcgan64",
+    "pix2pix256",
+    "pix2pix64",
+];
 const PEER: &str = "../shared/reference/torch_gan_bench.py";
+/// The peer of the image-to-image models: pix2pix's networks and iteration in PyTorch, run in
+/// its tuned form (`--freeze-d`: no discriminator weight gradients in the generator step, as
+/// ganforge's frozen copy).
+const PEER_PIX2PIX: &str = "benches/peer/torch_pix2pix.py";
+
+/// Whether `model` is an image-to-image model (timed training only, against `PEER_PIX2PIX`).
+fn is_translation(model: &str) -> bool {
+    model.starts_with("pix2pix")
+}
 /// The peer of `ganforge bench --generate`: the reference's generators, in PyTorch.
 const PEER_GENERATE: &str = "benches/peer/torch_generate.py";
 /// Generator inference: batch sizes, and (timed iterations, warm-up) at each.
@@ -177,7 +193,11 @@ fn run_peer(mut cmd: Command, what: &str, o: &BenchOptions) -> Option<String> {
 /// Runs the peer for one model in its own process (so its peak RSS is that model's) and
 /// returns (images/s, peak RSS MiB).
 fn peer(model: &str, o: &BenchOptions) -> Option<Sample> {
-    let script = workspace_root().join(PEER);
+    let script = workspace_root().join(if is_translation(model) {
+        PEER_PIX2PIX
+    } else {
+        PEER
+    });
     if !script.is_file() {
         eprintln!("PyTorch peer not found at {}", script.display());
         return None;
@@ -203,6 +223,9 @@ fn peer(model: &str, o: &BenchOptions) -> Option<Sample> {
             "--warmup",
             &o.warmup.to_string(),
         ]);
+    if is_translation(model) {
+        cmd.arg("--freeze-d");
+    }
     let text = run_peer(cmd, "PyTorch peer", o)?;
     let result = text.lines().find(|l| l.contains("\"images_per_s\""))?;
     println!("{result}");
@@ -501,7 +524,8 @@ pub fn bench(o: &BenchOptions) -> bool {
         .flat_map(|model| rounds(model, &built, o, train, || peer(model, o)))
         .collect();
     let mut inference = Vec::new();
-    for model in o.models.iter().filter(|_| o.inference) {
+    let generators = o.models.iter().filter(|m| !is_translation(m));
+    for model in generators.filter(|_| o.inference) {
         for (batch, iters, warmup) in INFERENCE {
             let mode = Mode {
                 iters,

@@ -75,7 +75,7 @@ enum Command {
     /// Time one training iteration (or generator inference) of a reference model and print
     /// one JSON line, shaped like the PyTorch peer benchmark's.
     Bench {
-        /// mlp-mnist, dcgan-mnist, dcgan32 or dcgan64.
+        /// mlp-mnist, dcgan-mnist, dcgan32, dcgan64, pix2pix256 or pix2pix64.
         #[arg(long)]
         model: String,
         /// Backend to time.
@@ -337,7 +337,7 @@ fn classify(command: ClassifyCommand) -> Result<(), CliError> {
 }
 
 /// `--conditioning` values.
-#[derive(Clone, Copy, clap::ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum ConditioningArg {
     None,
     Concat,
@@ -366,8 +366,9 @@ fn reference_model(name: &str) -> Result<(ganforge_models::Architecture, usize),
         key: "--model",
         value: name.to_string(),
         reason: format!(
-            "not a reference model; valid: {}",
-            ganforge_models::REFERENCE_MODELS.join(", ")
+            "not a reference model; valid: {}, {}",
+            ganforge_models::REFERENCE_MODELS.join(", "),
+            ganforge_models::TRANSLATION_MODELS.join(", ")
         ),
     })
 }
@@ -460,6 +461,17 @@ fn run(cli: Cli) -> Result<(), CliError> {
         } => {
             let kind: BackendKind = backend.parse()?;
             let (arch, default_batch) = reference_model(&model)?;
+            if arch.source_channels().is_some()
+                && (generate || conditioning != ConditioningArg::None)
+            {
+                return Err(TrainError::invalid(
+                    "--model",
+                    &model,
+                    "an image-to-image model is timed training, unconditional: drop --generate \
+                     and --conditioning",
+                )
+                .into());
+            }
             let architecture = match image_size {
                 Some(size) => arch.with_image_size(size),
                 None => arch,

@@ -48,7 +48,7 @@ pub use init::WeightInit;
 pub use layers::NormKind;
 pub use mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
 pub use patchgan::{PatchGanDiscriminator, PatchGanDiscriminatorConfig, patch_receptive_field};
-pub use reference::{REFERENCE_MODELS, reference};
+pub use reference::{REFERENCE_MODELS, TRANSLATION_MODELS, reference};
 pub use spectral::{SpectralNorm, is_spectrally_normalized};
 pub use toy::{ToyDiscriminator, ToyDiscriminatorConfig, ToyGenerator, ToyGeneratorConfig};
 pub use unet::{UnetGenerator, UnetGeneratorConfig};

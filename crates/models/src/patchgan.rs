@@ -178,8 +178,9 @@ mod tests {
             .init(&Device::flex(), &mut WeightInit::new(0))
             .unwrap();
         // The authors' basic discriminator for pix2pix's 6 input channels: 2,768,705
-        // parameters ("2.769 M" in its training log).
-        assert_eq!(d.num_params(), 2_768_705);
+        // parameters ("2.769 M" in its training log), and the running mean and variance of
+        // its 896 BatchNorm channels, which `num_params` counts too.
+        assert_eq!(d.num_params(), 2_768_705 + 2 * 896);
     }
 
     #[test]

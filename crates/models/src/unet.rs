@@ -296,9 +296,10 @@ mod tests {
             g.noise_dim()
         );
         let params: usize = g.num_params();
-        // pix2pix's unet_256 with batch norm: the "54.414 M" parameters its training prints
-        // (only the last convolution has a bias; BatchNorm's scale and shift count).
-        assert_eq!(params, 54_413_955);
+        // pix2pix's unet_256 with batch norm: the 54,413,955 parameters ("54.414 M") its
+        // training prints (only the last convolution has a bias), and the running mean and
+        // variance of its 4,928 BatchNorm channels, which `num_params` counts too.
+        assert_eq!(params, 54_413_955 + 2 * 4_928);
     }
 
     #[test]

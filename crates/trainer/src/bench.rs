@@ -10,9 +10,10 @@ use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
 use crate::objective::{
-    AdamSpec, ClassConditional, Gan, GanSpec, InitSeeds, Objective, PhaseClock, Regularisers,
-    StepStats, Unconditional,
+    AdamSpec, ClassConditional, Gan, GanSpec, InitSeeds, Objective, PairShape, PhaseClock,
+    Regularisers, StepStats, Unconditional,
 };
+use crate::translation::{Translation, TranslationSpec};
 
 /// Real batches cycled through, so a step does not reuse one cached tensor (as the peer).
 const REAL_POOL: usize = 8;
@@ -64,10 +65,25 @@ impl Workload {
         }
     }
 
-    /// The objective training would run: non-saturating, conditional when the workload is.
+    /// The objective training would run: non-saturating, conditional when the workload is;
+    /// pix2pix's (L1 x 100 + adversarial) for an image-to-image architecture.
     pub fn objective(&self) -> Box<dyn Objective> {
         let latent_dim = self.architecture.latent_dim();
         let loss = Box::new(NonSaturating);
+        if let Architecture::Pix2Pix(generator, _) = &self.architecture {
+            let weights = TranslationSpec::default();
+            return Box::new(Translation {
+                loss,
+                adversarial_weight: weights.adversarial_weight,
+                l1_weight: weights.l1_weight,
+                latent_dim,
+                pairs: PairShape {
+                    source_channels: generator.in_channels,
+                    dropout: generator.dropout,
+                    masked: false,
+                },
+            });
+        }
         match self.conditioning {
             ConditioningMethod::None => Box::new(Unconditional {
                 loss,
@@ -107,7 +123,7 @@ impl TrainingBench {
         let ad = device.clone().autodiff();
         let gan = Gan::new(&workload.gan_spec(), &ad, BENCH_SEEDS)?;
         let mut rng = Pcg64Mcg::seed_from_u64(0);
-        let [c, h, w] = workload.architecture.sample_shape();
+        let [c, h, w] = workload.architecture.item_shape();
         let batch = workload.batch;
         let reals = (0..REAL_POOL)
             .map(|_| {
