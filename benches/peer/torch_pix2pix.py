@@ -4,7 +4,8 @@ PyTorch, the same networks and maths as ganforge's, timed the same way.
 
 Networks: the U-Net of pix2pix (`UnetGenerator`: encoder Conv(k4 s2 p1) down to 1x1, level l
 with 64 * min(2^l, 8) channels, LeakyReLU(0.2) before every encoder convolution but the first,
-BatchNorm after all but the first and the last, no biases where a BatchNorm follows; decoder
+BatchNorm after all but the first and the last, no encoder biases (the authors' use_bias with
+BatchNorm); decoder
 ReLU -> ConvT(k4 s2 p1) -> BatchNorm with skip connections, the last with a bias and tanh;
 dropout 0.5 on the decoder of the three levels above the bottleneck, never the top one) and
 the PatchGAN (`NLayerDiscriminator`, 3 layers at 256, one fewer per halving of the image) on
@@ -38,7 +39,7 @@ class Unet(nn.Module):
         for level in range(depth):
             c_in = in_c if level == 0 else w(level - 1)
             normed = 0 < level < depth - 1
-            self.down.append(nn.Conv2d(c_in, w(level), 4, 2, 1, bias=not normed))
+            self.down.append(nn.Conv2d(c_in, w(level), 4, 2, 1, bias=False))
             self.down_norm.append(nn.BatchNorm2d(w(level)) if normed else nn.Identity())
         self.up = nn.ModuleList()
         self.up_norm = nn.ModuleList()
