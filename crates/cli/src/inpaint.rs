@@ -6,16 +6,14 @@ use std::path::PathBuf;
 use ganforge_cli::CliError;
 use ganforge_trainer::TrainError;
 use ganforge_trainer::inpaint::{InpaintOptions, inpaint};
-use ganforge_trainer::translate::{ReportOptions, report};
 
-use crate::{device_for, weights_flag};
+use crate::translate::TranslatorArgs;
 
 /// Options of `ganforge inpaint`.
 #[derive(clap::Args)]
 pub struct InpaintArgs {
-    /// A run directory, a checkpoint directory, or a file in one.
-    #[arg(long)]
-    checkpoint: PathBuf,
+    #[command(flatten)]
+    translator: TranslatorArgs,
     /// A picture, or a directory of pictures (at any depth), with holes to fill.
     #[arg(long, required_unless_present = "report", requires = "mask")]
     image: Option<PathBuf>,
@@ -28,8 +26,8 @@ pub struct InpaintArgs {
     #[arg(long)]
     out: PathBuf,
     /// Score the inpainter on the held-out split of its dataset (or --held-out) instead, with
-    /// holes drawn as in training: L1, PSNR and SSIM inside the hole, beside filling it with the mean colour
-    /// of the known pixels (one JSON line).
+    /// holes drawn as in training: L1, PSNR and SSIM inside the hole, beside filling it with
+    /// the mean colour of the known pixels (one JSON line).
     #[arg(long, conflicts_with = "image")]
     report: bool,
     /// With --report: a folder of held-out pictures (at any depth) instead of the test split
@@ -43,35 +41,13 @@ pub struct InpaintArgs {
     /// filled pictures are compared with the whole ones (Fréchet distance).
     #[arg(long, requires = "report")]
     classifier: Option<PathBuf>,
-    /// Seed of the generator's dropout masks.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Backend to run on.
-    #[arg(long)]
-    backend: Option<String>,
-    /// Use the trained weights even where the run kept a moving average.
-    #[arg(long)]
-    no_ema: bool,
 }
 
 /// Runs `ganforge inpaint`.
 pub fn run(args: InpaintArgs) -> Result<(), CliError> {
-    let device = device_for(args.backend.as_deref())?;
-    let weights = weights_flag(args.no_ema);
+    let translator = args.translator;
     if args.report {
-        let options = ReportOptions {
-            pairs: args.held_out,
-            count: args.count,
-            out: args.out,
-            seed: args.seed,
-            weights,
-            classifier: args.classifier,
-        };
-        let report = report(&args.checkpoint, &options, &device)?;
-        let line = serde_json::to_string(&report)
-            .map_err(|e| TrainError::invalid("--report", "report", e.to_string()))?;
-        println!("{line}");
-        return Ok(());
+        return translator.print_report(args.held_out, args.count, args.classifier, args.out);
     }
     let (Some(image), Some(mask)) = (args.image, args.mask) else {
         return Err(TrainError::invalid(
@@ -83,10 +59,11 @@ pub fn run(args: InpaintArgs) -> Result<(), CliError> {
     };
     let options = InpaintOptions {
         out: args.out,
-        seed: args.seed,
-        weights,
+        seed: translator.seed,
+        weights: translator.weights(),
     };
-    let done = inpaint(&args.checkpoint, &image, &mask, &options, &device)?;
+    let device = translator.device()?;
+    let done = inpaint(&translator.checkpoint, &image, &mask, &options, &device)?;
     println!("checkpoint {}", done.checkpoint.display());
     if let Some(last) = done.files.last() {
         println!("filled {} pictures; {}", done.files.len(), last.display());

@@ -3,18 +3,73 @@
 
 use std::path::PathBuf;
 
+use burn::prelude::Device;
+
 use ganforge_cli::CliError;
 use ganforge_trainer::TrainError;
+use ganforge_trainer::generate::Weights;
 use ganforge_trainer::translate::{ReportOptions, TranslateOptions, report, translate};
 
 use crate::{device_for, weights_flag};
 
+/// What every use of a trained image-to-image generator takes (`translate`, `inpaint`).
+#[derive(clap::Args)]
+pub struct TranslatorArgs {
+    /// A run directory, a checkpoint directory, or a file in one.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Seed of the generator's dropout masks.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Backend to run on.
+    #[arg(long)]
+    backend: Option<String>,
+    /// Use the trained weights even where the run kept a moving average.
+    #[arg(long)]
+    no_ema: bool,
+}
+
+impl TranslatorArgs {
+    /// The device to run on.
+    pub fn device(&self) -> Result<Device, TrainError> {
+        device_for(self.backend.as_deref())
+    }
+
+    /// Which of the checkpoint's generators to use.
+    pub fn weights(&self) -> Weights {
+        weights_flag(self.no_ema)
+    }
+
+    /// Scores the generator on held-out pairs (`pairs`, or the run's own held-out split),
+    /// writes the report under `out` and prints it as one JSON line.
+    pub fn print_report(
+        &self,
+        pairs: Option<PathBuf>,
+        count: usize,
+        classifier: Option<PathBuf>,
+        out: PathBuf,
+    ) -> Result<(), CliError> {
+        let options = ReportOptions {
+            pairs,
+            count,
+            out,
+            seed: self.seed,
+            weights: self.weights(),
+            classifier,
+        };
+        let report = report(&self.checkpoint, &options, &self.device()?)?;
+        let line = serde_json::to_string(&report)
+            .map_err(|e| TrainError::invalid("--report", "report", e.to_string()))?;
+        println!("{line}");
+        Ok(())
+    }
+}
+
 /// Options of `ganforge translate`.
 #[derive(clap::Args)]
 pub struct TranslateArgs {
-    /// A run directory, a checkpoint directory, or a file in one.
-    #[arg(long)]
-    checkpoint: PathBuf,
+    #[command(flatten)]
+    translator: TranslatorArgs,
     /// A picture, or a directory of pictures (at any depth), to translate.
     #[arg(long, required_unless_present = "report")]
     input: Option<PathBuf>,
@@ -37,35 +92,13 @@ pub struct TranslateArgs {
     /// the translations are compared with the targets (Fréchet distance).
     #[arg(long, requires = "report")]
     classifier: Option<PathBuf>,
-    /// Seed of the generator's dropout masks.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Backend to run on.
-    #[arg(long)]
-    backend: Option<String>,
-    /// Use the trained weights even where the run kept a moving average.
-    #[arg(long)]
-    no_ema: bool,
 }
 
 /// Runs `ganforge translate`.
 pub fn run(args: TranslateArgs) -> Result<(), CliError> {
-    let device = device_for(args.backend.as_deref())?;
-    let weights = weights_flag(args.no_ema);
+    let translator = args.translator;
     if args.report {
-        let options = ReportOptions {
-            pairs: args.pairs,
-            count: args.count,
-            out: args.out,
-            seed: args.seed,
-            weights,
-            classifier: args.classifier,
-        };
-        let report = report(&args.checkpoint, &options, &device)?;
-        let line = serde_json::to_string(&report)
-            .map_err(|e| TrainError::invalid("--report", "report", e.to_string()))?;
-        println!("{line}");
-        return Ok(());
+        return translator.print_report(args.pairs, args.count, args.classifier, args.out);
     }
     let Some(input) = args.input else {
         return Err(
@@ -74,10 +107,11 @@ pub fn run(args: TranslateArgs) -> Result<(), CliError> {
     };
     let options = TranslateOptions {
         out: args.out,
-        seed: args.seed,
-        weights,
+        seed: translator.seed,
+        weights: translator.weights(),
     };
-    let done = translate(&args.checkpoint, &input, &options, &device)?;
+    let device = translator.device()?;
+    let done = translate(&translator.checkpoint, &input, &options, &device)?;
     println!("checkpoint {}", done.checkpoint.display());
     if let Some(last) = done.files.last() {
         println!(

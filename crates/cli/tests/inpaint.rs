@@ -8,8 +8,8 @@ mod common;
 use std::path::Path;
 
 use common::{
-    assert_bad_input, assert_success, checkpoint_weights, ganforge, mnist_fixture, plan,
-    resume_plan, run,
+    assert_bad_input, assert_resumes_exactly, assert_success, ganforge, mnist_fixture, plan,
+    save_grey,
 };
 use ganforge_data::{IdxKind, Split};
 
@@ -24,13 +24,6 @@ fn inpaint_toml(data: &Path) -> String {
          checkpoint_every = 2\nsample_count = 4\n",
         data.display()
     )
-}
-
-fn save_grey(path: &Path, w: u32, h: u32, value: impl Fn(u32, u32) -> u8) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    image::GrayImage::from_fn(w, h, |x, y| image::Luma([value(x, y)]))
-        .save(path)
-        .unwrap();
 }
 
 fn picture(x: u32, y: u32) -> u8 {
@@ -61,24 +54,9 @@ fn assert_known_pixels_kept(out: &Path) {
 #[test]
 fn inpainter_trains_resumes_and_fills_holes_keeping_known_pixels() {
     let tmp = tempfile::tempdir().unwrap();
-    let mnist = tmp.path().join("mnist");
-    std::fs::create_dir_all(&mnist).unwrap();
-    let data = mnist_fixture(&mnist, 16);
+    let data = mnist_fixture(&tmp.path().join("mnist"), 16);
     let toml = inpaint_toml(&data);
-    let runs = tmp.path().join("runs");
-    let straight = run(&plan(&toml, &[]), &runs, None);
-    let first = run(&plan(&toml, &["train.steps=2"]), &runs, None);
-    let resumed = run(
-        &resume_plan(&first.run_dir, &["train.steps=4"]),
-        &runs,
-        Some(&first.run_dir),
-    );
-    let spec = plan(&toml, &[]);
-    assert!(
-        checkpoint_weights(&spec, &straight.checkpoint)
-            == checkpoint_weights(&spec, &resumed.checkpoint),
-        "a resumed inpainting run differs from an uninterrupted one"
-    );
+    let straight = assert_resumes_exactly(&toml, &tmp.path().join("runs"), "inpainting");
     let run_dir = straight.run_dir.to_str().unwrap();
 
     // One picture and its mask.

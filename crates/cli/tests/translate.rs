@@ -7,8 +7,8 @@ mod common;
 use std::path::Path;
 
 use common::{
-    assert_bad_input, assert_success, checkpoint_weights, ganforge, mnist_fixture, plan,
-    resume_plan, run, try_plan_on,
+    assert_bad_input, assert_resumes_exactly, assert_success, ganforge, mnist_fixture, save_grey,
+    try_plan_on,
 };
 use ganforge_backend::BackendKind;
 
@@ -25,35 +25,12 @@ fn pix2pix_toml(data: &Path) -> String {
     )
 }
 
-fn save_grey(path: &Path, w: u32, h: u32, value: impl Fn(u32, u32) -> u8) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    image::GrayImage::from_fn(w, h, |x, y| image::Luma([value(x, y)]))
-        .save(path)
-        .unwrap();
-}
-
 #[test]
 fn pix2pix_trains_resumes_exactly_and_translates() {
     let tmp = tempfile::tempdir().unwrap();
-    let mnist = tmp.path().join("mnist");
-    std::fs::create_dir_all(&mnist).unwrap();
-    let data = mnist_fixture(&mnist, 16);
+    let data = mnist_fixture(&tmp.path().join("mnist"), 16);
     let toml = pix2pix_toml(&data);
-    let runs = tmp.path().join("runs");
-    let straight = run(&plan(&toml, &[]), &runs, None);
-    let first = run(&plan(&toml, &["train.steps=2"]), &runs, None);
-    let resumed = run(
-        &resume_plan(&first.run_dir, &["train.steps=4"]),
-        &runs,
-        Some(&first.run_dir),
-    );
-    assert_eq!(resumed.iterations, 4);
-    let spec = plan(&toml, &[]);
-    assert!(
-        checkpoint_weights(&spec, &straight.checkpoint)
-            == checkpoint_weights(&spec, &resumed.checkpoint),
-        "a resumed pix2pix run differs from an uninterrupted one"
-    );
+    let straight = assert_resumes_exactly(&toml, &tmp.path().join("runs"), "pix2pix");
     let metrics = std::fs::read_to_string(straight.run_dir.join("metrics.jsonl")).unwrap();
     assert!(metrics.contains("\"l1\""), "{metrics}");
     let grid = image::open(straight.run_dir.join("samples/step-00000004.png")).unwrap();

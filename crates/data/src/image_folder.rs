@@ -19,6 +19,15 @@ pub enum ColorMode {
 }
 
 impl ColorMode {
+    /// The mode of pictures with `channels` channels: 1 grey, 3 RGB, otherwise none.
+    pub fn from_channels(channels: usize) -> Option<Self> {
+        match channels {
+            1 => Some(ColorMode::Grey),
+            3 => Some(ColorMode::Rgb),
+            _ => None,
+        }
+    }
+
     /// Number of channels.
     pub fn channels(self) -> usize {
         match self {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use crate::image_folder::{ColorMode, decode_square, find_images};
-use crate::masks::{HoleShape, draw_mask};
+use crate::masks::{HoleShape, draw_mask, splitmix64};
 use crate::{DataError, Dataset};
 
 /// A dataset of pairs: [`Dataset`] items are the source's channels, then the target's.
@@ -151,14 +151,6 @@ fn block_average(src: &[f32], h: usize, w: usize, factor: usize, dst: &mut [f32]
             pixels().for_each(|i| dst[i] = mean);
         }
     }
-}
-
-/// SplitMix64's output function: a well-mixed 64-bit value from any input.
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// Pairs made from the images of a dataset by a [`PairTask`]; labels are the images'.

@@ -70,19 +70,9 @@ impl Workload {
     pub fn objective(&self) -> Box<dyn Objective> {
         let latent_dim = self.architecture.latent_dim();
         let loss = Box::new(NonSaturating);
-        if let Architecture::Pix2Pix(generator, _) = &self.architecture {
+        if let Some(pairs) = PairShape::of(&self.architecture, false) {
             let weights = TranslationSpec::default();
-            return Box::new(Translation {
-                loss,
-                adversarial_weight: weights.adversarial_weight,
-                l1_weight: weights.l1_weight,
-                latent_dim,
-                pairs: PairShape {
-                    source_channels: generator.in_channels,
-                    dropout: generator.dropout,
-                    masked: false,
-                },
-            });
+            return Box::new(Translation::new(loss, weights, latent_dim, pairs));
         }
         match self.conditioning {
             ConditioningMethod::None => Box::new(Unconditional {

@@ -261,6 +261,14 @@ pub struct FixedPairs {
 /// Triples `source | translation | target` per grid row.
 const TRIPLES_PER_ROW: usize = 4;
 
+/// The items at `indices` of `values`, items of `size` values each, in that order.
+pub(crate) fn pick_items(values: &[f32], size: usize, indices: &[usize]) -> Vec<f32> {
+    indices
+        .iter()
+        .flat_map(|&i| values[i * size..(i + 1) * size].iter().copied())
+        .collect()
+}
+
 impl FixedPairs {
     /// `count` items spread evenly over a paired dataset (item `k * len / count` for each
     /// `k`, so a folder stored class by class shows every class), split into sources and
@@ -290,17 +298,9 @@ impl FixedPairs {
 
     /// The pairs at `indices` alone, of targets shaped `[C, H, W]`.
     pub fn subset(&self, indices: &[usize], [c, h, w]: [usize; 3]) -> Self {
-        let source_size = self.shape.source_channels * h * w;
-        let target_size = c * h * w;
-        let pick = |values: &[f32], size: usize| -> Vec<f32> {
-            indices
-                .iter()
-                .flat_map(|&i| values[i * size..(i + 1) * size].iter().copied())
-                .collect()
-        };
         Self {
-            sources: pick(&self.sources, source_size),
-            targets: pick(&self.targets, target_size),
+            sources: pick_items(&self.sources, self.shape.source_channels * h * w, indices),
+            targets: pick_items(&self.targets, c * h * w, indices),
             shape: self.shape,
         }
     }

@@ -62,10 +62,12 @@ pub fn inpaint(
              `ganforge translate`",
         ));
     }
-    let color = match translator.pairs.source_channels - 1 {
-        1 => ColorMode::Grey,
-        _ => ColorMode::Rgb,
-    };
+    let color = translator.picture_color().ok_or_else(|| {
+        TrainError::checkpoint(
+            &translator.checkpoint,
+            "its pictures have neither 1 nor 3 channels",
+        )
+    })?;
     let jobs = jobs(image, mask, &options.out)?;
     let size = translator.image_size();
     let shape = translator.loaded.sampler.shape();

@@ -281,6 +281,21 @@ pub struct PairShape {
     pub masked: bool,
 }
 
+impl PairShape {
+    /// The pairs of an image-to-image architecture (`None` for one that generates from
+    /// noise); `masked` for an inpainter's.
+    pub fn of(architecture: &Architecture, masked: bool) -> Option<Self> {
+        match architecture {
+            Architecture::Pix2Pix(g, _) => Some(Self {
+                source_channels: g.in_channels,
+                dropout: g.dropout,
+                masked,
+            }),
+            _ => None,
+        }
+    }
+}
+
 impl BatchShape {
     /// A batch of `real` items (with `labels`), fresh noise and, for a conditional objective,
     /// uniformly drawn classes to generate, all drawn from `rng`.

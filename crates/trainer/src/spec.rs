@@ -641,14 +641,7 @@ impl RunSpec {
     /// How a translation run's items split into source and target, and its dropout; `None`
     /// for the architectures that generate from noise.
     pub fn pair_shape(&self) -> Option<PairShape> {
-        match &self.architecture {
-            Architecture::Pix2Pix(g, _) => Some(PairShape {
-                source_channels: g.in_channels,
-                dropout: g.dropout,
-                masked: self.data.is_masked(),
-            }),
-            _ => None,
-        }
+        PairShape::of(&self.architecture, self.data.is_masked())
     }
 
     fn check_pack(&self) -> Result<(), TrainError> {
@@ -769,13 +762,7 @@ impl RunSpec {
         };
         if let Some(pairs) = self.pair_shape() {
             let weights = self.translation.unwrap_or_default();
-            return Box::new(Translation {
-                loss,
-                adversarial_weight: weights.adversarial_weight,
-                l1_weight: weights.l1_weight,
-                latent_dim,
-                pairs,
-            });
+            return Box::new(Translation::new(loss, weights, latent_dim, pairs));
         }
         match self.conditioning.method {
             ConditioningMethod::None => Box::new(Unconditional {

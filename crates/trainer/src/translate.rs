@@ -18,7 +18,7 @@ use crate::classify;
 use crate::error::TrainError;
 use crate::fsio::{write_atomic, write_png};
 use crate::generate::{LoadedGenerator, Weights, load_generator, resolve_checkpoint, sample_image};
-use crate::hooks::FixedPairs;
+use crate::hooks::{FixedPairs, pick_items};
 use crate::objective::{PairShape, dropout_masks};
 use crate::spec::{DataSpec, SeedStream, derive_seed};
 
@@ -65,6 +65,11 @@ impl Translator {
         })
     }
 
+    /// Grey or RGB: the pictures it takes (its sources, without an inpainter's mask).
+    pub(crate) fn picture_color(&self) -> Option<ColorMode> {
+        ColorMode::from_channels(self.pairs.source_channels - usize::from(self.pairs.masked))
+    }
+
     /// Side of the images it translates.
     pub(crate) fn image_size(&self) -> usize {
         self.loaded.sampler.shape()[1]
@@ -104,17 +109,14 @@ pub fn translate(
     device: &Device,
 ) -> Result<Translations, TrainError> {
     let translator = Translator::load(path, device, options.weights)?;
-    let color = match translator.pairs.source_channels {
-        1 => ColorMode::Grey,
-        3 => ColorMode::Rgb,
-        n => {
+    let color = match translator.picture_color() {
+        Some(color) if !translator.pairs.masked => color,
+        _ => {
             return Err(TrainError::invalid(
                 "--input",
                 input.display(),
-                format!(
-                    "this generator fills holes (its sources are a picture and a mask, {n} \
-                     channels): use `ganforge inpaint`"
-                ),
+                "this generator fills holes (its sources are a picture and a mask): use \
+                 `ganforge inpaint`",
             ));
         }
     };
@@ -247,10 +249,16 @@ pub fn report(
     let mut rng = Pcg64Mcg::seed_from_u64(options.seed);
     let outputs = translator.translate(&pairs.sources, &mut rng, device);
     let shape = translator.loaded.sampler.shape();
-    let scores = score(&outputs, &pairs, shape)?;
-    let mean_fill = match translator.pairs.masked {
-        true => Some(score(&mean_fill(&pairs, shape), &pairs, shape)?),
-        false => None,
+    let holes = hole_masks(&pairs, shape);
+    let scores = score(&outputs, &pairs.targets, holes.as_deref(), shape)?;
+    let mean_fill = match &holes {
+        Some(holes) => Some(score(
+            &mean_fill(&pairs, shape),
+            &pairs.targets,
+            Some(holes),
+            shape,
+        )?),
+        None => None,
     };
     let fid_classifier = match &options.classifier {
         Some(dir) => Some(classifier_distance(
@@ -293,10 +301,9 @@ fn held_out_pictures(
             "this inpainter's run made no holes of its own to draw",
         ));
     };
-    let color = match translator.pairs.source_channels - 1 {
-        1 => ColorMode::Grey,
-        _ => ColorMode::Rgb,
-    };
+    let color = translator.picture_color().ok_or_else(|| {
+        TrainError::invalid("--pairs", dir.display(), "pictures hold 1 or 3 channels")
+    })?;
     Ok(DataSpec::TaskPairs {
         images: Box::new(DataSpec::ImageFolder {
             dir: dir.to_path_buf(),
@@ -311,17 +318,16 @@ fn held_out_pictures(
 /// Aligned pairs under `dir` whose sources have `source_channels` channels (1 or 3, both
 /// halves alike).
 fn aligned_pairs(dir: &Path, source_channels: usize, size: usize) -> Result<DataSpec, TrainError> {
-    let color = match source_channels {
-        1 => ColorMode::Grey,
-        3 => ColorMode::Rgb,
-        n => {
-            return Err(TrainError::invalid(
-                "--pairs",
-                dir.display(),
-                format!("this generator's sources have {n} channels; aligned pictures hold 1 or 3"),
-            ));
-        }
-    };
+    let color = ColorMode::from_channels(source_channels).ok_or_else(|| {
+        TrainError::invalid(
+            "--pairs",
+            dir.display(),
+            format!(
+                "this generator's sources have {source_channels} channels; aligned pictures \
+                 hold 1 or 3"
+            ),
+        )
+    })?;
     Ok(DataSpec::AlignedPairs {
         dir: dir.to_path_buf(),
         image_size: size,
@@ -340,23 +346,27 @@ pub struct Quality {
     pub ssim: f64,
 }
 
-/// Mean L1, PSNR and SSIM of each output against its pair's target: over the hole for masked
-/// pairs, over the whole image otherwise.
-fn score(outputs: &[f32], pairs: &FixedPairs, shape: [usize; 3]) -> Result<Quality, TrainError> {
+/// Mean L1, PSNR and SSIM of each output against its target: over each pair's hole when
+/// `holes` are given, over the whole image otherwise.
+fn score(
+    outputs: &[f32],
+    targets: &[f32],
+    holes: Option<&[Vec<bool>]>,
+    shape: [usize; 3],
+) -> Result<Quality, TrainError> {
     let per_image = shape.iter().product::<usize>();
-    let holes = hole_masks(pairs, shape);
     let mut sums = [0.0; 3];
     let mut n = 0;
     for (i, (output, target)) in outputs
         .chunks_exact(per_image)
-        .zip(pairs.targets.chunks_exact(per_image))
+        .zip(targets.chunks_exact(per_image))
         .enumerate()
     {
         let pair = ImagePair {
             output,
             target,
             shape,
-            mask: holes.as_ref().map(|h| &h[i][..]),
+            mask: holes.map(|h| &h[i][..]),
         };
         sums[0] += mean_absolute_error(pair).map_err(metric_error)?;
         // Identical images have infinite PSNR; 100 dB stands for them in the mean.
@@ -471,11 +481,7 @@ fn write_report(
     write_atomic(&out.join("report.json"), &json)?;
     let shown = REPORT_GRID.min(report.pairs);
     let indices: Vec<usize> = (0..shown).map(|k| k * report.pairs / shown).collect();
-    let size = c * h * w;
-    let shown_outputs: Vec<f32> = indices
-        .iter()
-        .flat_map(|&i| outputs[i * size..(i + 1) * size].iter().copied())
-        .collect();
+    let shown_outputs = pick_items(outputs, c * h * w, &indices);
     let grid = pairs
         .subset(&indices, [c, h, w])
         .grid(&shown_outputs, [c, h, w]);

@@ -99,6 +99,23 @@ fn hole_l1(output: Tensor<4>, target: Tensor<4>, source: &Tensor<4>) -> Tensor<1
 }
 
 impl Translation {
+    /// The objective with `loss` and the generator's loss weights `weights`, for a generator
+    /// taking `latent_dim` noise values on `pairs`.
+    pub fn new(
+        loss: Box<dyn AdversarialLoss>,
+        weights: TranslationSpec,
+        latent_dim: usize,
+        pairs: PairShape,
+    ) -> Self {
+        Self {
+            loss,
+            adversarial_weight: weights.adversarial_weight,
+            l1_weight: weights.l1_weight,
+            latent_dim,
+            pairs,
+        }
+    }
+
     /// The batch's sources and targets (a batch built without pairs has blank sources).
     fn pair(&self, batch: &mut Batch) -> (Tensor<4>, Tensor<4>) {
         let target = batch.target.take().unwrap_or_else(|| batch.real.clone());

@@ -13,7 +13,7 @@ use ganforge_trainer::progress::ProgressMode;
 use ganforge_trainer::{RunOptions, RunSpec, RunSummary};
 
 /// Writes a small MNIST-shaped IDX training set (`n` images of 28x28, simple strokes) into
-/// `dir` and returns `dir`.
+/// `dir`, created if missing, and returns `dir`.
 pub fn mnist_fixture(dir: &Path, n: usize) -> PathBuf {
     let mut images = Vec::with_capacity(n);
     let mut labels = Vec::with_capacity(n);
@@ -32,6 +32,7 @@ pub fn mnist_fixture(dir: &Path, n: usize) -> PathBuf {
         images.push(img);
         labels.push(label);
     }
+    std::fs::create_dir_all(dir).expect("create the fixture directory");
     write_idx_fixture(
         dir,
         IdxKind::Mnist.file_names(Split::Train),
@@ -202,4 +203,34 @@ pub fn assert_success(out: &Output) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Trains `toml` (a 4-step run) straight through, and again as 2 steps resumed to 4 in `runs`;
+/// asserts that both end with the same weights, bit for bit, naming `what` otherwise. Returns
+/// the straight run.
+pub fn assert_resumes_exactly(toml: &str, runs: &Path, what: &str) -> RunSummary {
+    let straight = run(&plan(toml, &["train.steps=4"]), runs, None);
+    let first = run(&plan(toml, &["train.steps=2"]), runs, None);
+    let resumed = run(
+        &resume_plan(&first.run_dir, &["train.steps=4"]),
+        runs,
+        Some(&first.run_dir),
+    );
+    assert_eq!(resumed.iterations, 4);
+    let spec = plan(toml, &[]);
+    assert!(
+        checkpoint_weights(&spec, &straight.checkpoint)
+            == checkpoint_weights(&spec, &resumed.checkpoint),
+        "a resumed {what} run differs from an uninterrupted one"
+    );
+    straight
+}
+
+/// Writes a `w` x `h` grey picture with pixel values `value(x, y)` at `path`, creating its
+/// directory.
+pub fn save_grey(path: &Path, w: u32, h: u32, value: impl Fn(u32, u32) -> u8) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    image::GrayImage::from_fn(w, h, |x, y| image::Luma([value(x, y)]))
+        .save(path)
+        .unwrap();
 }
