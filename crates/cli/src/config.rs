@@ -17,6 +17,7 @@ use ganforge_models::{
 
 use ganforge_data::HoleShape;
 use ganforge_losses::LeCam;
+use ganforge_trainer::eval::{EvalSpec, Metric};
 use ganforge_trainer::impute::GainSpec;
 use ganforge_trainer::objective::{AdamSpec, OptimizerSpec, RmsPropSpec};
 use ganforge_trainer::{EmaSpec, OnDivergence};
@@ -50,6 +51,9 @@ pub struct RawConfig {
     /// A moving average of the generator's weights; present means kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ema: Option<EmaSection>,
+    /// What `train.eval_every` scores, in which features.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval: Option<EvalSection>,
     /// Where and how the run happened; filled in by the trainer.
     #[serde(default)]
     pub run: RunSection,
@@ -680,6 +684,9 @@ pub struct TrainSection {
     /// Samples in each grid.
     #[serde(default = "default_sample_count")]
     pub sample_count: usize,
+    /// Iterations between scores of the run's samples (`[eval]` says which); none when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_every: Option<u64>,
     /// When a loss or a weight stops being finite: `stop` (an error naming the last good
     /// checkpoint) or `rollback` (reload it and continue with lower learning rates).
     #[serde(default)]
@@ -716,6 +723,7 @@ impl Default for TrainSection {
             checkpoint_every: default_checkpoint_every(),
             keep_checkpoints: default_keep(),
             sample_count: default_sample_count(),
+            eval_every: None,
             on_divergence: DivergenceName::Stop,
             rollback_lr_factor: default_rollback_lr_factor(),
             max_rollbacks: default_max_rollbacks(),
@@ -751,6 +759,36 @@ fn default_ema_beta() -> f64 {
 
 fn default_ema_start() -> u64 {
     EmaSpec::DEFAULT.start
+}
+
+/// `[eval]`: the scores `train.eval_every` computes during training, in the features of a
+/// dataset classifier; the best checkpoint by one of them is kept as `checkpoints/best`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalSection {
+    /// A classifier directory written by `ganforge classify train` for the run's dataset.
+    pub classifier: PathBuf,
+    /// Any of `fid`, `kid`, `pr`, `dc`, `is`, `class-acc` (conditional runs).
+    #[serde(default = "default_eval_metrics")]
+    pub metrics: Vec<Metric>,
+    /// Samples generated, and real items drawn, per evaluation.
+    #[serde(default = "default_eval_samples")]
+    pub samples: usize,
+    /// The split of the dataset the samples are compared with.
+    #[serde(default)]
+    pub reference: SplitName,
+    /// The score that ranks checkpoints, as reports name it (`fid_classifier`,
+    /// `precision_classifier`, ...); the first metric's first score when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best: Option<String>,
+}
+
+fn default_eval_metrics() -> Vec<Metric> {
+    vec![Metric::Fid]
+}
+
+fn default_eval_samples() -> usize {
+    EvalSpec::DEFAULT_SAMPLES
 }
 
 /// `[run]`: filled in by the trainer when it writes `resolved.toml`.

@@ -13,6 +13,7 @@ use ganforge_models::{
     MlpGeneratorConfig, NormKind, PatchGanDiscriminatorConfig, ToyDiscriminatorConfig,
     ToyGeneratorConfig, UnetGeneratorConfig,
 };
+use ganforge_trainer::eval::EvalSpec;
 use ganforge_trainer::translation::TranslationSpec;
 use ganforge_trainer::{DataSpec, EmaSpec, OnDivergence, RunLength, RunSpec, TrainError};
 
@@ -150,6 +151,7 @@ pub fn run_spec(config: &RawConfig, backend: BackendKind) -> Result<RunSpec, Cli
         pack: config.model.pack(),
         spectral_norm: config.model.spectral_norm(),
         translation: translation(config.loss),
+        eval: eval(config)?,
         ema: config.ema.map(|e| EmaSpec {
             beta: e.beta,
             start: e.start,
@@ -158,6 +160,41 @@ pub fn run_spec(config: &RawConfig, backend: BackendKind) -> Result<RunSpec, Cli
     };
     spec.check()?;
     Ok(spec)
+}
+
+/// The scores of `[eval]`, computed every `train.eval_every` iterations; the two come together.
+fn eval(config: &RawConfig) -> Result<Option<EvalSpec>, TrainError> {
+    let section = match (config.train.eval_every, &config.eval) {
+        (None, None) => return Ok(None),
+        (Some(every), Some(section)) => (every, section),
+        (Some(every), None) => {
+            return Err(TrainError::invalid(
+                "train.eval_every",
+                every,
+                "needs an [eval] section naming the classifier whose features score the \
+                 samples (eval.classifier, a directory written by `ganforge classify train`)",
+            ));
+        }
+        (None, Some(section)) => {
+            return Err(TrainError::invalid(
+                "eval",
+                section.classifier.display(),
+                "set train.eval_every to say how often to score the run",
+            ));
+        }
+    };
+    let (every, section) = section;
+    let mut spec = EvalSpec::new(
+        nonzero_u64("train.eval_every", every)?,
+        section.classifier.clone(),
+        section.metrics.clone(),
+    );
+    spec.samples = section.samples;
+    spec.reference = split(section.reference);
+    if let Some(best) = &section.best {
+        spec.best = best.clone();
+    }
+    Ok(Some(spec))
 }
 
 /// The generator's loss weights of an image-to-image run, when `[loss]` sets either.
@@ -317,12 +354,15 @@ fn color_mode(color: ColorName) -> ColorMode {
     }
 }
 
-/// The dataset of a `[data]` section alone.
-fn image_data_spec(data: &DataSection) -> DataSpec {
-    let split = |s: SplitName| match s {
+fn split(name: SplitName) -> Split {
+    match name {
         SplitName::Train => Split::Train,
         SplitName::Test => Split::Test,
-    };
+    }
+}
+
+/// The dataset of a `[data]` section alone.
+fn image_data_spec(data: &DataSection) -> DataSpec {
     match data.clone() {
         DataSection::Mnist { dir, split: s } => DataSpec::Idx {
             kind: IdxKind::Mnist,

@@ -438,3 +438,161 @@ fn eval_scores_a_checkpoint_in_classifier_features() {
     let report = evaluate(&plain_dir, classifier.path(), &fid_only, &device).unwrap();
     assert_eq!(report.scores.keys().collect::<Vec<_>>(), ["fid_classifier"]);
 }
+
+/// `train.eval_every` scores the run in the classifier's features: the scores join the
+/// metrics lines of the evaluated iterations, `checkpoints/best` holds the weights of the best
+/// one by the ranking score (`eval` of it gives the logged score), `curves.png` gains the
+/// score's panel, a resumed run scores and ranks exactly as an uninterrupted one, and
+/// impossible settings are refused by key.
+#[test]
+fn a_run_scores_itself_and_keeps_its_best_checkpoint() {
+    use ganforge_trainer::metrics_log::{MetricsLine, read_lines};
+    let folder = tempfile::tempdir().unwrap();
+    class_folders(folder.path());
+    let classifier = tempfile::tempdir().unwrap();
+    train_classifier(folder.path(), classifier.path());
+    let toml = format!(
+        "[model]\narchitecture = \"dcgan\"\nimage_size = 8\ng_width = 8\nd_width = 8\n\
+         [data]\ndataset = \"image-folder\"\ndir = \"{}\"\nimage_size = 8\n\
+         [train]\nbatch_size = 4\nlog_every = 1\neval_every = 2\n\
+         [eval]\nclassifier = \"{}\"\nmetrics = [\"pr\", \"fid\"]\nsamples = 12\n",
+        folder.path().display(),
+        classifier.path().display()
+    );
+    let runs = tempfile::tempdir().unwrap();
+    let scores = |run_dir: &Path, name: &str| -> Vec<(u64, f32)> {
+        read_lines(&run_dir.join("metrics.jsonl"))
+            .unwrap()
+            .iter()
+            .filter_map(|l| Some((l.iteration, *l.extra.get(name)?)))
+            .collect()
+    };
+    // Ranked by FID, which falls here at every evaluation: the best moves to the last one,
+    // and the earlier best checkpoints are gone.
+    let by_fid = run(
+        &plan(&toml, &["train.steps=6", "eval.best=\"fid_classifier\""]),
+        runs.path(),
+        None,
+    );
+    let fid = scores(&by_fid.run_dir, "fid_classifier");
+    assert_eq!(fid.iter().map(|s| s.0).collect::<Vec<_>>(), [2, 4, 6]);
+    assert_eq!(
+        scores(&by_fid.run_dir, "precision_classifier").len(),
+        3,
+        "every metric's scores"
+    );
+    let lowest = fid
+        .iter()
+        .copied()
+        .fold((0, f32::INFINITY), |a, b| if b.1 < a.1 { b } else { a });
+    let best = by_fid.best.clone().expect("a best score");
+    assert_eq!((best.iteration, best.value as f32), lowest);
+    let best_dirs = |run_dir: &Path| -> Vec<String> {
+        std::fs::read_dir(run_dir.join("checkpoints"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("best-"))
+            .collect()
+    };
+    assert_eq!(
+        best_dirs(&by_fid.run_dir),
+        [format!("best-{:08}", lowest.0)]
+    );
+    let curves = image::open(by_fid.run_dir.join("curves.png")).unwrap();
+    assert_eq!(curves.height(), 1050, "a third panel for the score");
+
+    // Ranked by precision, the default (the first metric's first score), which is 1 from the
+    // first evaluation on: the first stays the best, also across a resume.
+    let straight = run(&plan(&toml, &["train.steps=6"]), runs.path(), None);
+    let best = straight.best.clone().expect("a best score");
+    assert_eq!(
+        (best.score.as_str(), best.iteration),
+        ("precision_classifier", 2)
+    );
+    assert_eq!(best_dirs(&straight.run_dir), ["best-00000002"]);
+    assert_best_holds_the_scored_weights(&straight.run_dir, classifier.path());
+    let first = run(&plan(&toml, &["train.steps=4"]), runs.path(), None);
+    let resumed = run(
+        &common::resume_plan(&first.run_dir, &["train.steps=6"]),
+        runs.path(),
+        Some(&first.run_dir),
+    );
+    let strip = |run_dir: &Path| {
+        read_lines(&run_dir.join("metrics.jsonl"))
+            .unwrap()
+            .into_iter()
+            .map(|l: MetricsLine| (l.iteration, l.loss_d, l.loss_g, l.extra))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&resumed.run_dir), strip(&straight.run_dir));
+    assert_eq!(resumed.best, straight.best);
+    assert_eq!(best_dirs(&resumed.run_dir), ["best-00000002"]);
+
+    assert_eval_settings_refused(&toml, runs.path());
+}
+
+/// `eval` of `run_dir`'s `checkpoints/best` with the run's scoring seed gives the FID logged
+/// at the best iteration: the checkpoint holds the weights that were scored.
+fn assert_best_holds_the_scored_weights(run_dir: &Path, classifier: &Path) {
+    use ganforge_data::Split;
+    use ganforge_trainer::eval::{EvalOptions, Metric, evaluate};
+    use ganforge_trainer::metrics_log::read_lines;
+    use ganforge_trainer::spec::{SeedStream, derive_seed};
+    let pointer = run_dir.join("checkpoints/best");
+    let name = std::fs::read_to_string(&pointer).unwrap();
+    let iteration: u64 = name.trim().trim_start_matches("best-").parse().unwrap();
+    let logged = read_lines(&run_dir.join("metrics.jsonl"))
+        .unwrap()
+        .into_iter()
+        .find(|l| l.iteration == iteration)
+        .and_then(|l| l.extra.get("fid_classifier").copied())
+        .expect("the best iteration's FID");
+    let options = EvalOptions {
+        metrics: vec![Metric::Fid],
+        samples: 12,
+        reference: Split::Train,
+        seed: derive_seed(0, SeedStream::Eval),
+        weights: Default::default(),
+        kid: Default::default(),
+    };
+    let report = evaluate(&pointer, classifier, &options, &Device::flex()).unwrap();
+    assert_eq!(report.scores["fid_classifier"] as f32, logged);
+}
+
+/// Scoring settings that cannot work are refused by key: when planned, or (a missing
+/// classifier) when the run starts.
+fn assert_eval_settings_refused(toml: &str, runs: &Path) {
+    use ganforge_backend::BackendKind;
+    for (overrides, key) in [
+        (
+            vec!["train.eval_every=3", "train.log_every=2"],
+            "train.eval_every",
+        ),
+        (vec!["eval.best=\"kid_classifier\""], "eval.best"),
+        (vec!["eval.metrics=[\"class-acc\"]"], "eval.metrics"),
+        (vec!["eval.samples=3"], "eval.samples"),
+    ] {
+        let err = common::try_plan_on(toml, &overrides, BackendKind::Flex)
+            .err()
+            .unwrap_or_else(|| panic!("{overrides:?} accepted"));
+        assert!(err.to_string().contains(key), "{overrides:?}: {err}");
+    }
+    let without_section = toml.split("[eval]").next().unwrap();
+    let err = common::try_plan_on(without_section, &[], BackendKind::Flex)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("[eval]"), "{err}");
+    let missing = plan(toml, &["eval.classifier=\"/nonexistent/classifier\""]);
+    let options = ganforge_trainer::RunOptions {
+        runs_root: runs.to_path_buf(),
+        resume: None,
+        progress: ganforge_trainer::progress::ProgressMode::Quiet,
+        config_text: None,
+        stop: None,
+    };
+    let err = ganforge_trainer::run(&missing, &Device::flex(), &options).unwrap_err();
+    assert!(
+        err.is_bad_input() && err.to_string().contains("/nonexistent/classifier"),
+        "{err}"
+    );
+}

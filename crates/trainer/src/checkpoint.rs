@@ -5,7 +5,8 @@
 //! `generator-ema.bpk` when the run keeps a moving average of the generator, `state.json`,
 //! `spec.json` (the [`RunSpec`], so a checkpoint is self-contained) and, when
 //! the run was made from a configuration file, its text as `config.toml`; plus
-//! `checkpoints/latest` naming the newest. A checkpoint is written into a hidden temporary directory and renamed into place only when complete;
+//! `checkpoints/latest` naming the newest. A run that scores itself also keeps its best
+//! checkpoint as `checkpoints/best-00000600`, named by `checkpoints/best`. A checkpoint is written into a hidden temporary directory and renamed into place only when complete;
 //! `latest` is replaced atomically after that. An interrupted write leaves the previous
 //! checkpoint as `latest`.
 
@@ -27,6 +28,8 @@ use crate::spec::RunSpec;
 /// Format version of `state.json` (2: networks with class conditioning; 3: `spec.json`).
 const FORMAT: u32 = 3;
 const LATEST: &str = "latest";
+/// The pointer to the best checkpoint by the run's ranking score, and its directory's prefix.
+pub const BEST: &str = "best";
 const STATE: &str = "state.json";
 /// The configuration text a run was made from, kept for the record.
 const CONFIG: &str = "config.toml";
@@ -64,6 +67,21 @@ pub struct TrainState {
     /// The statistics of the iterations since the last metrics line, so a resumed run's
     /// next line averages the same iterations as an uninterrupted run's.
     pub log_window: Vec<Vec<f32>>,
+    /// The best score of the evaluations so far and its iteration (the checkpoint
+    /// `checkpoints/best` names), when the run scores itself.
+    #[serde(default)]
+    pub best: Option<BestScore>,
+}
+
+/// The best score of a run's evaluations so far.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BestScore {
+    /// The score's name (`fid_classifier`, ...).
+    pub score: String,
+    /// Its value.
+    pub value: f64,
+    /// The iteration it was reached at.
+    pub iteration: u64,
 }
 
 impl TrainState {
@@ -79,6 +97,7 @@ impl TrainState {
             lr_scale: 1.0,
             rollbacks: 0,
             log_window: Vec::new(),
+            best: None,
         }
     }
 }
@@ -114,7 +133,53 @@ pub fn save(
     keep: usize,
 ) -> Result<PathBuf, TrainError> {
     let name = format!("step-{:08}", snapshot.state.iteration);
-    let final_dir = checkpoints.join(&name);
+    let final_dir = write_dir(checkpoints, &name, snapshot)?;
+    write_atomic(&checkpoints.join(LATEST), name.as_bytes())?;
+    prune(checkpoints, keep)?;
+    Ok(final_dir)
+}
+
+/// Writes `snapshot` as the run's best checkpoint (`best-NNNNNNNN`), points `best` at it and
+/// deletes the previous best. Returns its directory.
+pub fn save_best(checkpoints: &Path, snapshot: &Snapshot<'_>) -> Result<PathBuf, TrainError> {
+    let name = format!("{BEST}-{:08}", snapshot.state.iteration);
+    let final_dir = write_dir(checkpoints, &name, snapshot)?;
+    write_atomic(&checkpoints.join(BEST), name.as_bytes())?;
+    let stale = std::fs::read_dir(checkpoints)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let file = e.file_name().to_string_lossy().into_owned();
+            file.starts_with(&format!("{BEST}-")) && file != name
+        });
+    for entry in stale {
+        std::fs::remove_dir_all(entry.path()).map_err(|e| TrainError::write(entry.path(), e))?;
+    }
+    Ok(final_dir)
+}
+
+/// The checkpoint directory a pointer file (`checkpoints/latest`, `checkpoints/best`) names,
+/// if `path` is one and the checkpoint is complete.
+pub fn pointed(path: &Path) -> Option<PathBuf> {
+    let small = std::fs::metadata(path).ok()?.len() < 256;
+    let name = std::fs::read_to_string(path).ok().filter(|_| small)?;
+    let name = name.trim();
+    if name.is_empty() || name.contains(['/', '\\']) {
+        return None;
+    }
+    let dir = path.parent()?.join(name);
+    dir.join(STATE).is_file().then_some(dir)
+}
+
+/// Writes `snapshot` as the checkpoint directory `checkpoints/name`: assembled in a hidden
+/// temporary directory and renamed into place whole.
+fn write_dir(
+    checkpoints: &Path,
+    name: &str,
+    snapshot: &Snapshot<'_>,
+) -> Result<PathBuf, TrainError> {
+    let final_dir = checkpoints.join(name);
     let tmp_dir = checkpoints.join(format!(".partial-{name}"));
     if tmp_dir.exists() {
         std::fs::remove_dir_all(&tmp_dir).map_err(|e| TrainError::write(&tmp_dir, e))?;
@@ -192,8 +257,6 @@ pub fn save(
     }
     std::fs::rename(&tmp_dir, &final_dir).map_err(|e| TrainError::write(&final_dir, e))?;
     sync_dir(checkpoints);
-    write_atomic(&checkpoints.join(LATEST), name.as_bytes())?;
-    prune(checkpoints, keep)?;
     Ok(final_dir)
 }
 

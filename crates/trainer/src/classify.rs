@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::load_module;
 use crate::error::TrainError;
 use crate::fsio::write_atomic;
-use crate::generate::{LoadedGenerator, Weights, load_generator, resolve_checkpoint};
+use crate::generate::{Weights, load_generator, resolve_checkpoint};
 use crate::objective::{AdamSpec, label_tensor};
 use crate::spec::DataSpec;
 
@@ -369,29 +369,30 @@ pub(crate) fn not_conditional(checkpoint: &Path) -> TrainError {
     }
 }
 
-/// Checks that the classifier at `path` (described by `info`) reads what `loaded` makes:
-/// the same image shape and, for a conditional generator, the same classes.
+/// Checks that the classifier at `path` (described by `info`) reads what a generator of
+/// `shape` samples makes and, for a conditional generator (`class_names` not empty), knows
+/// its classes.
 pub(crate) fn check_compatible(
     path: &Path,
     info: &ClassifierInfo,
-    loaded: &LoadedGenerator,
+    class_names: &[String],
+    shape: [usize; 3],
 ) -> Result<(), TrainError> {
     let refuse = |reason: String| TrainError::Invalid {
         key: "--classifier",
         value: path.display().to_string(),
         reason,
     };
-    if !loaded.class_names.is_empty() && loaded.class_names != info.class_names {
+    if !class_names.is_empty() && class_names != info.class_names {
         return Err(refuse(format!(
             "it knows the classes {:?}, the generator {:?}",
-            info.class_names, loaded.class_names
+            info.class_names, class_names
         )));
     }
-    if loaded.sampler.shape() != info.shape {
+    if shape != info.shape {
         return Err(refuse(format!(
             "it reads {:?} images, the generator makes {:?}",
-            info.shape,
-            loaded.sampler.shape()
+            info.shape, shape
         )));
     }
     Ok(())
@@ -438,7 +439,12 @@ pub fn score(
     if loaded.class_names.is_empty() {
         return Err(not_conditional(&dir));
     }
-    check_compatible(classifier, &info, &loaded)?;
+    check_compatible(
+        classifier,
+        &info,
+        &loaded.class_names,
+        loaded.sampler.shape(),
+    )?;
     let mut rng = Pcg64Mcg::seed_from_u64(seed);
     let per_class: Vec<(String, f64)> = info
         .class_names

@@ -16,17 +16,19 @@ use ganforge_metrics::{
     Features, GaussianStats, KidConfig, MetricsError, density_coverage, frechet_distance,
     inception_score, kernel_inception_distance, precision_recall,
 };
-use ganforge_models::Classifier;
+use ganforge_models::{Classifier, Generator};
 use rand::SeedableRng;
 use rand::seq::index::sample;
 use rand_pcg::Pcg64Mcg;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::classify::{self, check_compatible, not_conditional};
+use crate::classify::{self, ClassifierInfo, check_compatible, not_conditional};
 use crate::error::TrainError;
 use crate::fsio::write_atomic;
-use crate::generate::{LoadedGenerator, Weights, load_generator, resolve_checkpoint};
+use crate::generate::{Weights, load_generator, resolve_checkpoint};
+use crate::sample::Sampler;
+use crate::spec::{DataSpec, RunSpec};
 
 /// Items passed through the classifier at once.
 const CHUNK: usize = 500;
@@ -40,20 +42,26 @@ const IS_SPLITS: usize = 10;
 const EXTRACTOR: &str = "classifier";
 
 /// A score `ganforge eval` can compute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Metric {
     /// Fréchet distance between Gaussians fitted to the features.
+    #[serde(rename = "fid")]
     Fid,
     /// Kernel Inception Distance (mean and standard deviation over subsets).
+    #[serde(rename = "kid")]
     Kid,
     /// Improved precision and recall.
+    #[serde(rename = "pr")]
     PrecisionRecall,
     /// Density and coverage.
+    #[serde(rename = "dc")]
     DensityCoverage,
     /// Inception Score from the classifier's class probabilities.
+    #[serde(rename = "is")]
     InceptionScore,
     /// Fraction of a conditional generator's samples that the classifier labels as the class
     /// they were generated for.
+    #[serde(rename = "class-acc")]
     ClassAccuracy,
 }
 
@@ -82,6 +90,140 @@ impl Metric {
 
     fn needs_reference(self) -> bool {
         !matches!(self, Metric::InceptionScore | Metric::ClassAccuracy)
+    }
+
+    /// The scores it reports, before the extractor's name is added; `+std` marks a spread.
+    fn raw_scores(self) -> &'static [&'static str] {
+        match self {
+            Metric::Fid => &["fid"],
+            Metric::Kid => &["kid", "kid+std"],
+            Metric::PrecisionRecall => &["precision", "recall"],
+            Metric::DensityCoverage => &["density", "coverage"],
+            Metric::InceptionScore => &["is", "is+std"],
+            Metric::ClassAccuracy => &["class_acc"],
+        }
+    }
+
+    /// The names of the scores it reports that can rank checkpoints (not the spreads), as
+    /// they appear in reports (`fid_classifier`, ...).
+    pub fn ranking_scores(self) -> Vec<String> {
+        self.raw_scores()
+            .iter()
+            .filter(|s| !s.contains('+'))
+            .map(|s| score_name(s))
+            .collect()
+    }
+}
+
+/// Whether a lower value of the score named `score` is better (the distances: FID, KID).
+pub fn lower_is_better(score: &str) -> bool {
+    score.starts_with("fid_") || score.starts_with("kid_")
+}
+
+/// Scores during training: every `every` iterations (and at the end) the run's samples are
+/// scored against its dataset in a classifier's features, the scores join that iteration's
+/// line of `metrics.jsonl`, and the checkpoint with the best `best` score is kept as
+/// `checkpoints/best`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalSpec {
+    /// Iterations between evaluations; a multiple of the run's `log_every`.
+    pub every: std::num::NonZeroU64,
+    /// A classifier directory written by `ganforge classify train` for the run's dataset.
+    pub classifier: PathBuf,
+    /// The scores computed.
+    pub metrics: Vec<Metric>,
+    /// Samples generated, and reference items drawn, per evaluation.
+    pub samples: usize,
+    /// The split of the run's dataset the samples are compared with.
+    pub reference: Split,
+    /// The score that ranks checkpoints (`fid_classifier`, `precision_classifier`, ...).
+    pub best: String,
+}
+
+impl EvalSpec {
+    /// `metrics` with the default count, reference and ranking score (the first metric's
+    /// first score), every `every` iterations.
+    pub fn new(every: std::num::NonZeroU64, classifier: PathBuf, metrics: Vec<Metric>) -> Self {
+        let best = metrics
+            .first()
+            .and_then(|m| m.ranking_scores().into_iter().next())
+            .unwrap_or_default();
+        Self {
+            every,
+            classifier,
+            metrics,
+            samples: Self::DEFAULT_SAMPLES,
+            reference: Split::Train,
+            best,
+        }
+    }
+
+    /// Samples per evaluation unless set.
+    pub const DEFAULT_SAMPLES: usize = 5_000;
+
+    /// The options the scorer of a run with master seed `seed` uses.
+    pub fn options(&self, seed: u64) -> EvalOptions {
+        EvalOptions {
+            metrics: self.metrics.clone(),
+            samples: self.samples,
+            reference: self.reference,
+            seed,
+            weights: Weights::Averaged,
+            kid: KidConfig {
+                seed,
+                ..KidConfig::default()
+            },
+        }
+    }
+
+    /// Rejects settings that cannot be scored: no metric, too few samples, a ranking score
+    /// the metrics do not report, a class score of an unconditional run, an interval that is
+    /// not a multiple of `log_every` (the scores join that iteration's metrics line).
+    pub fn check(&self, log_every: u64, conditional: bool) -> Result<(), TrainError> {
+        if self.metrics.is_empty() {
+            return Err(TrainError::invalid(
+                "eval.metrics",
+                "[]",
+                "name at least one metric",
+            ));
+        }
+        if self.samples <= DC_NEIGHBOURS {
+            return Err(TrainError::invalid(
+                "eval.samples",
+                self.samples,
+                format!("must be at least {}", DC_NEIGHBOURS + 1),
+            ));
+        }
+        if !self.every.get().is_multiple_of(log_every) {
+            return Err(TrainError::invalid(
+                "train.eval_every",
+                self.every,
+                format!(
+                    "must be a multiple of train.log_every ({log_every}): the scores join that \
+                     iteration's line of metrics.jsonl"
+                ),
+            ));
+        }
+        if self.metrics.contains(&Metric::ClassAccuracy) && !conditional {
+            return Err(TrainError::invalid(
+                "eval.metrics",
+                "class-acc",
+                "the run's generator is not class-conditional, so it has no class to score",
+            ));
+        }
+        let ranking: Vec<String> = self
+            .metrics
+            .iter()
+            .flat_map(|m| m.ranking_scores())
+            .collect();
+        if !ranking.contains(&self.best) {
+            return Err(TrainError::invalid(
+                "eval.best",
+                &self.best,
+                format!("not a score of eval.metrics; valid: {}", ranking.join(", ")),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -158,44 +300,14 @@ pub fn evaluate(
 ) -> Result<EvalReport, TrainError> {
     let start = Instant::now();
     check_options(options)?;
-    let (model, info) = classify::load(classifier, device)?;
+    let model = classify::load(classifier, device)?;
     let dir = resolve_checkpoint(checkpoint)?;
     let loaded = load_generator(&dir, device, options.weights)?.for_sampling(&dir)?;
-    check_compatible(classifier, &info, &loaded)?;
-    let wants = |m: Metric| options.metrics.contains(&m);
-    if wants(Metric::ClassAccuracy) && loaded.class_names.is_empty() {
+    if options.metrics.contains(&Metric::ClassAccuracy) && loaded.class_names.is_empty() {
         return Err(not_conditional(&dir));
     }
-    let fake = fake_outputs(&model, &loaded, options, device)?;
-    let reference = if options.metrics.iter().any(|m| m.needs_reference()) {
-        Some(reference_features(
-            &model, classifier, &loaded, options, device,
-        )?)
-    } else {
-        None
-    };
-    let mut scores = BTreeMap::new();
-    let mut put = |name: &str, value: f64| {
-        scores.insert(score_name(name), value);
-    };
-    if let Some((real, _)) = &reference {
-        score_against_reference(
-            &options.metrics,
-            &options.kid,
-            real,
-            &fake.features,
-            &mut put,
-        )?;
-    }
-    if wants(Metric::InceptionScore) {
-        let is = inception_score(&fake.probabilities, IS_SPLITS).map_err(metric_error)?;
-        put("is", is.mean);
-        put("is+std", is.std);
-    }
-    if let (true, Some(labels)) = (wants(Metric::ClassAccuracy), &fake.labels) {
-        let hits = labels.iter().zip(&fake.predicted).filter(|(a, b)| a == b);
-        put("class_acc", hits.count() as f64 / labels.len() as f64);
-    }
+    let scorer = Scorer::with_classifier(model, classifier, &loaded.spec, options.clone(), device)?;
+    let scores = scorer.score(&loaded.generator, &loaded.sampler, device)?;
     Ok(EvalReport {
         checkpoint: dir,
         weights: match options.weights {
@@ -204,14 +316,119 @@ pub fn evaluate(
         },
         extractor: EXTRACTOR,
         classifier: classifier.to_path_buf(),
-        dataset: info.dataset.clone(),
+        dataset: scorer.info.dataset.clone(),
         reference_split: split_name(options.reference),
-        reference_items: reference.as_ref().map_or(0, |(f, _)| f.rows()),
-        reference_cached: reference.as_ref().is_some_and(|(_, cached)| *cached),
+        reference_items: scorer.reference.as_ref().map_or(0, |r| r.features.rows()),
+        reference_cached: scorer.reference.as_ref().is_some_and(|r| r.cached),
         samples: options.samples,
         scores,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// A classifier and the features of the reference items, ready to score any generator of a
+/// run's samples: `evaluate` builds one per checkpoint, a training run one for all its
+/// evaluations, so the reference is extracted (or read from the cache) once.
+pub struct Scorer {
+    model: Classifier,
+    info: ClassifierInfo,
+    options: EvalOptions,
+    reference: Option<Reference>,
+    /// Classes of the generator scored (0 when unconditional).
+    classes: usize,
+}
+
+/// The reference items' features and whether they came from the cache.
+struct Reference {
+    features: Features,
+    cached: bool,
+}
+
+impl Scorer {
+    /// Loads the classifier at `classifier`, checks that it reads the samples of `spec`'s
+    /// generator, and extracts the reference features `options.metrics` need from `spec`'s
+    /// dataset.
+    pub fn new(
+        classifier: &Path,
+        spec: &RunSpec,
+        options: EvalOptions,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        check_options(&options)?;
+        let model = classify::load(classifier, device)?;
+        Self::with_classifier(model, classifier, spec, options, device)
+    }
+
+    /// As [`Scorer::new`], with the classifier at `classifier` already loaded.
+    fn with_classifier(
+        (model, info): (Classifier, ClassifierInfo),
+        classifier: &Path,
+        spec: &RunSpec,
+        options: EvalOptions,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        let shape = spec.architecture.sample_shape();
+        check_compatible(classifier, &info, &spec.class_names, shape)?;
+        let reference = if options.metrics.iter().any(|m| m.needs_reference()) {
+            Some(reference_features(
+                &model, classifier, &spec.data, &options, device,
+            )?)
+        } else {
+            None
+        };
+        Ok(Self {
+            model,
+            info,
+            options,
+            reference,
+            classes: spec.class_names.len(),
+        })
+    }
+
+    /// The scores of `options.samples` samples of `generator` (every class equally often
+    /// when it is conditional), each named after the extractor (`fid_classifier`, ...).
+    pub fn score(
+        &self,
+        generator: &Generator,
+        sampler: &Sampler,
+        device: &Device,
+    ) -> Result<BTreeMap<String, f64>, TrainError> {
+        let options = &self.options;
+        let fake = fake_outputs(
+            &self.model,
+            generator,
+            sampler,
+            self.classes,
+            options,
+            device,
+        )?;
+        let mut scores = BTreeMap::new();
+        let mut put = |name: &str, value: f64| {
+            scores.insert(score_name(name), value);
+        };
+        if let Some(reference) = &self.reference {
+            score_against_reference(
+                &options.metrics,
+                &options.kid,
+                &reference.features,
+                &fake.features,
+                &mut put,
+            )?;
+        }
+        if options.metrics.contains(&Metric::InceptionScore) {
+            let is = inception_score(&fake.probabilities, IS_SPLITS).map_err(metric_error)?;
+            put("is", is.mean);
+            put("is+std", is.std);
+        }
+        if let (true, Some(labels)) = (
+            options.metrics.contains(&Metric::ClassAccuracy),
+            &fake.labels,
+        ) {
+            let hits = labels.iter().zip(&fake.predicted).filter(|(a, b)| a == b);
+            put("class_acc", hits.count() as f64 / labels.len() as f64);
+        }
+        Ok(scores)
+    }
 }
 
 fn check_options(options: &EvalOptions) -> Result<(), TrainError> {
@@ -297,24 +514,29 @@ fn split_name(split: Split) -> &'static str {
 fn reference_features(
     model: &Classifier,
     classifier: &Path,
-    loaded: &LoadedGenerator,
+    data: &DataSpec,
     options: &EvalOptions,
     device: &Device,
-) -> Result<(Features, bool), TrainError> {
-    let data = reference_data(loaded, options.reference)?;
-    let dataset = classify::dataset_name(&loaded.spec.data);
-    let cache = ReferenceCache::new(classifier, &dataset, options)?;
-    if let Some(features) = cache.load(data.len()) {
-        return Ok((features, true));
+) -> Result<Reference, TrainError> {
+    let items = reference_data(data, options.reference)?;
+    let cache = ReferenceCache::new(classifier, &classify::dataset_name(data), options)?;
+    if let Some(features) = cache.load(items.len()) {
+        return Ok(Reference {
+            features,
+            cached: true,
+        });
     }
-    let features = extract_reference(model, data.as_ref(), options, device)?;
+    let features = extract_reference(model, items.as_ref(), options, device)?;
     cache.store(&features);
-    Ok((features, false))
+    Ok(Reference {
+        features,
+        cached: false,
+    })
 }
 
-/// The split `split` of the dataset the checkpoint's run trained on.
-fn reference_data(loaded: &LoadedGenerator, split: Split) -> Result<classify::Shared, TrainError> {
-    let (train, test) = classify::splits(&loaded.spec.data)?;
+/// The split `split` of the dataset `data`.
+fn reference_data(data: &DataSpec, split: Split) -> Result<classify::Shared, TrainError> {
+    let (train, test) = classify::splits(data)?;
     Ok(match split {
         Split::Train => train,
         Split::Test => test,
@@ -332,12 +554,13 @@ struct FakeOutputs {
 
 fn fake_outputs(
     model: &Classifier,
-    loaded: &LoadedGenerator,
+    generator: &Generator,
+    sampler: &Sampler,
+    classes: usize,
     options: &EvalOptions,
     device: &Device,
 ) -> Result<FakeOutputs, TrainError> {
     let mut rng = Pcg64Mcg::seed_from_u64(options.seed);
-    let classes = loaded.class_names.len();
     // Every class equally often, as the data's classes are (near enough) balanced.
     let labels = (classes > 0).then(|| {
         (0..options.samples)
@@ -349,10 +572,8 @@ fn fake_outputs(
     while done < options.samples {
         let n = CHUNK.min(options.samples - done);
         let chunk_labels = labels.as_ref().map(|l| &l[done..done + n]);
-        let values = loaded
-            .sampler
-            .generate(&loaded.generator, device, &mut rng, n, chunk_labels);
-        outputs.push(model, values, loaded.sampler.shape(), device);
+        let values = sampler.generate(generator, device, &mut rng, n, chunk_labels);
+        outputs.push(model, values, sampler.shape(), device);
         done += n;
     }
     Ok(FakeOutputs {

@@ -59,12 +59,15 @@ pub struct Generated {
 }
 
 /// The checkpoint directory behind `path`: a run directory (its latest checkpoint), a
-/// checkpoint directory, or a file inside one.
+/// checkpoint directory, a file inside one, or a pointer file (`checkpoints/latest`,
+/// `checkpoints/best`).
 pub fn resolve_checkpoint(path: &Path) -> Result<PathBuf, TrainError> {
     if !path.exists() {
         return Err(TrainError::checkpoint(path, "does not exist"));
     }
-    let dir = if path.is_file() {
+    let dir = if let Some(dir) = checkpoint::pointed(path) {
+        dir
+    } else if path.is_file() {
         path.parent().map(Path::to_path_buf).unwrap_or_default()
     } else if path.join(CHECKPOINTS).is_dir() {
         checkpoint::latest(&path.join(CHECKPOINTS))

@@ -1,5 +1,5 @@
 //! What the loop does between iterations, one job per hook: metric lines, sample grids,
-//! checkpoints. Each hook sees the run after an iteration through a [`Tick`] and decides for
+//! scores, checkpoints. Each hook sees the run after an iteration through a [`Tick`] and decides for
 //! itself whether this iteration is one of its own.
 
 use std::collections::BTreeMap;
@@ -9,14 +9,15 @@ use std::time::Instant;
 use burn::prelude::*;
 use ganforge_data::{Dataset, ToyDistribution};
 
-use crate::checkpoint::{self, Snapshot, TrainState};
+use crate::checkpoint::{self, BestScore, Snapshot, TrainState};
 use crate::error::TrainError;
+use crate::eval::{EvalSpec, Scorer, lower_is_better};
 use crate::metrics_log::{MetricsLine, MetricsLog};
 use crate::objective::{Gan, PairShape, StepStats};
 use crate::progress::Progress;
 use crate::render;
 use crate::sample::{GridInputs, Sampler};
-use crate::spec::RunSpec;
+use crate::spec::{RunSpec, SeedStream, derive_seed};
 
 /// The run as it stands after one iteration.
 pub struct Tick<'a> {
@@ -77,6 +78,8 @@ pub struct LogHook {
     d_won_since: Option<u64>,
     d_won_reported: bool,
     warnings: Vec<String>,
+    /// Scores of this iteration's evaluation, for the next line.
+    scores: BTreeMap<String, f32>,
 }
 
 /// D(G(z)) below this, averaged over a log window, counts as the discriminator winning.
@@ -107,7 +110,19 @@ impl LogHook {
             d_won_since: None,
             d_won_reported: false,
             warnings: Vec::new(),
+            scores: BTreeMap::new(),
         }
+    }
+
+    /// Adds `scores` (an evaluation's) to the next line and shows them.
+    pub fn add_scores(&mut self, iteration: u64, scores: &BTreeMap<String, f64>) {
+        let shown: Vec<String> = scores.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
+        self.progress.note(&format!(
+            "scores at iteration {iteration}: {}",
+            shown.join(", ")
+        ));
+        self.scores
+            .extend(scores.iter().map(|(k, v)| (k.clone(), *v as f32)));
     }
 
     /// Shows `text` above the progress display and keeps it for the run's summary.
@@ -129,6 +144,7 @@ impl LogHook {
         self.window_start = Instant::now();
         self.timed = 0;
         self.d_won_since = None;
+        self.scores.clear();
     }
 
     /// The statistics of the iterations since the last line, read back to the host.
@@ -199,6 +215,7 @@ impl LogHook {
             .iter()
             .filter(|(name, _)| !crate::objective::CORE_STATS.contains(&name.as_str()))
             .map(|(name, v)| (name.clone(), *v))
+            .chain(std::mem::take(&mut self.scores))
             .collect();
         Ok(MetricsLine {
             iteration,
@@ -438,15 +455,104 @@ impl CheckpointHook {
             log_window: log.pending(),
             ..tick.state.clone()
         };
-        let snapshot = Snapshot {
-            gan: tick.gan,
-            state: &state,
-            spec: &self.spec,
-            config_text: self.config_text.as_deref(),
-        };
-        self.last = Some(checkpoint::save(&self.dir, &snapshot, self.keep)?);
+        self.last = Some(checkpoint::save(
+            &self.dir,
+            &self.snapshot(tick, &state),
+            self.keep,
+        )?);
         self.saved_at = Some(iteration);
         Ok(())
+    }
+
+    /// Writes `tick` as the run's best checkpoint (`checkpoints/best`).
+    pub fn save_best(&mut self, tick: &Tick<'_>, log: &LogHook) -> Result<PathBuf, TrainError> {
+        let state = TrainState {
+            log_window: log.pending(),
+            ..tick.state.clone()
+        };
+        checkpoint::save_best(&self.dir, &self.snapshot(tick, &state))
+    }
+
+    fn snapshot<'a>(&'a self, tick: &Tick<'a>, state: &'a TrainState) -> Snapshot<'a> {
+        Snapshot {
+            gan: tick.gan,
+            state,
+            spec: &self.spec,
+            config_text: self.config_text.as_deref(),
+        }
+    }
+}
+
+/// Scores the run's samples every `every` iterations and at its end (`[eval]`), in a dataset
+/// classifier's features, with the same noise each time, so the scores of two iterations
+/// differ only by what the generator learnt.
+pub struct EvalHook {
+    every: u64,
+    scorer: Scorer,
+    sampler: Sampler,
+    device: Device,
+    /// The score that ranks checkpoints.
+    best: String,
+}
+
+impl EvalHook {
+    /// Loads `spec`'s classifier and the reference features for a run of `run`; samples are
+    /// drawn on `device`.
+    pub fn new(spec: &EvalSpec, run: &RunSpec, device: &Device) -> Result<Self, TrainError> {
+        let seed = derive_seed(run.seed, SeedStream::Eval);
+        let scorer = Scorer::new(&spec.classifier, run, spec.options(seed), device)?;
+        let arch = &run.architecture;
+        Ok(Self {
+            every: spec.every.get(),
+            scorer,
+            sampler: Sampler::new(arch.latent_dim(), arch.sample_shape()),
+            device: device.clone(),
+            best: spec.best.clone(),
+        })
+    }
+
+    /// The scores of `gan`'s samples after `iteration` when it is one of the hook's (or the
+    /// run's `last`); none for a generator whose weights are not finite, which the log and
+    /// checkpoint hooks report as a divergence.
+    pub fn scores(
+        &self,
+        gan: &Gan,
+        iteration: u64,
+        last: bool,
+    ) -> Result<Option<BTreeMap<String, f64>>, TrainError> {
+        let generator = gan.sampling_generator();
+        if !(last || iteration.is_multiple_of(self.every)) || !finite_weights(generator) {
+            return Ok(None);
+        }
+        self.scorer
+            .score(generator, &self.sampler, &self.device)
+            .map(Some)
+    }
+
+    /// The new best when `scores` at `iteration` beat `best` (or there is none yet); a
+    /// score that is not finite never does.
+    pub fn improves(
+        &self,
+        scores: &BTreeMap<String, f64>,
+        iteration: u64,
+        best: Option<&BestScore>,
+    ) -> Option<BestScore> {
+        let value = *scores.get(&self.best)?;
+        let better = match best {
+            None => true,
+            Some(b) if lower_is_better(&self.best) => value < b.value,
+            Some(b) => value > b.value,
+        };
+        (value.is_finite() && better).then(|| BestScore {
+            score: self.best.clone(),
+            value,
+            iteration,
+        })
+    }
+
+    /// The score that ranks checkpoints.
+    pub fn ranking_score(&self) -> &str {
+        &self.best
     }
 }
 

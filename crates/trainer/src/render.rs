@@ -173,10 +173,30 @@ fn range(values: impl Iterator<Item = f32>) -> (f32, f32) {
     }
 }
 
-/// Two panels over iterations: the losses, and D(x) / D(G(z)) with the 0.5 equilibrium.
-pub fn curves(path: &Path, lines: &[MetricsLine], title: &str) -> Result<(), TrainError> {
+/// A series of [`curves`]: its legend, colour and value per metrics line (NaN where the
+/// line has none).
+type Curve = (&'static str, RGBColor, fn(&MetricsLine) -> f32);
+
+/// Panels over iterations: the losses, D(x) / D(G(z)) with the 0.5 equilibrium, and, when
+/// `score` names one of the lines' scores (a run that scores itself), that score at each
+/// evaluation.
+pub fn curves(
+    path: &Path,
+    lines: &[MetricsLine],
+    title: &str,
+    score: Option<&str>,
+) -> Result<(), TrainError> {
     register_font();
-    let (w, h) = (900u32, 700u32);
+    let scored: Vec<(f32, f32)> = score
+        .map(|name| {
+            lines
+                .iter()
+                .filter_map(|l| Some((l.iteration as f32, *l.extra.get(name)?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let panels = if scored.is_empty() { 2 } else { 3 };
+    let (w, h) = (900u32, 350 * panels);
     let mut buffer = vec![0u8; (w * h * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut buffer, (w, h)).into_drawing_area();
@@ -184,82 +204,121 @@ pub fn curves(path: &Path, lines: &[MetricsLine], title: &str) -> Result<(), Tra
         let root = root
             .titled(title, ("sans-serif", 22))
             .map_err(|e| plot_error(path, e))?;
-        let (top, bottom) = root.split_vertically(h / 2 - 20);
+        let areas = root.split_evenly((panels as usize, 1));
         let last = lines.last().map_or(1, |l| l.iteration.max(1)) as f32;
-        let x_range = 0f32..last;
-
+        let losses: [Curve; 2] = [
+            ("loss D", RED, |l| l.loss_d),
+            ("loss G", BLUE, |l| l.loss_g),
+        ];
         let (lo, hi) = range(lines.iter().flat_map(|l| [l.loss_d, l.loss_g]));
         let pad = (hi - lo) * 0.05;
-        let mut chart = ChartBuilder::on(&top)
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(50)
-            .build_cartesian_2d(x_range.clone(), (lo - pad)..(hi + pad))
-            .map_err(|e| plot_error(path, e))?;
-        chart
-            .configure_mesh()
-            .x_desc("iteration")
-            .y_desc("loss")
-            .draw()
-            .map_err(|e| plot_error(path, e))?;
-        for (label, color, pick) in [
-            (
-                "loss D",
-                RED,
-                (|l: &MetricsLine| l.loss_d) as fn(&MetricsLine) -> f32,
-            ),
-            ("loss G", BLUE, |l: &MetricsLine| l.loss_g),
-        ] {
-            chart
-                .draw_series(LineSeries::new(
-                    lines.iter().map(|l| (l.iteration as f32, pick(l))),
-                    color.stroke_width(2),
-                ))
-                .map_err(|e| plot_error(path, e))?
-                .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        let axes = Axes {
+            last,
+            y: (lo - pad)..(hi + pad),
+            y_desc: "loss",
+        };
+        line_panel(&areas[0], &axes, lines, &losses, None, path)?;
+        let outputs: [Curve; 2] = [
+            ("D(x)", GREEN, |l| l.d_real),
+            ("D(G(z))", MAGENTA, |l| l.d_fake),
+        ];
+        let axes = Axes {
+            last,
+            y: 0f32..1f32,
+            y_desc: "discriminator output",
+        };
+        line_panel(&areas[1], &axes, lines, &outputs, Some(0.5), path)?;
+        if let (Some(name), false) = (score, scored.is_empty()) {
+            score_panel(&areas[2], last, name, &scored, path)?;
         }
-        draw_legend(&mut chart, SeriesLabelPosition::MiddleRight, path)?;
-
-        let mut chart = ChartBuilder::on(&bottom)
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(50)
-            .build_cartesian_2d(x_range, 0f32..1f32)
-            .map_err(|e| plot_error(path, e))?;
-        chart
-            .configure_mesh()
-            .x_desc("iteration")
-            .y_desc("discriminator output")
-            .draw()
-            .map_err(|e| plot_error(path, e))?;
-        chart
-            .draw_series(LineSeries::new(
-                [(0.0, 0.5), (last, 0.5)],
-                BLACK.mix(0.4).stroke_width(1),
-            ))
-            .map_err(|e| plot_error(path, e))?;
-        for (label, color, pick) in [
-            (
-                "D(x)",
-                GREEN,
-                (|l: &MetricsLine| l.d_real) as fn(&MetricsLine) -> f32,
-            ),
-            ("D(G(z))", MAGENTA, |l: &MetricsLine| l.d_fake),
-        ] {
-            chart
-                .draw_series(LineSeries::new(
-                    lines.iter().map(|l| (l.iteration as f32, pick(l))),
-                    color.stroke_width(2),
-                ))
-                .map_err(|e| plot_error(path, e))?
-                .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
-        }
-        draw_legend(&mut chart, SeriesLabelPosition::MiddleRight, path)?;
         root.present().map_err(|e| plot_error(path, e))?;
     }
     save_rgb(path, buffer, w, h)
+}
+
+/// The ranges and label of one panel of [`curves`].
+struct Axes {
+    last: f32,
+    y: std::ops::Range<f32>,
+    y_desc: &'static str,
+}
+
+/// One panel of `curves`: each of `series` over the lines' iterations, with a grey
+/// horizontal line at `level` when given.
+fn line_panel(
+    area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+    axes: &Axes,
+    lines: &[MetricsLine],
+    series: &[Curve],
+    level: Option<f32>,
+    path: &Path,
+) -> Result<(), TrainError> {
+    let mut chart = ChartBuilder::on(area)
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0f32..axes.last, axes.y.clone())
+        .map_err(|e| plot_error(path, e))?;
+    chart
+        .configure_mesh()
+        .x_desc("iteration")
+        .y_desc(axes.y_desc)
+        .draw()
+        .map_err(|e| plot_error(path, e))?;
+    if let Some(level) = level {
+        chart
+            .draw_series(LineSeries::new(
+                [(0.0, level), (axes.last, level)],
+                BLACK.mix(0.4).stroke_width(1),
+            ))
+            .map_err(|e| plot_error(path, e))?;
+    }
+    for &(label, color, pick) in series {
+        chart
+            .draw_series(LineSeries::new(
+                lines.iter().map(|l| (l.iteration as f32, pick(l))),
+                color.stroke_width(2),
+            ))
+            .map_err(|e| plot_error(path, e))?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+    }
+    draw_legend(&mut chart, SeriesLabelPosition::MiddleRight, path)
+}
+
+/// The panel of a run's ranking score at each evaluation, points joined by lines.
+fn score_panel(
+    area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+    last: f32,
+    name: &str,
+    points: &[(f32, f32)],
+    path: &Path,
+) -> Result<(), TrainError> {
+    let (lo, hi) = range(points.iter().map(|p| p.1));
+    let pad = (hi - lo) * 0.05;
+    let mut chart = ChartBuilder::on(area)
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0f32..last, (lo - pad)..(hi + pad))
+        .map_err(|e| plot_error(path, e))?;
+    chart
+        .configure_mesh()
+        .x_desc("iteration")
+        .y_desc(name)
+        .draw()
+        .map_err(|e| plot_error(path, e))?;
+    let color = RGBColor(230, 120, 0);
+    chart
+        .draw_series(LineSeries::new(
+            points.iter().copied(),
+            color.stroke_width(2),
+        ))
+        .map_err(|e| plot_error(path, e))?;
+    chart
+        .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+        .map_err(|e| plot_error(path, e))?;
+    Ok(())
 }
 
 /// One panel of [`log_log_panels`]: named series of `(x, y)` points.
@@ -391,7 +450,7 @@ mod tests {
                 extra: Default::default(),
             })
             .collect();
-        curves(&dir.path().join("c.png"), &lines, "test").unwrap();
+        curves(&dir.path().join("c.png"), &lines, "test", None).unwrap();
         scatter(
             &dir.path().join("s.png"),
             &[[0.0, 1.0]],

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ema::EmaSpec;
 use crate::error::TrainError;
+use crate::eval::EvalSpec;
 use crate::objective::{
     ClassConditional, GanSpec, InitSeeds, Objective, OptimizerSpec, PairShape, Regularisers,
     Unconditional,
@@ -361,6 +362,9 @@ pub struct RunSpec {
     /// defaults when `None`.
     #[serde(default)]
     pub translation: Option<TranslationSpec>,
+    /// Scores computed during training, if any (and the checkpoint they rank best).
+    #[serde(default)]
+    pub eval: Option<EvalSpec>,
     /// The backend the run was made for (recorded; the device passed to
     /// [`run`](crate::run) is the one used).
     pub backend: BackendKind,
@@ -381,6 +385,8 @@ pub enum SeedStream {
     FixedNoise = 5,
     /// The cells an imputation benchmark removes.
     Holes = 6,
+    /// The noise and reference draw of the scores computed during training.
+    Eval = 7,
 }
 
 /// SplitMix64 of the seed and the stream: well-spread, independent sub-seeds.
@@ -511,6 +517,7 @@ impl RunSpec {
         self.check_conditioning()?;
         self.check_penalty()?;
         self.check_pack()?;
+        self.check_eval()?;
         if let Some(clip) = self.weight_clip
             && !(clip.is_finite() && clip > 0.0)
         {
@@ -642,6 +649,22 @@ impl RunSpec {
     /// for the architectures that generate from noise.
     pub fn pair_shape(&self) -> Option<PairShape> {
         PairShape::of(&self.architecture, self.data.is_masked())
+    }
+
+    fn check_eval(&self) -> Result<(), TrainError> {
+        let Some(eval) = &self.eval else {
+            return Ok(());
+        };
+        if self.data.toy().is_some() || self.pair_shape().is_some() {
+            return Err(TrainError::invalid(
+                "train.eval_every",
+                eval.every,
+                "scores during training are for generators of images from noise; a toy run \
+                 is scored by its mode coverage at the end, a translation by `ganforge \
+                 translate --report` or `ganforge inpaint --report`",
+            ));
+        }
+        eval.check(self.log_every.get(), self.conditioning.is_conditional())
     }
 
     fn check_pack(&self) -> Result<(), TrainError> {

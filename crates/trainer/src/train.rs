@@ -13,11 +13,12 @@ use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 use serde::Serialize;
 
-use crate::checkpoint::{self, TrainState};
+use crate::checkpoint::{self, BestScore, TrainState};
 use crate::error::TrainError;
 use crate::fsio::write_atomic;
 use crate::hooks::{
-    CheckpointHook, FixedPairs, Hook, LogHook, LogSettings, SampleHook, SampleView, Tick, points,
+    CheckpointHook, EvalHook, FixedPairs, Hook, LogHook, LogSettings, SampleHook, SampleView, Tick,
+    points,
 };
 use crate::metrics_log::{MetricsLine, MetricsLog, read_lines};
 use crate::objective::{Batch, Gan, NoClock, Objective, StepStats, dropout_masks};
@@ -88,6 +89,9 @@ pub struct RunSummary {
     pub interrupted: bool,
     /// Warnings raised during the run (a discriminator that won outright, rollbacks).
     pub warnings: Vec<String>,
+    /// The best score of the run's evaluations and its iteration (`checkpoints/best`), when
+    /// it scores itself.
+    pub best: Option<BestScore>,
 }
 
 /// Runs `spec` on `device` (a plain device; autodiff is added here).
@@ -116,6 +120,7 @@ struct Session<'a> {
     interrupted: bool,
     log: LogHook,
     samples: SampleHook,
+    eval: Option<EvalHook>,
     checkpoints: CheckpointHook,
     session_start: Instant,
     elapsed_before: f64,
@@ -174,6 +179,10 @@ impl<'a> Session<'a> {
             stats_tensors(&state.log_window, &ad),
         );
         let samples = sample_hook(spec, device, &run_dir, dataset.as_ref())?;
+        let eval = match &spec.eval {
+            Some(eval) => Some(EvalHook::new(eval, spec, device)?),
+            None => None,
+        };
         let checkpoints = CheckpointHook {
             every: spec.checkpoint_every.get(),
             dir: run_dir.checkpoints(),
@@ -198,6 +207,7 @@ impl<'a> Session<'a> {
             interrupted: false,
             log,
             samples,
+            eval,
             checkpoints,
             session_start: Instant::now(),
         })
@@ -255,27 +265,54 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    /// Runs the hooks on the iteration just done (the checkpoint hook last), and on a stop
-    /// request writes a checkpoint and marks the run interrupted.
+    /// Runs the hooks on the iteration just done (scores first, so the log line has them;
+    /// the checkpoint hook last), and on a stop request writes a checkpoint and marks the run
+    /// interrupted.
     fn after_iteration(&mut self, gan: &Gan, stats: &StepStats) -> Result<(), TrainError> {
         let stop = self.stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst));
+        let last = self.state.iteration == self.total;
+        let improved = self.evaluate(gan, last)?;
         let tick = Tick {
             gan,
             state: &self.state,
             stats,
             epochs: self.epochs(),
-            last: self.state.iteration == self.total,
+            last,
         };
         let hooks: [&mut dyn Hook; 2] = [&mut self.log, &mut self.samples];
         for hook in hooks {
             hook.after_iteration(&tick)?;
         }
         self.checkpoints.after_iteration(&tick, &self.log)?;
+        if improved {
+            self.checkpoints.save_best(&tick, &self.log)?;
+        }
         if stop && !tick.last {
             self.checkpoints.save(&tick, &self.log)?;
             self.interrupted = true;
         }
         Ok(())
+    }
+
+    /// Scores the run when this iteration is one of the evaluation hook's, hands the scores
+    /// to the log, and records a new best in the loop state; true when there is one (its
+    /// checkpoint is written after the iteration's hooks).
+    fn evaluate(&mut self, gan: &Gan, last: bool) -> Result<bool, TrainError> {
+        let Some(eval) = &self.eval else {
+            return Ok(false);
+        };
+        let iteration = self.state.iteration;
+        let Some(scores) = eval.scores(gan, iteration, last)? else {
+            return Ok(false);
+        };
+        self.log.add_scores(iteration, &scores);
+        match eval.improves(&scores, iteration, self.state.best.as_ref()) {
+            Some(best) => {
+                self.state.best = Some(best);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     /// Stops with the last good checkpoint named, or rolls back to it with lower learning
@@ -330,6 +367,7 @@ impl<'a> Session<'a> {
                 &self.run_dir.curves(),
                 &history,
                 &format!("{} ({})", self.spec.name, self.spec.backend),
+                self.eval.as_ref().map(EvalHook::ranking_score),
             )?;
         }
         let toy = match (self.spec.data.toy(), &self.gan) {
@@ -358,6 +396,7 @@ impl<'a> Session<'a> {
                 .last
                 .unwrap_or_else(|| self.run_dir.checkpoints()),
             interrupted: self.interrupted,
+            best: self.state.best.clone(),
         };
         let json = serde_json::to_vec_pretty(&summary)
             .map_err(|e| TrainError::write(self.run_dir.summary(), std::io::Error::other(e)))?;

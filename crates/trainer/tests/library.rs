@@ -71,6 +71,7 @@ fn ring_spec(steps: u64) -> RunSpec {
         pack: 1,
         spectral_norm: false,
         translation: None,
+        eval: None,
         backend: BackendKind::Flex,
     }
 }
