@@ -313,6 +313,23 @@ pub enum DataSection {
         #[serde(default)]
         split: SplitName,
     },
+    /// Stacked MNIST: three MNIST digits as the channels of one image, 1,000 modes (one per
+    /// triple of digits), for counting the modes a generator covers (`eval.metrics =
+    /// ["modes"]`).
+    StackedMnist {
+        /// Directory holding MNIST's IDX files; searched for when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dir: Option<PathBuf>,
+        /// The split the digits come from: `train` or `test`.
+        #[serde(default)]
+        split: SplitName,
+        /// Stacked images drawn (from the run's seed).
+        #[serde(default = "default_stacked_items")]
+        items: usize,
+        /// Side of the black canvas the 28x28 digits are centred on.
+        #[serde(default = "default_stacked_size")]
+        image_size: usize,
+    },
     /// CIFAR-10 from its official binary archive (`cifar-10-binary.tar.gz`).
     Cifar10 {
         /// Directory holding the archive or its batches; searched for when absent.
@@ -415,6 +432,7 @@ impl DataSection {
         match self {
             DataSection::Mnist { dir, .. }
             | DataSection::FashionMnist { dir, .. }
+            | DataSection::StackedMnist { dir, .. }
             | DataSection::Cifar10 { dir, .. } => Some(dir),
             _ => None,
         }
@@ -865,6 +883,12 @@ fn default_pix2pix_dropout() -> f64 {
 }
 fn default_upscale_factor() -> usize {
     4
+}
+fn default_stacked_items() -> usize {
+    128_000
+}
+fn default_stacked_size() -> usize {
+    32
 }
 fn default_epochs() -> u64 {
     5

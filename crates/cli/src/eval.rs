@@ -19,7 +19,8 @@ pub struct EvalArgs {
     /// extractor (scores are named `..._classifier`).
     #[arg(long)]
     classifier: PathBuf,
-    /// Comma-separated: fid, kid, pr, dc, is, class-acc (conditional generators).
+    /// Comma-separated: fid, kid, pr, dc, is, class-acc (conditional generators), modes
+    /// (stacked data, with a classifier of its digits).
     #[arg(long, default_value = "fid,kid,pr,dc,is")]
     metrics: String,
     /// Samples generated, and real items drawn from the reference split.

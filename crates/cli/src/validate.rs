@@ -374,6 +374,20 @@ fn image_data_spec(data: &DataSection) -> DataSpec {
             split: split(s),
             dir,
         },
+        DataSection::StackedMnist {
+            dir,
+            split: s,
+            items,
+            image_size,
+        } => DataSpec::Stacked {
+            digits: Box::new(DataSpec::Idx {
+                kind: IdxKind::Mnist,
+                split: split(s),
+                dir,
+            }),
+            items,
+            pad_to: Some(image_size),
+        },
         DataSection::Cifar10 { dir, split: s } => DataSpec::Cifar10 {
             split: split(s),
             dir,

@@ -596,3 +596,105 @@ fn assert_eval_settings_refused(toml: &str, runs: &Path) {
         "{err}"
     );
 }
+
+/// Stacked MNIST trains, and its modes are counted by a classifier of its digits during
+/// training and by `eval`, with the same numbers; other scores of stacked data, and modes of
+/// other data, are refused by key.
+#[test]
+fn stacked_digits_train_and_their_modes_are_counted() {
+    use ganforge_data::Split;
+    use ganforge_trainer::DataSpec;
+    use ganforge_trainer::classify::{self, ClassifierTraining};
+    use ganforge_trainer::eval::{EvalOptions, Metric, evaluate};
+    use ganforge_trainer::metrics_log::read_lines;
+    use ganforge_trainer::spec::{SeedStream, derive_seed};
+    let mnist = tempfile::tempdir().unwrap();
+    mnist_fixture(mnist.path(), 40);
+    let digits = DataSpec::Idx {
+        kind: ganforge_data::IdxKind::Mnist,
+        split: Split::Train,
+        dir: Some(mnist.path().to_path_buf()),
+    };
+    let classifier = tempfile::tempdir().unwrap();
+    let training = ClassifierTraining {
+        data: digits.clone(),
+        test_data: Some(digits),
+        epochs: 2,
+        batch_size: 8,
+        lr: 1e-2,
+        width: 4,
+        seed: 0,
+        verbose: false,
+    };
+    classify::train(&training, &Device::flex(), classifier.path()).unwrap();
+    let toml = format!(
+        "[model]\narchitecture = \"dcgan\"\nimage_size = 32\nchannels = 3\ng_width = 8\n\
+         d_width = 8\n[data]\ndataset = \"stacked-mnist\"\ndir = \"{}\"\nitems = 64\n\
+         [train]\nbatch_size = 4\nlog_every = 1\neval_every = 2\nsteps = 2\n\
+         [eval]\nclassifier = \"{}\"\nmetrics = [\"modes\"]\nsamples = 30\n",
+        mnist.path().display(),
+        classifier.path().display()
+    );
+    let runs = tempfile::tempdir().unwrap();
+    let summary = run(&plan(&toml, &[]), runs.path(), None);
+    let lines = read_lines(&summary.run_dir.join("metrics.jsonl")).unwrap();
+    let scores = &lines.last().unwrap().extra;
+    let (modes, kl) = (scores["modes_classifier"], scores["modes_kl_classifier"]);
+    assert!((1.0..=30.0).contains(&modes), "{scores:?}");
+    assert!((0.0..=1000f32.ln() + 1e-4).contains(&kl), "{scores:?}");
+    assert_eq!(
+        summary.best.as_ref().map(|b| b.score.as_str()),
+        Some("modes_classifier")
+    );
+    let options = EvalOptions {
+        metrics: vec![Metric::Modes],
+        samples: 30,
+        reference: Split::Train,
+        seed: derive_seed(0, SeedStream::Eval),
+        weights: Default::default(),
+        kid: Default::default(),
+    };
+    let report = evaluate(
+        &summary.run_dir,
+        classifier.path(),
+        &options,
+        &Device::flex(),
+    )
+    .unwrap();
+    assert_eq!(report.scores["modes_classifier"] as f32, modes);
+    assert_eq!(report.scores["modes_kl_classifier"] as f32, kl);
+    let fid = EvalOptions {
+        metrics: vec![Metric::Fid, Metric::Modes],
+        ..options
+    };
+    let err = evaluate(&summary.run_dir, classifier.path(), &fid, &Device::flex()).unwrap_err();
+    assert!(
+        err.is_bad_input() && err.to_string().contains("--metrics"),
+        "{err}"
+    );
+
+    let err = common::try_plan_on(
+        &toml,
+        &["eval.metrics=[\"modes\", \"fid\"]"],
+        ganforge_backend::BackendKind::Flex,
+    )
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("eval.metrics"), "{err}");
+    let plain = toml
+        .replace("stacked-mnist", "mnist")
+        .replace("items = 64\n", "")
+        .replace(
+            "image_size = 32\nchannels = 3\n",
+            "image_size = 28\nchannels = 1\n",
+        )
+        .replace("\"dcgan\"", "\"mlp-mnist\"")
+        .replace("g_width = 8\nd_width = 8\n", "");
+    let err = common::try_plan_on(&plain, &[], ganforge_backend::BackendKind::Flex)
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("eval.metrics") && err.to_string().contains("stacked"),
+        "{err}"
+    );
+}

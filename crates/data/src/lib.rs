@@ -7,7 +7,9 @@
 //!   them with SHA-256 verification;
 //! - [`Cifar10`]: CIFAR-10 from its official binary archive, found and downloaded like MNIST;
 //! - [`ImageFolder`]: PNG/JPEG files, class sub-folders as labels, resized and centre-cropped;
-//! - [`ToyDataset`]: 2-D mixtures of Gaussians (ring of 8, 5x5 grid) as `[2, 1, 1]` points.
+//! - [`ToyDataset`]: 2-D mixtures of Gaussians (ring of 8, 5x5 grid) as `[2, 1, 1]` points;
+//! - [`Stacked`]: three items of a one-channel dataset as the channels of one (stacked MNIST,
+//!   1,000 modes), for counting the modes a generator covers.
 //!
 //! Paired images for image-to-image translation ([`PairedDataset`]: the source's channels then
 //! the target's in one item) come from pix2pix's aligned format ([`AlignedPairs`]), from two
@@ -33,6 +35,7 @@ mod loader;
 mod locate;
 mod masks;
 mod paired;
+mod stacked;
 mod table;
 mod toy;
 
@@ -46,5 +49,6 @@ pub use loader::{BatchLoader, HostBatch, LoaderPosition};
 pub use locate::{DataSource, Findable, LocateOptions, cache_dir, locate};
 pub use masks::{HoleShape, draw_mask, read_mask};
 pub use paired::{AlignedPairs, FolderPairs, Padded, PairTask, PairedDataset, TaskPairs};
+pub use stacked::{STACKED_CHANNELS, Stacked, stacked_class_names};
 pub use table::{ColumnKind, MISSING_TOKENS, Table, table_fixture};
 pub use toy::{ToyDataset, ToyDistribution};

@@ -44,4 +44,14 @@ pub enum MetricsError {
         /// The first such sample.
         row: usize,
     },
+    /// A mode label outside the modes counted.
+    #[error("sample {row} is labelled mode {label}, but there are {modes} modes")]
+    NotAMode {
+        /// The first such sample.
+        row: usize,
+        /// Its label.
+        label: u32,
+        /// Modes counted.
+        modes: usize,
+    },
 }

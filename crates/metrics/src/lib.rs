@@ -24,5 +24,5 @@ pub use image_quality::{ImagePair, mean_absolute_error, psnr, ssim};
 pub use imputation::imputation_rmse;
 pub use inception_score::{InceptionScore, inception_score};
 pub use kid::{Kid, KidConfig, kernel_inception_distance};
-pub use mode_coverage::{ModeCoverage, mode_coverage};
+pub use mode_coverage::{ModeCount, ModeCoverage, count_modes, mode_coverage};
 pub use neighbours::{DensityCoverage, PrecisionRecall, density_coverage, precision_recall};

@@ -155,6 +155,13 @@ pub(crate) fn splits(data: &DataSpec) -> Result<(Shared, Shared), TrainError> {
             value: "toy".into(),
             reason: "the classifier is for images".into(),
         }),
+        DataSpec::Stacked { .. } => Err(TrainError::Invalid {
+            key: "--dataset",
+            value: dataset_name(data),
+            reason: "stacked items are scored by classifying each channel: train the \
+                     classifier on the digits (`--dataset mnist`)"
+                .into(),
+        }),
         DataSpec::TaskPairs { .. }
         | DataSpec::AlignedPairs { .. }
         | DataSpec::FolderPairs { .. } => Err(TrainError::Invalid {
@@ -171,6 +178,7 @@ pub(crate) fn dataset_name(data: &DataSpec) -> String {
         DataSpec::Cifar10 { .. } => "cifar10".to_string(),
         DataSpec::ImageFolder { dir, .. } => format!("image-folder:{}", dir.display()),
         DataSpec::Toy { .. } => "toy".to_string(),
+        DataSpec::Stacked { digits, .. } => format!("stacked-{}", dataset_name(digits)),
         DataSpec::TaskPairs { images, task, .. } => {
             format!("{}-{task:?}-pairs", dataset_name(images))
         }
@@ -273,6 +281,11 @@ fn save(model: &Classifier, info: &ClassifierInfo, out: &Path) -> Result<(), Tra
     let json = serde_json::to_vec_pretty(info)
         .map_err(|e| TrainError::write(out.join(INFO), std::io::Error::other(e)))?;
     write_atomic(&out.join(INFO), &json)
+}
+
+/// Whether `dir` holds a classifier written by [`train`] (its description, at least).
+pub fn is_classifier(dir: &Path) -> bool {
+    dir.join(INFO).is_file()
 }
 
 /// Loads a classifier directory written by [`train`].

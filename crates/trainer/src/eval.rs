@@ -13,8 +13,8 @@ use std::time::Instant;
 use burn::prelude::*;
 use ganforge_data::{Dataset, Split};
 use ganforge_metrics::{
-    Features, GaussianStats, KidConfig, MetricsError, density_coverage, frechet_distance,
-    inception_score, kernel_inception_distance, precision_recall,
+    Features, GaussianStats, KidConfig, MetricsError, ModeCount, count_modes, density_coverage,
+    frechet_distance, inception_score, kernel_inception_distance, precision_recall,
 };
 use ganforge_models::{Classifier, Generator};
 use rand::SeedableRng;
@@ -63,17 +63,22 @@ pub enum Metric {
     /// they were generated for.
     #[serde(rename = "class-acc")]
     ClassAccuracy,
+    /// Modes of stacked data covered by the samples, and the KL divergence of their
+    /// distribution over the modes from the uniform one, each channel classified on its own.
+    #[serde(rename = "modes")]
+    Modes,
 }
 
 impl Metric {
     /// Every metric, in report order.
-    pub const ALL: [Metric; 6] = [
+    pub const ALL: [Metric; 7] = [
         Metric::Fid,
         Metric::Kid,
         Metric::PrecisionRecall,
         Metric::DensityCoverage,
         Metric::InceptionScore,
         Metric::ClassAccuracy,
+        Metric::Modes,
     ];
 
     /// The name `--metrics` takes.
@@ -85,11 +90,15 @@ impl Metric {
             Metric::DensityCoverage => "dc",
             Metric::InceptionScore => "is",
             Metric::ClassAccuracy => "class-acc",
+            Metric::Modes => "modes",
         }
     }
 
     fn needs_reference(self) -> bool {
-        !matches!(self, Metric::InceptionScore | Metric::ClassAccuracy)
+        !matches!(
+            self,
+            Metric::InceptionScore | Metric::ClassAccuracy | Metric::Modes
+        )
     }
 
     /// The scores it reports, before the extractor's name is added; `+std` marks a spread.
@@ -101,6 +110,7 @@ impl Metric {
             Metric::DensityCoverage => &["density", "coverage"],
             Metric::InceptionScore => &["is", "is+std"],
             Metric::ClassAccuracy => &["class_acc"],
+            Metric::Modes => &["modes", "modes_kl"],
         }
     }
 
@@ -115,9 +125,29 @@ impl Metric {
     }
 }
 
-/// Whether a lower value of the score named `score` is better (the distances: FID, KID).
+/// Whether a lower value of the score named `score` is better (the distances: FID, KID, the
+/// modes' divergence from uniform).
 pub fn lower_is_better(score: &str) -> bool {
-    score.starts_with("fid_") || score.starts_with("kid_")
+    ["fid_", "kid_", "modes_kl_"]
+        .iter()
+        .any(|prefix| score.starts_with(prefix))
+}
+
+/// Why `metrics` cannot score generators of `data`, if they cannot: mode counting is for
+/// stacked data, whose classifier reads single channels, so it is the only metric there.
+pub fn unfit_metrics(metrics: &[Metric], data: &DataSpec) -> Option<String> {
+    let counts_modes = metrics.contains(&Metric::Modes);
+    match (data.stacked_digits().is_some(), counts_modes) {
+        (false, true) => {
+            Some("modes counts the modes of stacked data (data.dataset = \"stacked-mnist\")".into())
+        }
+        (true, _) if metrics.iter().any(|&m| m != Metric::Modes) => Some(
+            "stacked data is scored by classifying each channel with a classifier of its \
+             digits, which gives modes only"
+                .into(),
+        ),
+        _ => None,
+    }
 }
 
 /// Scores during training: every `every` iterations (and at the end) the run's samples are
@@ -336,6 +366,8 @@ pub struct Scorer {
     reference: Option<Reference>,
     /// Classes of the generator scored (0 when unconditional).
     classes: usize,
+    /// Where the digits lie in each channel, for stacked data.
+    stacked: Option<StackedView>,
 }
 
 /// The reference items' features and whether they came from the cache.
@@ -367,8 +399,21 @@ impl Scorer {
         options: EvalOptions,
         device: &Device,
     ) -> Result<Self, TrainError> {
-        let shape = spec.architecture.sample_shape();
-        check_compatible(classifier, &info, &spec.class_names, shape)?;
+        if let Some(reason) = unfit_metrics(&options.metrics, &spec.data) {
+            return Err(TrainError::invalid(
+                "--metrics",
+                metric_names(&options.metrics),
+                reason,
+            ));
+        }
+        let stacked = match spec.data.stacked_digits() {
+            Some((digits, offset)) => Some(StackedView::new(classifier, &info, digits, offset)?),
+            None => {
+                let shape = spec.architecture.sample_shape();
+                check_compatible(classifier, &info, &spec.class_names, shape)?;
+                None
+            }
+        };
         let reference = if options.metrics.iter().any(|m| m.needs_reference()) {
             Some(reference_features(
                 &model, classifier, &spec.data, &options, device,
@@ -382,6 +427,7 @@ impl Scorer {
             options,
             reference,
             classes: spec.class_names.len(),
+            stacked,
         })
     }
 
@@ -394,6 +440,13 @@ impl Scorer {
         device: &Device,
     ) -> Result<BTreeMap<String, f64>, TrainError> {
         let options = &self.options;
+        if let Some(view) = &self.stacked {
+            let modes = view.count_modes(&self.model, generator, sampler, options, device)?;
+            return Ok(BTreeMap::from([
+                (score_name("modes"), modes.covered as f64),
+                (score_name("modes_kl"), modes.kl_to_uniform),
+            ]));
+        }
         let fake = fake_outputs(
             &self.model,
             generator,
@@ -481,10 +534,95 @@ fn score_against_reference(
                 put("density", dc.density);
                 put("coverage", dc.coverage);
             }
-            Metric::InceptionScore | Metric::ClassAccuracy => {}
+            Metric::InceptionScore | Metric::ClassAccuracy | Metric::Modes => {}
         }
     }
     Ok(())
+}
+
+fn metric_names(metrics: &[Metric]) -> String {
+    metrics
+        .iter()
+        .map(|m| m.name())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Where the digits of stacked data lie in each channel of a sample, for a classifier of the
+/// digits.
+struct StackedView {
+    /// `[H, W]` of a digit.
+    digit: [usize; 2],
+    /// The digit's top left corner in a channel.
+    offset: [usize; 2],
+    /// Classes of a digit.
+    classes: usize,
+}
+
+impl StackedView {
+    /// Checks that the classifier at `path` reads `digits`: their shape and classes.
+    fn new(
+        path: &Path,
+        info: &ClassifierInfo,
+        digits: &DataSpec,
+        offset: [usize; 2],
+    ) -> Result<Self, TrainError> {
+        let names = digits.class_names()?.unwrap_or_default();
+        check_compatible(path, info, &names, digits.item_shape())?;
+        let [_, h, w] = digits.item_shape();
+        Ok(Self {
+            digit: [h, w],
+            offset,
+            classes: info.class_names.len(),
+        })
+    }
+
+    /// Generates `options.samples` samples, classifies the digit in each channel and counts
+    /// the triples (modes) they make.
+    fn count_modes(
+        &self,
+        model: &Classifier,
+        generator: &Generator,
+        sampler: &Sampler,
+        options: &EvalOptions,
+        device: &Device,
+    ) -> Result<ModeCount, TrainError> {
+        let mut rng = Pcg64Mcg::seed_from_u64(options.seed);
+        let [channels, ..] = sampler.shape();
+        let mut modes = Vec::with_capacity(options.samples);
+        let mut done = 0;
+        while done < options.samples {
+            let n = CHUNK.min(options.samples - done);
+            let values = sampler.generate(generator, device, &mut rng, n, None);
+            let digits = self.crop(&values, sampler.shape());
+            let [h, w] = self.digit;
+            let predicted = classify::predict(model, &digits, [1, h, w], device);
+            modes.extend(stacked_modes(&predicted, channels, self.classes));
+            done += n;
+        }
+        count_modes(&modes, self.classes.pow(channels as u32)).map_err(metric_error)
+    }
+
+    /// The digit of each channel of `[N, C, H, W]` samples, as `[N * C, 1, h, w]`.
+    fn crop(&self, values: &[f32], [c, h, w]: [usize; 3]) -> Vec<f32> {
+        let ([dh, dw], [oy, ox]) = (self.digit, self.offset);
+        let mut out = Vec::with_capacity(values.len() / (h * w) * dh * dw);
+        debug_assert_eq!(values.len() % (c * h * w), 0);
+        for plane in values.chunks_exact(h * w) {
+            for row in plane.chunks_exact(w).skip(oy).take(dh) {
+                out.extend_from_slice(&row[ox..ox + dw]);
+            }
+        }
+        out
+    }
+}
+
+/// The mode of each stacked item from the classes of its `channels` channels in order (`c0 *
+/// k^2 + c1 * k + c2` for `k` classes and three channels, as stacked data labels its items).
+fn stacked_modes(classes: &[u32], channels: usize, k: usize) -> impl Iterator<Item = u32> + '_ {
+    classes
+        .chunks_exact(channels)
+        .map(move |item| item.iter().fold(0, |mode, &c| mode * k as u32 + c))
 }
 
 /// `fid` -> `fid_classifier`; `kid+std` (a spread) -> `kid_classifier_std`.
@@ -716,4 +854,40 @@ fn host(t: Tensor<2>) -> Vec<f32> {
         .convert::<f32>()
         .try_to_vec::<f32>()
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stacked_samples_are_cropped_to_their_digits_and_labelled_as_the_data_is() {
+        // Two samples of 3 channels of 4x5, each value encoding (sample, channel, y, x).
+        let [n, c, h, w] = [2, 3, 4, 5];
+        let values: Vec<f32> = (0..n * c * h * w).map(|i| i as f32).collect();
+        let view = StackedView {
+            digit: [2, 3],
+            offset: [1, 2],
+            classes: 10,
+        };
+        let digits = view.crop(&values, [c, h, w]);
+        assert_eq!(digits.len(), n * c * 2 * 3);
+        let at = |s: usize, ch: usize, y: usize, x: usize| (((s * c + ch) * h + y) * w + x) as f32;
+        // Sample 1, channel 2: rows 1-2, columns 2-4.
+        let last = &digits[(c + 2) * 6..];
+        assert_eq!(
+            last,
+            [
+                at(1, 2, 1, 2),
+                at(1, 2, 1, 3),
+                at(1, 2, 1, 4),
+                at(1, 2, 2, 2),
+                at(1, 2, 2, 3),
+                at(1, 2, 2, 4)
+            ]
+        );
+        assert_eq!(digits[0], at(0, 0, 1, 2));
+        let modes: Vec<u32> = stacked_modes(&[7, 2, 1, 0, 0, 9], 3, 10).collect();
+        assert_eq!(modes, [721, 9]);
+    }
 }

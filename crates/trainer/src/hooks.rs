@@ -499,6 +499,15 @@ impl EvalHook {
     /// Loads `spec`'s classifier and the reference features for a run of `run`; samples are
     /// drawn on `device`.
     pub fn new(spec: &EvalSpec, run: &RunSpec, device: &Device) -> Result<Self, TrainError> {
+        if !crate::classify::is_classifier(&spec.classifier) {
+            return Err(TrainError::invalid(
+                "eval.classifier",
+                spec.classifier.display(),
+                "no classifier there: train one for the run's dataset with `ganforge classify \
+                 train --dataset NAME --out DIR` (for stacked MNIST, of its digits: `--dataset \
+                 mnist`)",
+            ));
+        }
         let seed = derive_seed(run.seed, SeedStream::Eval);
         let scorer = Scorer::new(&spec.classifier, run, spec.options(seed), device)?;
         let arch = &run.architecture;

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use ganforge_backend::BackendKind;
 use ganforge_data::{
     AlignedPairs, Cifar10, Cifar10Source, ColorMode, Dataset, FolderPairs, IdxDataset, IdxKind,
-    ImageFolder, LocateOptions, Padded, PairTask, Split, TaskPairs, ToyDataset, ToyDistribution,
-    locate,
+    ImageFolder, LocateOptions, Padded, PairTask, STACKED_CHANNELS, Split, Stacked, TaskPairs,
+    ToyDataset, ToyDistribution, locate, stacked_class_names,
 };
 use ganforge_losses::{LeCam, LossKind, Penalty};
 use ganforge_models::{Architecture, Conditioning, ConditioningMethod};
@@ -25,6 +25,16 @@ use crate::objective::{
     Unconditional,
 };
 use crate::translation::{Translation, TranslationSpec};
+
+/// `images` centred on a black square canvas of side `pad_to` when that is larger (black:
+/// the background of the digit and clothing datasets).
+fn padded(images: Arc<dyn Dataset>, pad_to: Option<usize>) -> Result<Arc<dyn Dataset>, TrainError> {
+    let [_, h, w] = images.item_shape();
+    Ok(match pad_to.filter(|&side| side > h.min(w)) {
+        Some(side) => Arc::new(Padded::new(images, side, -1.0)?),
+        None => images,
+    })
+}
 
 /// How long a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +105,16 @@ pub enum DataSpec {
         /// Points drawn.
         samples: usize,
     },
+    /// Three items of a one-channel labelled dataset as the channels of one (stacked MNIST,
+    /// 1,000 modes), for counting the modes a generator covers.
+    Stacked {
+        /// The one-channel items (MNIST's digits).
+        digits: Box<DataSpec>,
+        /// Stacked items drawn (deterministically from the run's seed).
+        items: usize,
+        /// Side of the black square canvas the digits are centred on first, when larger.
+        pad_to: Option<usize>,
+    },
     /// Pairs made from the images of another dataset by a task (edges, greyscale, low
     /// resolution or a hole -> the image).
     TaskPairs {
@@ -139,6 +159,11 @@ impl DataSpec {
                 image_size, color, ..
             } => [color.channels(), *image_size, *image_size],
             DataSpec::Toy { .. } => [2, 1, 1],
+            DataSpec::Stacked { digits, pad_to, .. } => {
+                let [_, h, w] = digits.item_shape();
+                let [h, w] = pad_to.map_or([h, w], |side| [side.max(h), side.max(w)]);
+                [STACKED_CHANNELS, h, w]
+            }
             DataSpec::TaskPairs {
                 images,
                 task,
@@ -176,6 +201,15 @@ impl DataSpec {
             DataSpec::Cifar10 { dir, .. } => Some(DataSpec::Cifar10 {
                 split: Split::Test,
                 dir: dir.clone(),
+            }),
+            DataSpec::Stacked {
+                digits,
+                items,
+                pad_to,
+            } => digits.held_out().map(|digits| DataSpec::Stacked {
+                digits: Box::new(digits),
+                items: *items,
+                pad_to: *pad_to,
             }),
             DataSpec::TaskPairs {
                 images,
@@ -236,17 +270,20 @@ impl DataSpec {
                 distribution,
                 samples,
             } => Arc::new(ToyDataset::new(*distribution, *samples, seed)?),
+            DataSpec::Stacked {
+                digits,
+                items,
+                pad_to,
+            } => {
+                let digits = padded(digits.open(seed)?, *pad_to)?;
+                Arc::new(Stacked::new(digits, *items, seed)?)
+            }
             DataSpec::TaskPairs {
                 images,
                 task,
                 pad_to,
             } => {
-                let mut images = images.open(seed)?;
-                let [_, h, w] = images.item_shape();
-                if let Some(side) = pad_to.filter(|&side| side > h.min(w)) {
-                    // Black, the background of the digit and clothing datasets.
-                    images = Arc::new(Padded::new(images, side, -1.0)?);
-                }
+                let images = padded(images.open(seed)?, *pad_to)?;
                 Arc::new(TaskPairs::new(images, *task, seed)?)
             }
             DataSpec::AlignedPairs {
@@ -286,8 +323,22 @@ impl DataSpec {
                     .collect(),
             ),
             DataSpec::TaskPairs { images, .. } => images.class_names()?,
+            DataSpec::Stacked { digits, .. } => digits
+                .class_names()?
+                .map(|names| stacked_class_names(&names)),
             DataSpec::AlignedPairs { .. } | DataSpec::FolderPairs { .. } => None,
         })
+    }
+
+    /// The one-channel items of stacked data, and the offset of their top left corner in each
+    /// channel of a stacked item (the padding), when the data is stacked.
+    pub fn stacked_digits(&self) -> Option<(&DataSpec, [usize; 2])> {
+        let DataSpec::Stacked { digits, .. } = self else {
+            return None;
+        };
+        let [_, h, w] = digits.item_shape();
+        let [_, sh, sw] = self.item_shape();
+        Some((digits, [(sh - h) / 2, (sw - w) / 2]))
     }
 
     /// The toy mixture, when the data is one.
@@ -485,6 +536,9 @@ impl RunSpec {
             DataSpec::Toy { samples: 0, .. } => {
                 return Err(TrainError::invalid("data.samples", 0, "must be at least 1"));
             }
+            DataSpec::Stacked { items: 0, .. } => {
+                return Err(TrainError::invalid("data.items", 0, "must be at least 1"));
+            }
             _ => {}
         }
         self.check_translation()?;
@@ -662,6 +716,13 @@ impl RunSpec {
                 "scores during training are for generators of images from noise; a toy run \
                  is scored by its mode coverage at the end, a translation by `ganforge \
                  translate --report` or `ganforge inpaint --report`",
+            ));
+        }
+        if let Some(reason) = crate::eval::unfit_metrics(&eval.metrics, &self.data) {
+            return Err(TrainError::invalid(
+                "eval.metrics",
+                format!("{:?}", eval.metrics),
+                reason,
             ));
         }
         eval.check(self.log_every.get(), self.conditioning.is_conditional())
