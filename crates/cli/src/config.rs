@@ -77,6 +77,10 @@ pub enum ModelSection {
         /// Spectral normalisation of the discriminator's weights.
         #[serde(default)]
         spectral_norm: bool,
+        /// Items per group of the discriminator's minibatch standard deviation feature
+        /// (Karras et al. 2018); 0 for none.
+        #[serde(default)]
+        minibatch_std: usize,
         /// Noise size.
         #[serde(default = "default_latent")]
         latent_dim: usize,
@@ -107,6 +111,10 @@ pub enum ModelSection {
         /// Spectral normalisation of the discriminator's weights.
         #[serde(default)]
         spectral_norm: bool,
+        /// Items per group of the discriminator's minibatch standard deviation feature
+        /// (Karras et al. 2018); 0 for none.
+        #[serde(default)]
+        minibatch_std: usize,
         /// Noise size.
         #[serde(default = "default_latent")]
         latent_dim: usize,
@@ -137,6 +145,10 @@ pub enum ModelSection {
         /// Spectral normalisation of the discriminator's weights.
         #[serde(default)]
         spectral_norm: bool,
+        /// Items per group of the discriminator's minibatch standard deviation feature
+        /// (Karras et al. 2018); 0 for none.
+        #[serde(default)]
+        minibatch_std: usize,
         /// Noise size.
         #[serde(default = "default_latent")]
         latent_dim: usize,
@@ -167,6 +179,10 @@ pub enum ModelSection {
         /// Spectral normalisation of the discriminator's weights.
         #[serde(default)]
         spectral_norm: bool,
+        /// Items per group of the discriminator's minibatch standard deviation feature
+        /// (Karras et al. 2018); 0 for none.
+        #[serde(default)]
+        minibatch_std: usize,
         /// Noise size.
         #[serde(default = "default_toy_latent")]
         latent_dim: usize,
@@ -237,6 +253,17 @@ impl ModelSection {
             | ModelSection::Dcgan { spectral_norm, .. }
             | ModelSection::ToyMlp { spectral_norm, .. } => *spectral_norm,
             ModelSection::Pix2pix { .. } => false,
+        }
+    }
+
+    /// Items per group of the discriminator's minibatch standard deviation feature.
+    pub fn minibatch_std(&self) -> usize {
+        match self {
+            ModelSection::MlpMnist { minibatch_std, .. }
+            | ModelSection::DcganMnist { minibatch_std, .. }
+            | ModelSection::Dcgan { minibatch_std, .. }
+            | ModelSection::ToyMlp { minibatch_std, .. } => *minibatch_std,
+            ModelSection::Pix2pix { .. } => 0,
         }
     }
 

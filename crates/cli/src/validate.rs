@@ -150,6 +150,7 @@ pub fn run_spec(config: &RawConfig, backend: BackendKind) -> Result<RunSpec, Cli
         },
         pack: config.model.pack(),
         spectral_norm: config.model.spectral_norm(),
+        minibatch_std: config.model.minibatch_std(),
         translation: translation(config.loss),
         eval: eval(config)?,
         ema: config.ema.map(|e| EmaSpec {

@@ -21,7 +21,7 @@ use crate::dcgan_mnist::{
 };
 use crate::error::{ModelError, positive};
 use crate::init::{WEIGHT_STD, WeightInit};
-use crate::layers::{ClassAffine, ClassEmbedding};
+use crate::layers::{ClassAffine, ClassEmbedding, MinibatchStd};
 use crate::mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
 use crate::patchgan::{PatchGanDiscriminator, PatchGanDiscriminatorConfig};
 use crate::spectral;
@@ -303,6 +303,8 @@ pub struct Discriminator {
     classifier: Option<Linear>,
     /// Items scored together as one (PacGAN): 1, or a pack size.
     pack: usize,
+    /// The minibatch standard deviation feature of the output layer, if used.
+    minibatch_std: Option<MinibatchStd>,
 }
 
 impl Discriminator {
@@ -316,6 +318,10 @@ impl Discriminator {
         x: Tensor<4>,
         labels: Option<&Tensor<1, Int>>,
     ) -> Option<Tensor<4>> {
+        if self.minibatch_std.is_some() {
+            // An item's score depends on the others of its group.
+            return None;
+        }
         let x = self.packed(x);
         let [batch, channels, h, w] = x.dims();
         let input = self.joined_input(x, labels);
@@ -371,6 +377,9 @@ impl Discriminator {
         if let (Some(projection), Some(labels)) = (&self.projection, labels) {
             logits = logits + (projection.forward(labels) * features.clone()).sum_dim(1);
         }
+        if let Some(spread) = &self.minibatch_std {
+            logits = logits + spread.forward(features.clone());
+        }
         let class_logits = self.classifier.as_ref().map(|c| c.forward(features));
         Scores {
             logits,
@@ -388,6 +397,9 @@ pub struct DiscriminatorOptions {
     pub pack: usize,
     /// Spectral normalisation of every weight (Miyato et al. 2018; see [`crate::SpectralNorm`]).
     pub spectral_norm: bool,
+    /// Items per group of the minibatch standard deviation feature (Karras et al. 2018; see
+    /// [`MinibatchStd`]); 0 for none.
+    pub minibatch_std: usize,
 }
 
 impl Default for DiscriminatorOptions {
@@ -395,6 +407,7 @@ impl Default for DiscriminatorOptions {
         Self {
             pack: 1,
             spectral_norm: false,
+            minibatch_std: 0,
         }
     }
 }
@@ -553,6 +566,13 @@ impl Architecture {
         conditioning.check()?;
         positive("pack", pack)?;
         self.check_translation(conditioning, pack)?;
+        if options.minibatch_std > 0 && matches!(self, Architecture::Pix2Pix(..)) {
+            return Err(ModelError::InvalidSize {
+                field: "minibatch_std",
+                value: options.minibatch_std,
+                reason: "a PatchGAN scores patches of one picture, not a batch's spread".into(),
+            });
+        }
         if pack > 1 && conditioning.is_conditional() {
             return Err(ModelError::InvalidSize {
                 field: "pack",
@@ -587,6 +607,8 @@ impl Architecture {
             projection,
             classifier,
             pack,
+            minibatch_std: (options.minibatch_std > 0)
+                .then(|| MinibatchStd::new(options.minibatch_std, device)),
         };
         Ok(match options.spectral_norm {
             true => discriminator.apply_reparameterization(spectral::Normalizer::new(init)),

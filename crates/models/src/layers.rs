@@ -255,6 +255,75 @@ impl ClassAffine {
     }
 }
 
+/// The minibatch standard deviation feature (Karras et al. 2018) for a discriminator's linear
+/// output layer: items are taken in groups of `group` consecutive ones; each group's standard
+/// deviation of every feature across its items, averaged over the features, is one more input
+/// of the output layer for each item of the group. A generator that collapses makes groups
+/// with little spread, which the discriminator can then see. As the output layer is linear,
+/// the term is that input times its own learned weight, added to the logits; the weight starts
+/// at zero, so an untrained discriminator scores as it would without it.
+///
+/// # Shapes
+/// - features: `[B, F]`
+/// - output: `[B, 1]`, to add to the logits
+#[derive(Module, Debug)]
+pub struct MinibatchStd {
+    /// Items per group: the batch is split into groups of this many (of the largest common
+    /// divisor of it and the batch size, when the batch is not a multiple).
+    group: usize,
+    /// The output layer's weight on the feature, `[1]`.
+    weight: Param<Tensor<1>>,
+}
+
+/// Added to the variance before its square root, so the gradient stays finite.
+const STD_EPSILON: f32 = 1e-8;
+
+impl MinibatchStd {
+    /// The feature over groups of `group` items, with its weight at zero.
+    pub fn new(group: usize, device: &Device) -> Self {
+        Self {
+            group: group.max(1),
+            weight: Param::from_tensor(Tensor::zeros([1], device)),
+        }
+    }
+
+    /// Items per group.
+    pub fn group(&self) -> usize {
+        self.group
+    }
+
+    /// The feature of each item times its weight.
+    pub fn forward(&self, features: Tensor<2>) -> Tensor<2> {
+        self.feature(features) * self.weight.val().reshape([1, 1])
+    }
+
+    /// Each item's group's mean standard deviation over the features, `[B, 1]`.
+    pub fn feature(&self, features: Tensor<2>) -> Tensor<2> {
+        let [batch, width] = features.dims();
+        let group = common_divisor(batch, self.group);
+        let grouped = features.reshape([batch / group, group, width]);
+        let centred = grouped.clone() - grouped.mean_dim(1);
+        let std = centred
+            .powi_scalar(2)
+            .mean_dim(1)
+            .add_scalar(STD_EPSILON)
+            .sqrt()
+            .mean_dim(2); // [B / group, 1, 1]
+        std.reshape([batch / group, 1])
+            .repeat_dim(1, group)
+            .reshape([batch, 1])
+    }
+}
+
+/// The greatest common divisor of `a` and `b` (at least 1).
+fn common_divisor(a: usize, b: usize) -> usize {
+    let (mut a, mut b) = (a, b);
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a.max(1)
+}
+
 /// A fully connected stack's hidden layers, each followed by `activation`: every layer of
 /// `stack` but the last.
 pub(crate) fn hidden_features(stack: &[Linear], activation: &LeakyRelu, x: Tensor<2>) -> Tensor<2> {
@@ -570,5 +639,50 @@ mod tests {
             check_batch_norm([6, 5], slope);
             check_batch_norm([4, 3, 5, 7], slope);
         }
+    }
+
+    #[test]
+    fn minibatch_std_is_each_groups_mean_spread() {
+        let device = Device::flex();
+        // Two groups of two items with two features.
+        let features =
+            Tensor::<2>::from_floats([[0.0, 1.0], [2.0, 5.0], [1.0, 1.0], [1.0, 1.0]], &device);
+        let layer = MinibatchStd::new(2, &device);
+        let got = layer
+            .feature(features.clone())
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        // Group 1: spreads 1 and 2 (biased), mean 1.5; group 2: none.
+        let eps = STD_EPSILON.sqrt();
+        let expected = [1.5, 1.5, eps, eps];
+        for (g, e) in got.iter().zip(expected) {
+            assert!((g - e).abs() < 1e-6, "{got:?}");
+        }
+        // A batch that is not a multiple of the group: groups of the common divisor (2 of 6).
+        let six = Tensor::<2>::from_floats([[0.0], [2.0], [0.0], [4.0], [1.0], [1.0]], &device);
+        let got = MinibatchStd::new(4, &device)
+            .feature(six)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert!(
+            (got[0] - 1.0).abs() < 1e-6 && (got[2] - 2.0).abs() < 1e-6,
+            "{got:?}"
+        );
+        // The term starts at zero and its weight learns from the feature.
+        let ad = device.autodiff();
+        let layer = MinibatchStd::new(2, &ad);
+        let out = layer.forward(Tensor::from_data(features.into_data(), &ad));
+        assert_eq!(out.clone().abs().sum().into_scalar::<f32>(), 0.0);
+        let grads = out.sum().backward();
+        let grad = layer
+            .weight
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert!((grad[0] - (3.0 + 2.0 * eps)).abs() < 1e-5, "{grad:?}");
     }
 }

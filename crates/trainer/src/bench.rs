@@ -61,6 +61,7 @@ impl Workload {
             ema: None,
             pack: 1,
             spectral_norm: false,
+            minibatch_std: 0,
             lecam: None,
         }
     }

@@ -143,6 +143,9 @@ pub struct GanSpec {
     pub pack: usize,
     /// Spectral normalisation of the discriminator's weights.
     pub spectral_norm: bool,
+    /// Items per group of the discriminator's minibatch standard deviation feature; 0 for
+    /// none.
+    pub minibatch_std: usize,
     /// LeCam regularisation of the discriminator, if any (its moving averages live in [`Gan`]).
     pub lecam: Option<LeCam>,
 }
@@ -187,6 +190,7 @@ impl Gan {
         let options = DiscriminatorOptions {
             pack: spec.pack,
             spectral_norm: spec.spectral_norm,
+            minibatch_std: spec.minibatch_std,
         };
         let discriminator = spec.architecture.discriminator_with(
             device,

@@ -409,6 +409,10 @@ pub struct RunSpec {
     /// Spectral normalisation of the discriminator's weights (Miyato et al. 2018).
     #[serde(default)]
     pub spectral_norm: bool,
+    /// Items per group of the discriminator's minibatch standard deviation feature (Karras
+    /// et al. 2018); 0 for none.
+    #[serde(default)]
+    pub minibatch_std: usize,
     /// The generator's loss terms of an image-to-image architecture (`pix2pix`); its
     /// defaults when `None`.
     #[serde(default)]
@@ -746,6 +750,17 @@ impl RunSpec {
                 format!("must be a multiple of model.pack = {}", self.pack),
             ));
         }
+        let scored = self.batch_size.get() / self.pack;
+        if self.minibatch_std > 0 && !scored.is_multiple_of(self.minibatch_std) {
+            return Err(TrainError::invalid(
+                "model.minibatch_std",
+                self.minibatch_std,
+                format!(
+                    "must divide the items the discriminator scores per batch (train.batch_size \
+                     / model.pack = {scored})"
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -766,6 +781,14 @@ impl RunSpec {
                 "loss.penalty_every",
                 0,
                 "must be at least 1",
+            ));
+        }
+        if self.minibatch_std > 0 {
+            return Err(TrainError::invalid(
+                "loss.penalty",
+                format!("{penalty:?}"),
+                "needs each item's score to depend on that item alone, which \
+                 model.minibatch_std prevents",
             ));
         }
         if !self.architecture.has_input_gradient() {
@@ -821,6 +844,7 @@ impl RunSpec {
             ema: self.ema,
             pack: self.pack,
             spectral_norm: self.spectral_norm,
+            minibatch_std: self.minibatch_std,
             lecam: self.lecam,
         }
     }

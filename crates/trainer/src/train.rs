@@ -581,45 +581,32 @@ fn within(points: &[[f32; 2]], centre: [f32; 2], radius: f32) -> f64 {
 
 /// Refuses to resume checkpoint `dir` with a spec whose networks differ from the ones it holds.
 fn check_resumable(dir: &Path, spec: &RunSpec) -> Result<(), TrainError> {
-    let saved = checkpoint::spec(dir)?;
-    let same_networks = saved.architecture == spec.architecture
-        && saved.conditioning == spec.conditioning
-        && saved.class_names == spec.class_names
-        && saved.ema.is_some() == spec.ema.is_some()
-        && saved.pack == spec.pack
-        && saved.spectral_norm == spec.spectral_norm
-        && saved.lecam.is_some() == spec.lecam.is_some()
-        && saved.generator_optimizer.name() == spec.generator_optimizer.name()
-        && saved.discriminator_optimizer.name() == spec.discriminator_optimizer.name();
-    if same_networks {
+    let (saved, asked) = (networks(&checkpoint::spec(dir)?), networks(spec));
+    if saved == asked {
         return Ok(());
     }
     Err(TrainError::checkpoint(
         dir,
-        format!(
-            "was trained with {:?} ({:?}, classes {:?}, moving average {:?}, pack {}, spectral \
-             norm {}, LeCam {:?}, optimisers {}/{}); this run asks for {:?} ({:?}, classes {:?}, \
-             moving average {:?}, pack {}, spectral norm {}, LeCam {:?}, optimisers {}/{})",
-            saved.architecture,
-            saved.conditioning,
-            saved.class_names,
-            saved.ema,
-            saved.pack,
-            saved.spectral_norm,
-            saved.lecam,
-            saved.generator_optimizer.name(),
-            saved.discriminator_optimizer.name(),
-            spec.architecture,
-            spec.conditioning,
-            spec.class_names,
-            spec.ema,
-            spec.pack,
-            spec.spectral_norm,
-            spec.lecam,
-            spec.generator_optimizer.name(),
-            spec.discriminator_optimizer.name(),
-        ),
+        format!("was trained with {saved}; this run asks for {asked}"),
     ))
+}
+
+/// What of `spec` shapes the networks and optimiser states a checkpoint holds.
+fn networks(spec: &RunSpec) -> String {
+    format!(
+        "{:?} ({:?}, classes {:?}, moving average {}, pack {}, spectral norm {}, minibatch std \
+         {}, LeCam {}, optimisers {}/{})",
+        spec.architecture,
+        spec.conditioning,
+        spec.class_names,
+        spec.ema.is_some(),
+        spec.pack,
+        spec.spectral_norm,
+        spec.minibatch_std,
+        spec.lecam.is_some(),
+        spec.generator_optimizer.name(),
+        spec.discriminator_optimizer.name(),
+    )
 }
 
 /// The configuration text saved in run directory `run_dir` (see [`RunOptions::config_text`]).

@@ -70,6 +70,7 @@ fn ring_spec(steps: u64) -> RunSpec {
         ema: None,
         pack: 1,
         spectral_norm: false,
+        minibatch_std: 0,
         translation: None,
         eval: None,
         backend: BackendKind::Flex,
@@ -304,6 +305,40 @@ fn spectral_normalisation_is_live_and_resumes_exactly() {
     );
     let err = train(&sn(8, false), runs.path(), Some(&straight.run_dir)).unwrap_err();
     assert!(err.to_string().contains("spectral norm"), "{err}");
+}
+
+/// The minibatch standard deviation feature changes training (its weight starts at zero and
+/// learns), resumes exactly, and rules out gradient penalties and batches of partial groups.
+#[test]
+fn minibatch_std_is_live_and_resumes_exactly() {
+    let spread = |steps, minibatch_std| RunSpec {
+        minibatch_std,
+        ..ring_spec(steps)
+    };
+    let runs = tempfile::tempdir().unwrap();
+    let straight = train(&spread(6, 4), runs.path(), None).unwrap();
+    let plain = train(&spread(6, 0), runs.path(), None).unwrap();
+    assert_ne!(
+        generator_weights(&straight.checkpoint),
+        generator_weights(&plain.checkpoint)
+    );
+    let first = train(&spread(3, 4), runs.path(), None).unwrap();
+    let resumed = train(&spread(6, 4), runs.path(), Some(&first.run_dir)).unwrap();
+    assert!(
+        generator_weights(&straight.checkpoint) == generator_weights(&resumed.checkpoint),
+        "a resumed run with the minibatch feature differs from an uninterrupted one"
+    );
+    let err = train(&spread(8, 0), runs.path(), Some(&straight.run_dir)).unwrap_err();
+    assert!(err.to_string().contains("minibatch std"), "{err}");
+    let err = spread(6, 5).check().unwrap_err();
+    assert!(err.to_string().contains("model.minibatch_std"), "{err}");
+    let penalised = RunSpec {
+        penalty: Some(Penalty::Gradient { weight: 10.0 }),
+        loss: LossKind::Wasserstein,
+        ..spread(6, 4)
+    };
+    let err = penalised.check().unwrap_err();
+    assert!(err.to_string().contains("minibatch_std"), "{err}");
 }
 
 /// LeCam regularisation changes training, and its moving averages are in the checkpoint, so

@@ -40,6 +40,7 @@ fn gan_spec() -> GanSpec {
         ema: None,
         pack: 1,
         spectral_norm: false,
+        minibatch_std: 0,
         lecam: None,
     }
 }
