@@ -51,6 +51,9 @@ pub struct RawConfig {
     /// A moving average of the generator's weights; present means kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ema: Option<EmaSection>,
+    /// DiffAugment of the discriminator's inputs; present means augmented.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub augment: Option<AugmentSection>,
     /// What `train.eval_every` scores, in which features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval: Option<EvalSection>,
@@ -804,6 +807,20 @@ fn default_ema_beta() -> f64 {
 
 fn default_ema_start() -> u64 {
     EmaSpec::DEFAULT.start
+}
+
+/// `[augment]`: DiffAugment (Zhao et al. 2020) of every image the discriminator scores, real
+/// and generated, in both steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AugmentSection {
+    /// Comma-separated: `color`, `translation`, `cutout`.
+    #[serde(default = "default_augment_policy")]
+    pub policy: String,
+}
+
+fn default_augment_policy() -> String {
+    "color,translation,cutout".into()
 }
 
 /// `[eval]`: the scores `train.eval_every` computes during training, in the features of a

@@ -8,7 +8,7 @@ use ganforge_backend::BackendKind;
 use ganforge_data::{ColorMode, IdxKind, PairTask, Split, ToyDistribution};
 use ganforge_losses::{LeCam, LossKind, Penalty};
 use ganforge_models::{
-    Architecture, Conditioning, DcganDiscriminatorConfig, DcganGeneratorConfig,
+    Architecture, AugmentPolicy, Conditioning, DcganDiscriminatorConfig, DcganGeneratorConfig,
     DcganMnistDiscriminatorConfig, DcganMnistGeneratorConfig, MlpDiscriminatorConfig,
     MlpGeneratorConfig, NormKind, PatchGanDiscriminatorConfig, ToyDiscriminatorConfig,
     ToyGeneratorConfig, UnetGeneratorConfig,
@@ -152,6 +152,7 @@ pub fn run_spec(config: &RawConfig, backend: BackendKind) -> Result<RunSpec, Cli
         spectral_norm: config.model.spectral_norm(),
         minibatch_std: config.model.minibatch_std(),
         translation: translation(config.loss),
+        augment: augment(config)?,
         eval: eval(config)?,
         ema: config.ema.map(|e| EmaSpec {
             beta: e.beta,
@@ -161,6 +162,16 @@ pub fn run_spec(config: &RawConfig, backend: BackendKind) -> Result<RunSpec, Cli
     };
     spec.check()?;
     Ok(spec)
+}
+
+/// The augmentations `[augment]` names.
+fn augment(config: &RawConfig) -> Result<Option<AugmentPolicy>, TrainError> {
+    let Some(section) = &config.augment else {
+        return Ok(None);
+    };
+    AugmentPolicy::parse(&section.policy)
+        .map(Some)
+        .map_err(|reason| TrainError::invalid("augment.policy", &section.policy, reason))
 }
 
 /// The scores of `[eval]`, computed every `train.eval_every` iterations; the two come together.

@@ -191,3 +191,38 @@ fn every_architecture_trains_and_samples() {
         image::open(last_file).expect("a readable PNG");
     }
 }
+
+/// DiffAugment changes training, resumes exactly (its factors come from its own seed and the
+/// step), and is refused by key where it cannot apply.
+#[test]
+fn diff_augment_is_live_resumes_exactly_and_is_refused_for_points() {
+    let data = tempfile::tempdir().unwrap();
+    mnist_fixture(data.path(), 32);
+    let plain = dcgan_mnist_toml(data.path());
+    let augmented = format!("{plain}[augment]\npolicy = \"color,translation,cutout\"\n");
+    let runs = tempfile::tempdir().unwrap();
+    let with = common::assert_resumes_exactly(&augmented, runs.path(), "DiffAugment");
+    let without = run(&plan(&plain, &["train.steps=4"]), runs.path(), None);
+    let spec = plan(&plain, &[]);
+    assert_ne!(
+        checkpoint_weights(&spec, &with.checkpoint).0,
+        checkpoint_weights(&spec, &without.checkpoint).0,
+        "the augmentation changed nothing"
+    );
+    for policy in ["flip", ""] {
+        let toml = format!("{plain}[augment]\npolicy = \"{policy}\"\n");
+        let err = common::try_plan_on(&toml, &[], ganforge_backend::BackendKind::Flex)
+            .err()
+            .unwrap_or_else(|| panic!("policy {policy:?} accepted"));
+        assert!(err.to_string().contains("augment.policy"), "{err}");
+    }
+    let toy = "[model]\narchitecture = \"toy-mlp\"\n[data]\ndataset = \"toy-ring8\"\n\
+               [augment]\npolicy = \"color\"\n";
+    let err = common::try_plan_on(toy, &[], ganforge_backend::BackendKind::Flex)
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("augment.policy") && err.to_string().contains("points"),
+        "{err}"
+    );
+}

@@ -16,6 +16,7 @@
 //! translation: an image (and dropout masks as noise) in, an image out; one logit per patch.
 
 mod architecture;
+mod augment;
 mod classifier;
 mod dcgan;
 mod dcgan_mnist;
@@ -34,6 +35,7 @@ pub use architecture::{
     Architecture, Conditioning, ConditioningMethod, Discriminator, DiscriminatorNet,
     DiscriminatorOptions, Generator, GeneratorNet, Scores,
 };
+pub use augment::AugmentPolicy;
 pub use classifier::{Classifier, ClassifierConfig, ConvBlock};
 pub use dcgan::{
     DcganDiscriminator, DcganDiscriminatorConfig, DcganGenerator, DcganGeneratorConfig,

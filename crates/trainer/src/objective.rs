@@ -14,9 +14,10 @@ use burn::tensor::activation::sigmoid;
 use ganforge_kernels::FusedAdam;
 use ganforge_losses::{AdversarialLoss, LeCam, Penalty, class_cross_entropy};
 use ganforge_models::{
-    Architecture, Conditioning, Discriminator, DiscriminatorOptions, Generator, ModelError, Scores,
+    Architecture, AugmentPolicy, Conditioning, Discriminator, DiscriminatorOptions, Generator,
+    ModelError, Scores,
 };
-use rand::{Rng, RngExt};
+use rand::{Rng, RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 
 /// Adam's hyper-parameters.
@@ -459,6 +460,54 @@ pub struct Regularisers {
     /// Clip every discriminator weight to `[-c, c]` after each of its steps (the original
     /// WGAN's constraint).
     pub weight_clip: Option<f32>,
+    /// DiffAugment of everything the discriminator scores, in both steps.
+    pub augment: Option<Augmentation>,
+}
+
+/// DiffAugment (Zhao et al. 2020) of the discriminator's inputs, real and generated, in both
+/// steps, with factors drawn from its own seed and the step, so a resumed run augments as an
+/// uninterrupted one does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Augmentation {
+    /// Which augmentations.
+    pub policy: AugmentPolicy,
+    /// Seed of the random factors.
+    pub seed: u64,
+}
+
+/// The discriminator's inputs an [`Augmentation`] draws separate factors for.
+#[derive(Debug, Clone, Copy)]
+enum Scored {
+    Real = 0,
+    /// Generated items in the discriminator step.
+    Generated = 1,
+    /// Generated items in the generator step.
+    GeneratorStep = 2,
+}
+
+impl Augmentation {
+    /// `images` augmented as the `scored` input of discriminator step `step`.
+    fn apply(&self, images: Tensor<4>, step: u64, scored: Scored) -> Tensor<4> {
+        let stream = step.wrapping_mul(3).wrapping_add(scored as u64);
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(self.seed ^ stream.wrapping_mul(GOLDEN));
+        self.policy.apply(images, &mut rng)
+    }
+}
+
+/// The golden ratio in 64-bit fixed point: spreads consecutive streams over the seed space.
+const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// `images` augmented by `augment` as `scored` of step `step`, or unchanged without one.
+fn augmented(
+    augment: Option<Augmentation>,
+    images: Tensor<4>,
+    step: u64,
+    scored: Scored,
+) -> Tensor<4> {
+    match augment {
+        Some(augment) => augment.apply(images, step, scored),
+        None => images,
+    }
 }
 
 impl Regularisers {
@@ -599,6 +648,8 @@ struct DiscriminatorOutcome {
     class_losses: Vec<Tensor<1>>,
     /// The weighted penalty, when there is one.
     penalty: Option<Tensor<1>>,
+    /// The discriminator step's index over the run.
+    step: u64,
 }
 
 impl<'a> Steps<'a> {
@@ -625,7 +676,7 @@ impl<'a> Steps<'a> {
             gan = self.discriminator_step(gan, extra, &mut NoClock).0;
         }
         let (gan, d) = self.discriminator_step(gan, batch, clock);
-        let (gan, loss_g) = self.generator_step(gan, d.fake, d.fake_labels, clock);
+        let (gan, loss_g) = self.generator_step(gan, d.fake, d.fake_labels, d.step, clock);
         let mut parts = vec![d.loss, loss_g, d.d_real, d.d_fake];
         parts.extend(d.class_losses);
         parts.extend(d.penalty);
@@ -650,18 +701,24 @@ impl<'a> Steps<'a> {
         let fake_labels = batch.fake_labels;
         let fake = gan.generator.forward(batch.noise, fake_labels.as_ref()); // [B, C, H, W]
         clock.lap("G forward");
+        let augment = self.regularisers.augment;
+        let real = augmented(augment, batch.real, batch.step, Scored::Real);
+        let detached = augmented(
+            augment,
+            fake.clone().detach(),
+            batch.step,
+            Scored::Generated,
+        );
         let penalty = self.penalty_term(
             &gan,
-            &batch.real,
-            &fake,
+            &real,
+            &detached,
             batch.penalty_mix,
             batch.labels.as_ref(),
             batch.step,
         );
-        let real = gan.discriminator.forward(batch.real, batch.labels.as_ref());
-        let generated = gan
-            .discriminator
-            .forward(fake.clone().detach(), fake_labels.as_ref());
+        let real = gan.discriminator.forward(real, batch.labels.as_ref());
+        let generated = gan.discriminator.forward(detached, fake_labels.as_ref());
         let d_real = sigmoid(real.logits.clone().detach()).mean();
         let d_fake = sigmoid(generated.logits.clone().detach()).mean();
         let mut loss = self
@@ -710,6 +767,7 @@ impl<'a> Steps<'a> {
             d_fake,
             class_losses,
             penalty: penalty.map(Tensor::detach),
+            step: batch.step,
         };
         (gan, outcome)
     }
@@ -754,8 +812,10 @@ impl<'a> Steps<'a> {
         mut gan: Gan,
         fake: Tensor<4>,
         fake_labels: Option<Tensor<1, Int>>,
+        step: u64,
         clock: &mut dyn PhaseClock,
     ) -> (Gan, Tensor<1>) {
+        let fake = augmented(self.regularisers.augment, fake, step, Scored::GeneratorStep);
         let frozen = gan.discriminator.clone().no_grad();
         let scores = frozen.forward(fake, fake_labels.as_ref());
         let mut loss = self.loss.generator(scores.logits.clone());

@@ -14,15 +14,15 @@ use ganforge_data::{
     ToyDataset, ToyDistribution, locate, stacked_class_names,
 };
 use ganforge_losses::{LeCam, LossKind, Penalty};
-use ganforge_models::{Architecture, Conditioning, ConditioningMethod};
+use ganforge_models::{Architecture, AugmentPolicy, Conditioning, ConditioningMethod};
 use serde::{Deserialize, Serialize};
 
 use crate::ema::EmaSpec;
 use crate::error::TrainError;
 use crate::eval::EvalSpec;
 use crate::objective::{
-    ClassConditional, GanSpec, InitSeeds, Objective, OptimizerSpec, PairShape, Regularisers,
-    Unconditional,
+    Augmentation, ClassConditional, GanSpec, InitSeeds, Objective, OptimizerSpec, PairShape,
+    Regularisers, Unconditional,
 };
 use crate::translation::{Translation, TranslationSpec};
 
@@ -417,6 +417,9 @@ pub struct RunSpec {
     /// defaults when `None`.
     #[serde(default)]
     pub translation: Option<TranslationSpec>,
+    /// DiffAugment of everything the discriminator scores (Zhao et al. 2020), if any.
+    #[serde(default)]
+    pub augment: Option<AugmentPolicy>,
     /// Scores computed during training, if any (and the checkpoint they rank best).
     #[serde(default)]
     pub eval: Option<EvalSpec>,
@@ -442,6 +445,8 @@ pub enum SeedStream {
     Holes = 6,
     /// The noise and reference draw of the scores computed during training.
     Eval = 7,
+    /// The factors of DiffAugment.
+    Augment = 8,
 }
 
 /// SplitMix64 of the seed and the stream: well-spread, independent sub-seeds.
@@ -576,6 +581,7 @@ impl RunSpec {
         self.check_penalty()?;
         self.check_pack()?;
         self.check_eval()?;
+        self.check_augment()?;
         if let Some(clip) = self.weight_clip
             && !(clip.is_finite() && clip > 0.0)
         {
@@ -707,6 +713,27 @@ impl RunSpec {
     /// for the architectures that generate from noise.
     pub fn pair_shape(&self) -> Option<PairShape> {
         PairShape::of(&self.architecture, self.data.is_masked())
+    }
+
+    fn check_augment(&self) -> Result<(), TrainError> {
+        let Some(policy) = self.augment else {
+            return Ok(());
+        };
+        let reason = if policy.is_empty() {
+            "name at least one of color, translation, cutout"
+        } else if self.data.toy().is_some() {
+            "augmentations are for images, not 2-D points"
+        } else if self.pair_shape().is_some() {
+            "image-to-image objectives score a source and its translation together; they are \
+             not augmented"
+        } else {
+            return Ok(());
+        };
+        Err(TrainError::invalid(
+            "augment.policy",
+            policy.names(),
+            reason,
+        ))
     }
 
     fn check_eval(&self) -> Result<(), TrainError> {
@@ -867,6 +894,10 @@ impl RunSpec {
             penalty: self.penalty,
             lecam: self.lecam,
             weight_clip: self.weight_clip,
+            augment: self.augment.map(|policy| Augmentation {
+                policy,
+                seed: derive_seed(self.seed, SeedStream::Augment),
+            }),
         };
         if let Some(pairs) = self.pair_shape() {
             let weights = self.translation.unwrap_or_default();

@@ -72,6 +72,7 @@ fn ring_spec(steps: u64) -> RunSpec {
         spectral_norm: false,
         minibatch_std: 0,
         translation: None,
+        augment: None,
         eval: None,
         backend: BackendKind::Flex,
     }
