@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use ganforge_models::{
     DcganGeneratorConfig, DcganMnistGeneratorConfig, MlpDiscriminatorConfig, MlpGeneratorConfig,
-    ToyGeneratorConfig, UnetGeneratorConfig,
+    ResnetDiscriminatorConfig, ResnetGeneratorConfig, ToyGeneratorConfig, UnetGeneratorConfig,
 };
 
 use ganforge_data::HoleShape;
@@ -168,6 +168,41 @@ pub enum ModelSection {
         #[serde(default = "default_dcgan_size")]
         image_size: usize,
     },
+    /// SNGAN's residual networks (Miyato et al. 2018), the CIFAR-10 networks of
+    /// PyTorch-StudioGAN and Mimicry, for power-of-two sides (32 in the reference).
+    SnganResnet {
+        /// How class labels condition the networks: `none`, `concat`, `projection`, `acgan`.
+        #[serde(default)]
+        conditioning: ConditioningName,
+        /// Width of the label embedding of a conditional model.
+        #[serde(default = "default_embed_dim")]
+        embed_dim: usize,
+        /// Items the discriminator scores together as one (PacGAN); 1 for none.
+        #[serde(default = "default_one")]
+        pack: usize,
+        /// Spectral normalisation of the discriminator's weights (SNGAN's own setting).
+        #[serde(default = "default_true")]
+        spectral_norm: bool,
+        /// Items per group of the discriminator's minibatch standard deviation feature
+        /// (Karras et al. 2018); 0 for none.
+        #[serde(default)]
+        minibatch_std: usize,
+        /// Noise size.
+        #[serde(default = "default_resnet_latent")]
+        latent_dim: usize,
+        /// Channels of the generator's blocks.
+        #[serde(default = "default_resnet_g_width")]
+        g_width: usize,
+        /// Channels of the discriminator's blocks.
+        #[serde(default = "default_resnet_d_width")]
+        d_width: usize,
+        /// Image channels.
+        #[serde(default = "default_three")]
+        channels: usize,
+        /// Image side, a power of two >= 8.
+        #[serde(default = "default_resnet_size")]
+        image_size: usize,
+    },
     /// The small MLP pair for 2-D toy data.
     ToyMlp {
         /// How class labels condition the networks: `none`, `concat`, `projection`, `acgan`.
@@ -239,6 +274,11 @@ impl ModelSection {
                 embed_dim,
                 ..
             }
+            | ModelSection::SnganResnet {
+                conditioning,
+                embed_dim,
+                ..
+            }
             | ModelSection::ToyMlp {
                 conditioning,
                 embed_dim,
@@ -254,6 +294,7 @@ impl ModelSection {
             ModelSection::MlpMnist { spectral_norm, .. }
             | ModelSection::DcganMnist { spectral_norm, .. }
             | ModelSection::Dcgan { spectral_norm, .. }
+            | ModelSection::SnganResnet { spectral_norm, .. }
             | ModelSection::ToyMlp { spectral_norm, .. } => *spectral_norm,
             ModelSection::Pix2pix { .. } => false,
         }
@@ -265,6 +306,7 @@ impl ModelSection {
             ModelSection::MlpMnist { minibatch_std, .. }
             | ModelSection::DcganMnist { minibatch_std, .. }
             | ModelSection::Dcgan { minibatch_std, .. }
+            | ModelSection::SnganResnet { minibatch_std, .. }
             | ModelSection::ToyMlp { minibatch_std, .. } => *minibatch_std,
             ModelSection::Pix2pix { .. } => 0,
         }
@@ -276,6 +318,7 @@ impl ModelSection {
             ModelSection::MlpMnist { pack, .. }
             | ModelSection::DcganMnist { pack, .. }
             | ModelSection::Dcgan { pack, .. }
+            | ModelSection::SnganResnet { pack, .. }
             | ModelSection::ToyMlp { pack, .. } => *pack,
             ModelSection::Pix2pix { .. } => 1,
         }
@@ -906,6 +949,21 @@ fn default_dcgan_width() -> usize {
 }
 fn default_dcgan_size() -> usize {
     64
+}
+fn default_true() -> bool {
+    true
+}
+fn default_resnet_size() -> usize {
+    32
+}
+fn default_resnet_latent() -> usize {
+    ResnetGeneratorConfig::new(default_resnet_size(), 3).latent_dim
+}
+fn default_resnet_g_width() -> usize {
+    ResnetGeneratorConfig::new(default_resnet_size(), 3).width
+}
+fn default_resnet_d_width() -> usize {
+    ResnetDiscriminatorConfig::new(default_resnet_size(), 3).width
 }
 fn default_toy_latent() -> usize {
     ToyGeneratorConfig::default().latent_dim

@@ -10,8 +10,8 @@ use ganforge_losses::{LeCam, LossKind, Penalty};
 use ganforge_models::{
     Architecture, AugmentPolicy, Conditioning, DcganDiscriminatorConfig, DcganGeneratorConfig,
     DcganMnistDiscriminatorConfig, DcganMnistGeneratorConfig, MlpDiscriminatorConfig,
-    MlpGeneratorConfig, NormKind, PatchGanDiscriminatorConfig, ToyDiscriminatorConfig,
-    ToyGeneratorConfig, UnetGeneratorConfig,
+    MlpGeneratorConfig, NormKind, PatchGanDiscriminatorConfig, ResnetDiscriminatorConfig,
+    ResnetGeneratorConfig, ToyDiscriminatorConfig, ToyGeneratorConfig, UnetGeneratorConfig,
 };
 use ganforge_trainer::eval::EvalSpec;
 use ganforge_trainer::translation::TranslationSpec;
@@ -263,6 +263,26 @@ pub fn architecture(model: &ModelSection, data: &DataSpec) -> Architecture {
                 image_size,
             },
             DcganMnistDiscriminatorConfig {
+                width: d_width,
+                channels,
+                image_size,
+            },
+        ),
+        ModelSection::SnganResnet {
+            latent_dim,
+            g_width,
+            d_width,
+            channels,
+            image_size,
+            ..
+        } => Architecture::Resnet(
+            ResnetGeneratorConfig {
+                latent_dim,
+                width: g_width,
+                channels,
+                image_size,
+            },
+            ResnetDiscriminatorConfig {
                 width: d_width,
                 channels,
                 image_size,

@@ -55,6 +55,11 @@ fn cases(mnist: &Path, folder: &Path) -> Vec<String> {
              [data]\ndataset = \"image-folder\"\ndir = \"{}\"\nimage_size = 8\n",
             folder.display()
         ),
+        format!(
+            "[model]\narchitecture = \"sngan-resnet\"\nimage_size = 8\ng_width = 8\nd_width = 8\n\
+             latent_dim = 8\n[data]\ndataset = \"image-folder\"\ndir = \"{}\"\nimage_size = 8\n",
+            folder.display()
+        ),
         "[model]\narchitecture = \"toy-mlp\"\nwidth = 16\n[data]\ndataset = \"toy-ring8\"\nsamples = 64\n"
             .to_string(),
     ]

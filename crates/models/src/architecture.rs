@@ -24,6 +24,9 @@ use crate::init::{WEIGHT_STD, WeightInit};
 use crate::layers::{ClassAffine, ClassEmbedding, MinibatchStd};
 use crate::mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
 use crate::patchgan::{PatchGanDiscriminator, PatchGanDiscriminatorConfig};
+use crate::resnet::{
+    ResnetDiscriminator, ResnetDiscriminatorConfig, ResnetGenerator, ResnetGeneratorConfig,
+};
 use crate::spectral;
 use crate::toy::{ToyDiscriminator, ToyDiscriminatorConfig, ToyGenerator, ToyGeneratorConfig};
 use crate::unet::{UnetGenerator, UnetGeneratorConfig};
@@ -126,6 +129,8 @@ pub enum GeneratorNet {
     DcganMnist(DcganMnistGenerator),
     /// See [`DcganGenerator`].
     Dcgan(DcganGenerator),
+    /// See [`ResnetGenerator`].
+    Resnet(ResnetGenerator),
     /// See [`ToyGenerator`].
     Toy(ToyGenerator),
     /// See [`UnetGenerator`].
@@ -138,6 +143,7 @@ impl GeneratorNet {
             GeneratorNet::Mlp(g) => g.forward_class(z, class),
             GeneratorNet::DcganMnist(g) => g.forward_class(z, class),
             GeneratorNet::Dcgan(g) => g.forward_class(z, class),
+            GeneratorNet::Resnet(g) => g.forward_class(z, class),
             GeneratorNet::Toy(g) => g.forward(z),
             // Noise alone: the translation of a blank (all-zero) source.
             GeneratorNet::Unet(g) => {
@@ -153,6 +159,7 @@ impl GeneratorNet {
             GeneratorNet::Mlp(g) => g.norm_widths(),
             GeneratorNet::DcganMnist(g) => g.norm_widths(),
             GeneratorNet::Dcgan(g) => g.norm_widths(),
+            GeneratorNet::Resnet(g) => g.norm_widths(),
             GeneratorNet::Toy(_) | GeneratorNet::Unet(_) => Vec::new(),
         }
     }
@@ -216,6 +223,8 @@ pub enum DiscriminatorNet {
     DcganMnist(DcganMnistDiscriminator),
     /// See [`DcganDiscriminator`].
     Dcgan(DcganDiscriminator),
+    /// See [`ResnetDiscriminator`].
+    Resnet(ResnetDiscriminator),
     /// See [`ToyDiscriminator`].
     Toy(ToyDiscriminator),
     /// See [`PatchGanDiscriminator`].
@@ -228,6 +237,7 @@ impl DiscriminatorNet {
             DiscriminatorNet::Mlp(d) => d.features(x),
             DiscriminatorNet::DcganMnist(d) => d.features(x),
             DiscriminatorNet::Dcgan(d) => d.features(x),
+            DiscriminatorNet::Resnet(d) => d.features(x),
             DiscriminatorNet::Toy(d) => d.features(x),
             DiscriminatorNet::PatchGan(d) => d.features(x).flatten(1, 3),
         }
@@ -238,6 +248,7 @@ impl DiscriminatorNet {
             DiscriminatorNet::Mlp(d) => d.head(features),
             DiscriminatorNet::DcganMnist(d) => d.head(features),
             DiscriminatorNet::Dcgan(d) => d.head(features),
+            DiscriminatorNet::Resnet(d) => d.head(features),
             DiscriminatorNet::Toy(d) => d.head(features),
             DiscriminatorNet::PatchGan(d) => d.head(d.unflatten(features)),
         }
@@ -261,7 +272,9 @@ impl DiscriminatorNet {
             DiscriminatorNet::DcganMnist(d) => {
                 Some(d.features_input_gradient(x, seed(d.head_gradient(batch)?)))
             }
-            DiscriminatorNet::Dcgan(_) | DiscriminatorNet::PatchGan(_) => None,
+            DiscriminatorNet::Dcgan(_)
+            | DiscriminatorNet::Resnet(_)
+            | DiscriminatorNet::PatchGan(_) => None,
         }
     }
 
@@ -270,6 +283,7 @@ impl DiscriminatorNet {
             DiscriminatorNet::Mlp(d) => d.feature_dim(),
             DiscriminatorNet::DcganMnist(d) => d.feature_dim(),
             DiscriminatorNet::Dcgan(d) => d.feature_dim(),
+            DiscriminatorNet::Resnet(d) => d.feature_dim(),
             DiscriminatorNet::Toy(d) => d.feature_dim(),
             DiscriminatorNet::PatchGan(d) => d.feature_dim(),
         }
@@ -422,6 +436,8 @@ pub enum Architecture {
     DcganMnist(DcganMnistGeneratorConfig, DcganMnistDiscriminatorConfig),
     /// `dcgan32`, `dcgan64` and other powers of two.
     Dcgan(DcganGeneratorConfig, DcganDiscriminatorConfig),
+    /// `sngan-resnet`: SNGAN's residual networks (32x32 in the reference).
+    Resnet(ResnetGeneratorConfig, ResnetDiscriminatorConfig),
     /// The 2-D toy MLP pair.
     Toy(ToyGeneratorConfig, ToyDiscriminatorConfig),
     /// pix2pix: a U-Net that translates images, and a PatchGAN that scores the source and
@@ -446,6 +462,7 @@ impl Architecture {
             Architecture::Mlp(g, _) => g.latent_dim,
             Architecture::DcganMnist(g, _) => g.latent_dim,
             Architecture::Dcgan(g, _) => g.latent_dim,
+            Architecture::Resnet(g, _) => g.latent_dim,
             Architecture::Toy(g, _) => g.latent_dim,
             Architecture::Pix2Pix(g, _) => g.noise_dim(),
         }
@@ -473,6 +490,7 @@ impl Architecture {
             Architecture::Mlp(g, _) => g.sample_shape,
             Architecture::DcganMnist(g, _) => [g.channels, g.image_size, g.image_size],
             Architecture::Dcgan(g, _) => [g.channels, g.image_size, g.image_size],
+            Architecture::Resnet(g, _) => [g.channels, g.image_size, g.image_size],
             Architecture::Toy(..) => [2, 1, 1],
             Architecture::Pix2Pix(g, _) => [g.out_channels, g.image_size, g.image_size],
         }
@@ -497,6 +515,11 @@ impl Architecture {
                 g.image_size = size;
                 d.image_size = size;
                 Architecture::Dcgan(g, d)
+            }
+            Architecture::Resnet(mut g, mut d) => {
+                g.image_size = size;
+                d.image_size = size;
+                Architecture::Resnet(g, d)
             }
             toy @ Architecture::Toy(..) => toy,
             Architecture::Pix2Pix(mut g, mut d) => {
@@ -625,6 +648,7 @@ impl Architecture {
             Architecture::Mlp(g, _) => GeneratorNet::Mlp(g.init(device, init)?),
             Architecture::DcganMnist(g, _) => GeneratorNet::DcganMnist(g.init(device, init)?),
             Architecture::Dcgan(g, _) => GeneratorNet::Dcgan(g.init(device, init)?),
+            Architecture::Resnet(g, _) => GeneratorNet::Resnet(g.init(device, init)?),
             Architecture::Toy(g, _) => GeneratorNet::Toy(g.init(device, init)?),
             Architecture::Pix2Pix(g, _) => GeneratorNet::Unet(g.init(device, init)?),
         })
@@ -639,6 +663,7 @@ impl Architecture {
             Architecture::Mlp(_, d) => DiscriminatorNet::Mlp(d.init(device, init)?),
             Architecture::DcganMnist(_, d) => DiscriminatorNet::DcganMnist(d.init(device, init)?),
             Architecture::Dcgan(_, d) => DiscriminatorNet::Dcgan(d.init(device, init)?),
+            Architecture::Resnet(_, d) => DiscriminatorNet::Resnet(d.init(device, init)?),
             Architecture::Toy(_, d) => DiscriminatorNet::Toy(d.init(device, init)?),
             Architecture::Pix2Pix(_, d) => DiscriminatorNet::PatchGan(d.init(device, init)?),
         })
@@ -677,6 +702,7 @@ impl Architecture {
             Architecture::Mlp(g, _) => g.latent_dim = latent_dim,
             Architecture::DcganMnist(g, _) => g.latent_dim = latent_dim,
             Architecture::Dcgan(g, _) => g.latent_dim = latent_dim,
+            Architecture::Resnet(g, _) => g.latent_dim = latent_dim,
             Architecture::Toy(g, _) => g.latent_dim = latent_dim,
             // Its noise is its dropout masks, sized by the network.
             Architecture::Pix2Pix(..) => {}
@@ -691,6 +717,7 @@ impl Architecture {
             Architecture::Mlp(_, d) => d.sample_shape[0] += extra,
             Architecture::DcganMnist(_, d) => d.channels += extra,
             Architecture::Dcgan(_, d) => d.channels += extra,
+            Architecture::Resnet(_, d) => d.channels += extra,
             Architecture::Toy(_, d) => d.inputs += extra,
             Architecture::Pix2Pix(_, d) => d.channels += extra,
         }
@@ -776,6 +803,19 @@ mod tests {
                     image_size: 8,
                 },
                 DcganDiscriminatorConfig {
+                    width: 4,
+                    channels: 3,
+                    image_size: 8,
+                },
+            ),
+            Architecture::Resnet(
+                ResnetGeneratorConfig {
+                    latent_dim: 4,
+                    width: 4,
+                    channels: 3,
+                    image_size: 8,
+                },
+                ResnetDiscriminatorConfig {
                     width: 4,
                     channels: 3,
                     image_size: 8,

@@ -124,6 +124,41 @@ impl WeightInit {
         layer
     }
 
+    /// A square-kernel convolution with `padding` on every side, Glorot-uniform weights
+    /// (`U(-b, b)`, `b = gain * sqrt(6 / (fan_in + fan_out))`, as PyTorch's
+    /// `xavier_uniform_`) and a zero bias: the initialisation of the SNGAN ResNets.
+    pub fn xavier_conv2d(
+        &mut self,
+        channels: [usize; 2],
+        kernel: usize,
+        padding: usize,
+        gain: f32,
+        device: &Device,
+    ) -> Conv2d {
+        let [c_in, c_out] = channels;
+        let mut layer = Conv2dConfig::new(channels, [kernel, kernel])
+            .with_padding(PaddingConfig2d::Explicit(
+                padding, padding, padding, padding,
+            ))
+            .with_initializer(Initializer::Zeros)
+            .init(device);
+        let fans = ((c_in + c_out) * kernel * kernel) as f32;
+        let shape = [c_out, c_in, kernel, kernel];
+        let w = self.uniform(shape.iter().product(), gain * (6.0 / fans).sqrt());
+        layer.weight = self.param(w, shape, device);
+        layer
+    }
+
+    /// A linear layer with Glorot-uniform weights (gain 1) and a zero bias.
+    pub fn xavier_linear(&mut self, d_in: usize, d_out: usize, device: &Device) -> Linear {
+        let mut layer = LinearConfig::new(d_in, d_out)
+            .with_initializer(Initializer::Zeros)
+            .init(device);
+        let w = self.uniform(d_in * d_out, (6.0 / (d_in + d_out) as f32).sqrt());
+        layer.weight = self.param(w, [d_in, d_out], device);
+        layer
+    }
+
     /// A square-kernel transposed convolution without bias (every model here follows it by
     /// BatchNorm or tanh, as in the reference).
     pub fn conv_transpose2d(

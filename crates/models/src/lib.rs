@@ -27,6 +27,7 @@ pub mod layers;
 mod mlp;
 mod patchgan;
 mod reference;
+mod resnet;
 mod spectral;
 mod toy;
 mod unet;
@@ -51,6 +52,10 @@ pub use layers::NormKind;
 pub use mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
 pub use patchgan::{PatchGanDiscriminator, PatchGanDiscriminatorConfig, patch_receptive_field};
 pub use reference::{REFERENCE_MODELS, TRANSLATION_MODELS, reference};
+pub use resnet::{
+    BlockKind, DownBlock, ResnetDiscriminator, ResnetDiscriminatorConfig, ResnetGenerator,
+    ResnetGeneratorConfig, UpBlock,
+};
 pub use spectral::{SpectralNorm, is_spectrally_normalized};
 pub use toy::{ToyDiscriminator, ToyDiscriminatorConfig, ToyGenerator, ToyGeneratorConfig};
 pub use unet::{UnetGenerator, UnetGeneratorConfig};

@@ -822,8 +822,10 @@ impl RunSpec {
             return Err(TrainError::invalid(
                 "loss.penalty",
                 format!("{penalty:?}"),
-                "needs a discriminator without batch normalisation (an item's score must \
-                 depend on that item alone): use mlp-mnist, dcgan-mnist or toy-mlp",
+                "needs a discriminator whose input gradient is written out as tensor \
+                 operations: mlp-mnist, dcgan-mnist or toy-mlp (dcgan's uses batch \
+                 normalisation, so an item's score depends on the batch; sngan-resnet's \
+                 residual blocks have none yet)",
             ));
         }
         Ok(())
