@@ -7,13 +7,14 @@ use std::process::Command;
 use crate::torch::TorchEnv;
 use crate::{cargo, run, workspace_root};
 
-const MODELS: [&str; 6] = [
+const MODELS: [&str; 7] = [
     "mlp-mnist",
     "dcgan-mnist",
     "dcgan32",
     "dcgan64",
     "pix2pix256",
     "pix2pix64",
+    "sngan32",
 ];
 const PEER: &str = "../shared/reference/torch_gan_bench.py";
 /// The peer of the image-to-image models: pix2pix's networks and iteration in PyTorch, run in
@@ -21,9 +22,24 @@ const PEER: &str = "../shared/reference/torch_gan_bench.py";
 /// ganforge's frozen copy).
 const PEER_PIX2PIX: &str = "benches/peer/torch_pix2pix.py";
 
-/// Whether `model` is an image-to-image model (timed training only, against `PEER_PIX2PIX`).
-fn is_translation(model: &str) -> bool {
-    model.starts_with("pix2pix")
+/// The peer of SNGAN's residual networks, run in its tuned form (`--freeze-d`).
+const PEER_SNGAN: &str = "benches/peer/torch_sngan.py";
+
+/// The peer script of `model`'s training iteration, and whether it takes `--freeze-d` (the
+/// peers written here do; the reference benchmark has its own options).
+fn peer_script(model: &str) -> (&'static str, bool) {
+    if model.starts_with("pix2pix") {
+        (PEER_PIX2PIX, true)
+    } else if model.starts_with("sngan") {
+        (PEER_SNGAN, true)
+    } else {
+        (PEER, false)
+    }
+}
+
+/// Whether the reference benchmark's generator-inference peer knows `model`.
+fn has_inference_peer(model: &str) -> bool {
+    peer_script(model).0 == PEER
 }
 /// The peer of `ganforge bench --generate`: the reference's generators, in PyTorch.
 const PEER_GENERATE: &str = "benches/peer/torch_generate.py";
@@ -193,11 +209,8 @@ fn run_peer(mut cmd: Command, what: &str, o: &BenchOptions) -> Option<String> {
 /// Runs the peer for one model in its own process (so its peak RSS is that model's) and
 /// returns (images/s, peak RSS MiB).
 fn peer(model: &str, o: &BenchOptions) -> Option<Sample> {
-    let script = workspace_root().join(if is_translation(model) {
-        PEER_PIX2PIX
-    } else {
-        PEER
-    });
+    let (script, freeze_d) = peer_script(model);
+    let script = workspace_root().join(script);
     if !script.is_file() {
         eprintln!("PyTorch peer not found at {}", script.display());
         return None;
@@ -223,7 +236,7 @@ fn peer(model: &str, o: &BenchOptions) -> Option<Sample> {
             "--warmup",
             &o.warmup.to_string(),
         ]);
-    if is_translation(model) {
+    if freeze_d {
         cmd.arg("--freeze-d");
     }
     let text = run_peer(cmd, "PyTorch peer", o)?;
@@ -524,7 +537,7 @@ pub fn bench(o: &BenchOptions) -> bool {
         .flat_map(|model| rounds(model, &built, o, train, || peer(model, o)))
         .collect();
     let mut inference = Vec::new();
-    let generators = o.models.iter().filter(|m| !is_translation(m));
+    let generators = o.models.iter().filter(|m| has_inference_peer(m));
     for model in generators.filter(|_| o.inference) {
         for (batch, iters, warmup) in INFERENCE {
             let mode = Mode {

@@ -366,9 +366,10 @@ fn reference_model(name: &str) -> Result<(ganforge_models::Architecture, usize),
         key: "--model",
         value: name.to_string(),
         reason: format!(
-            "not a reference model; valid: {}, {}",
+            "not a reference model; valid: {}, {}, {}",
             ganforge_models::REFERENCE_MODELS.join(", "),
-            ganforge_models::TRANSLATION_MODELS.join(", ")
+            ganforge_models::TRANSLATION_MODELS.join(", "),
+            ganforge_models::TOOLKIT_MODELS.join(", ")
         ),
     })
 }

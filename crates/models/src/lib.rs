@@ -51,7 +51,7 @@ pub use init::WeightInit;
 pub use layers::NormKind;
 pub use mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
 pub use patchgan::{PatchGanDiscriminator, PatchGanDiscriminatorConfig, patch_receptive_field};
-pub use reference::{REFERENCE_MODELS, TRANSLATION_MODELS, reference};
+pub use reference::{REFERENCE_MODELS, TOOLKIT_MODELS, TRANSLATION_MODELS, reference};
 pub use resnet::{
     BlockKind, DownBlock, ResnetDiscriminator, ResnetDiscriminatorConfig, ResnetGenerator,
     ResnetGeneratorConfig, UpBlock,

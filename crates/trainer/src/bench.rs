@@ -60,7 +60,8 @@ impl Workload {
             discriminator_optimizer: AdamSpec::DCGAN.into(),
             ema: None,
             pack: 1,
-            spectral_norm: false,
+            // As training builds them: SNGAN's discriminator is spectrally normalised.
+            spectral_norm: matches!(self.architecture, Architecture::Resnet(..)),
             minibatch_std: 0,
             lecam: None,
         }
