@@ -75,7 +75,7 @@ enum Command {
     /// Time one training iteration (or generator inference) of a reference model and print
     /// one JSON line, shaped like the PyTorch peer benchmark's.
     Bench {
-        /// mlp-mnist, dcgan-mnist, dcgan32, dcgan64, pix2pix256 or pix2pix64.
+        /// mlp-mnist, dcgan-mnist, dcgan32, dcgan64, pix2pix256, pix2pix64 or sngan32.
         #[arg(long)]
         model: String,
         /// Backend to time.
