@@ -503,6 +503,12 @@ fn a_run_scores_itself_and_keeps_its_best_checkpoint() {
         best_dirs(&by_fid.run_dir),
         [format!("best-{:08}", lowest.0)]
     );
+    let events: Vec<_> = std::fs::read_dir(by_fid.run_dir.join("tensorboard"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(events.len(), 1, "one TensorBoard event file");
+    assert!(std::fs::metadata(&events[0]).unwrap().len() > 1000);
     let curves = image::open(by_fid.run_dir.join("curves.png")).unwrap();
     assert_eq!(curves.height(), 1050, "a third panel for the score");
 

@@ -12,6 +12,7 @@ use ganforge_data::{Dataset, ToyDistribution};
 use crate::checkpoint::{self, BestScore, Snapshot, TrainState};
 use crate::error::TrainError;
 use crate::eval::{EvalSpec, Scorer, lower_is_better};
+use crate::events::EventWriter;
 use crate::metrics_log::{MetricsLine, MetricsLog};
 use crate::objective::{Gan, PairShape, StepStats};
 use crate::progress::Progress;
@@ -359,13 +360,24 @@ pub struct SampleHook {
     pub name: String,
 }
 
+impl SampleHook {
+    /// The grid written after iteration `iteration`, if it is one of the hook's (or the
+    /// run's `last`).
+    pub fn grid_of(&self, iteration: u64, last: bool) -> Option<PathBuf> {
+        (last || iteration.is_multiple_of(self.every))
+            .then(|| self.dir.join(format!("step-{iteration:08}.png")))
+    }
+}
+
 impl Hook for SampleHook {
     fn after_iteration(&mut self, tick: &Tick<'_>) -> Result<(), TrainError> {
         if !tick.due(self.every) {
             return Ok(());
         }
         let it = tick.state.iteration;
-        let path = self.dir.join(format!("step-{it:08}.png"));
+        let Some(path) = self.grid_of(it, tick.last) else {
+            return Ok(());
+        };
         let generator = tick.gan.sampling_generator();
         let generate = || {
             self.sampler.generate_from(
@@ -407,6 +419,43 @@ impl Hook for SampleHook {
 /// 2-D points from `[N, 2, 1, 1]` values.
 pub fn points(values: &[f32]) -> Vec<[f32; 2]> {
     values.chunks_exact(2).map(|p| [p[0], p[1]]).collect()
+}
+
+/// Writes each metrics line as TensorBoard scalars and each sample grid as a TensorBoard
+/// image, in the run's event file.
+pub struct EventsHook {
+    writer: EventWriter,
+}
+
+impl EventsHook {
+    /// Writes to a new event file in `dir`; `resumed_at` is the iteration a resumed run
+    /// continues from.
+    pub fn new(dir: &std::path::Path, resumed_at: Option<u64>) -> Result<Self, TrainError> {
+        Ok(Self {
+            writer: EventWriter::create(dir, resumed_at)?,
+        })
+    }
+
+    /// Writes `line` if it was logged after `iteration`, and the grid at `grid` if one was
+    /// drawn.
+    pub fn after_iteration(
+        &mut self,
+        iteration: u64,
+        line: Option<&MetricsLine>,
+        grid: Option<PathBuf>,
+    ) -> Result<(), TrainError> {
+        if let Some(line) = line.filter(|l| l.iteration == iteration) {
+            self.writer.line(line)?;
+        }
+        if let Some(path) = grid.filter(|p| p.is_file()) {
+            let png = std::fs::read(&path).map_err(|e| TrainError::write(&path, e))?;
+            let size = image::image_dimensions(&path)
+                .map_err(|e| TrainError::write(&path, std::io::Error::other(e)))?;
+            self.writer
+                .image(iteration, "samples", &png, [size.1, size.0])?;
+        }
+        Ok(())
+    }
 }
 
 /// Writes a checkpoint every `every` iterations and at the end.

@@ -20,6 +20,7 @@ pub mod classify;
 pub mod ema;
 pub mod error;
 pub mod eval;
+pub mod events;
 mod fsio;
 pub mod generate;
 pub mod hooks;

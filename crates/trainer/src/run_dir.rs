@@ -89,6 +89,11 @@ impl RunDir {
         self.root.join("samples")
     }
 
+    /// `tensorboard/`: the run's event files.
+    pub fn tensorboard(&self) -> PathBuf {
+        self.root.join("tensorboard")
+    }
+
     /// `checkpoints/`.
     pub fn checkpoints(&self) -> PathBuf {
         self.root.join(CHECKPOINTS)

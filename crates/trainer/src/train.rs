@@ -17,8 +17,8 @@ use crate::checkpoint::{self, BestScore, TrainState};
 use crate::error::TrainError;
 use crate::fsio::write_atomic;
 use crate::hooks::{
-    CheckpointHook, EvalHook, FixedPairs, Hook, LogHook, LogSettings, SampleHook, SampleView, Tick,
-    points,
+    CheckpointHook, EvalHook, EventsHook, FixedPairs, Hook, LogHook, LogSettings, SampleHook,
+    SampleView, Tick, points,
 };
 use crate::metrics_log::{MetricsLine, MetricsLog, read_lines};
 use crate::objective::{Batch, Gan, NoClock, Objective, StepStats, dropout_masks};
@@ -121,6 +121,7 @@ struct Session<'a> {
     log: LogHook,
     samples: SampleHook,
     eval: Option<EvalHook>,
+    events: EventsHook,
     checkpoints: CheckpointHook,
     session_start: Instant,
     elapsed_before: f64,
@@ -179,6 +180,7 @@ impl<'a> Session<'a> {
             stats_tensors(&state.log_window, &ad),
         );
         let samples = sample_hook(spec, device, &run_dir, dataset.as_ref())?;
+        let events = EventsHook::new(&run_dir.tensorboard(), resumed_at)?;
         let eval = match &spec.eval {
             Some(eval) => Some(EvalHook::new(eval, spec, device)?),
             None => None,
@@ -208,6 +210,7 @@ impl<'a> Session<'a> {
             log,
             samples,
             eval,
+            events,
             checkpoints,
             session_start: Instant::now(),
         })
@@ -283,6 +286,12 @@ impl<'a> Session<'a> {
         for hook in hooks {
             hook.after_iteration(&tick)?;
         }
+        let iteration = tick.state.iteration;
+        self.events.after_iteration(
+            iteration,
+            self.log.last_line.as_ref(),
+            self.samples.grid_of(iteration, last),
+        )?;
         self.checkpoints.after_iteration(&tick, &self.log)?;
         if improved {
             self.checkpoints.save_best(&tick, &self.log)?;
@@ -352,6 +361,7 @@ impl<'a> Session<'a> {
             MetricsLog::open(&self.run_dir.metrics(), Some(state.iteration))?,
             stats_tensors(&state.log_window, &self.device),
         );
+        self.events = EventsHook::new(&self.run_dir.tensorboard(), Some(state.iteration))?;
         self.gan = Some(with_lr_scale(gan, self.spec, state.lr_scale));
         self.elapsed_before = state.elapsed_s;
         self.session_start = Instant::now();
