@@ -146,6 +146,15 @@ enum Command {
     /// Fill the holes of pictures (white in a mask picture) with a trained inpainter, or
     /// score it inside the holes of held-out pictures with --report.
     Inpaint(inpaint::InpaintArgs),
+    /// Write one self-contained HTML page of a run: configuration, summary, curves, sample
+    /// grids over time, scores and checkpoints.
+    Report {
+        /// The run directory.
+        run: PathBuf,
+        /// Where to write the page (default: RUN/report.html).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Write samples from a trained generator.
     Generate {
         /// A run directory, a checkpoint directory, or a file in one.
@@ -555,6 +564,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Impute(args) => impute::run(args),
         Command::Translate(args) => translate::run(args),
         Command::Inpaint(args) => inpaint::run(args),
+        Command::Report { run, out } => {
+            let report = ganforge_trainer::report::write_report(&run, out.as_deref())?;
+            println!(
+                "wrote {} ({} pictures)",
+                report.path.display(),
+                report.pictures
+            );
+            Ok(())
+        }
         Command::Generate {
             checkpoint,
             count,

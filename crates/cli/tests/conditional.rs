@@ -539,7 +539,55 @@ fn a_run_scores_itself_and_keeps_its_best_checkpoint() {
     assert_eq!(resumed.best, straight.best);
     assert_eq!(best_dirs(&resumed.run_dir), ["best-00000002"]);
 
+    assert_report_renders(&straight.run_dir);
     assert_eval_settings_refused(&toml, runs.path());
+}
+
+/// `report` writes one page with every section, the scores table and the checkpoints marked
+/// `latest` and `best`, and headless Chromium (`chromium`, or `$GANFORGE_CHROMIUM`) decodes
+/// every picture in it. Without Chromium the browser check is skipped, except under `CI=true`.
+fn assert_report_renders(run_dir: &Path) {
+    use ganforge_trainer::report::{SECTIONS, write_report};
+    let report = write_report(run_dir, None).unwrap();
+    let html = std::fs::read_to_string(&report.path).unwrap();
+    for id in SECTIONS {
+        assert!(html.contains(&format!("<section id=\"{id}\">")), "{id}");
+    }
+    assert!(html.contains("<th>fid_classifier</th>") && html.contains("<td>6</td>"));
+    assert!(html.contains("<td>best-00000002</td><td>") && html.contains("best</td>"));
+    assert!(html.contains("latest</td>"));
+    // The curves and the grids of iterations 6 (the last) and, with sample_every's default,
+    // none before it.
+    assert_eq!(report.pictures, 2);
+    let browser = std::env::var("GANFORGE_CHROMIUM").unwrap_or_else(|_| "chromium".into());
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(&browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=5000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!(
+            "file://{}",
+            report.path.canonicalize().unwrap().display()
+        ))
+        .output();
+    let dom = match out {
+        Ok(out) => String::from_utf8_lossy(&out.stdout).into_owned(),
+        Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
+            eprintln!("skipping the browser check: {browser}: {e}");
+            return;
+        }
+        Err(e) => panic!("CI=true needs Chromium for the report check: {browser}: {e}"),
+    };
+    let rendered = format!("data-rendered=\"{0}/{0}\"", report.pictures);
+    assert!(dom.contains(&rendered), "{}", &dom[..dom.len().min(2000)]);
+    for id in SECTIONS {
+        assert!(dom.contains(&format!("id=\"{id}\"")), "{id} not rendered");
+    }
 }
 
 /// `eval` of `run_dir`'s `checkpoints/best` with the run's scoring seed gives the FID logged

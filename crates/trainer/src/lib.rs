@@ -30,6 +30,7 @@ pub mod metrics_log;
 pub mod objective;
 pub mod progress;
 pub mod render;
+pub mod report;
 mod run_dir;
 pub mod sample;
 pub mod spec;
