@@ -22,10 +22,13 @@ usage: torch_sngan.py [--device cpu|cuda] [--models sngan32] [--iters N] [--warm
 --freeze-d: the generator step runs the discriminator with requires_grad off, so its backward
 skips the discriminator's weight gradients. Same maths, less work: compare against the faster.
 """
-import argparse, json, time
+import os, sys
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_harness import main, report, time_steps  # noqa: E402
 from torch.nn.utils import spectral_norm
 
 MODELS = {"sngan32": (32, 64)}
@@ -113,44 +116,9 @@ def run(name, device, iters, warmup, batch, freeze_d):
             d.requires_grad_(True)
         return ld, lg
 
-    sync = (lambda: torch.cuda.synchronize()) if device.type == "cuda" else (lambda: None)
-    for i in range(warmup):
-        step(i)
-    sync()
-    t0 = time.perf_counter()
-    for i in range(iters):
-        ld, lg = step(i)
-    sync()
-    dt = time.perf_counter() - t0
-    params = [sum(p.numel() for p in net.parameters()) for net in (g, d)]
-    print(json.dumps({"peer": "pytorch", "torch": torch.__version__, "device": str(device),
-                      "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None,
-                      "threads": torch.get_num_threads(), "model": name, "mode": "fp32",
-                      "freeze_d": freeze_d, "batch": bs, "iters": iters, "params": params,
-                      "s_per_iter": dt / iters, "images_per_s": bs * iters / dt,
-                      "loss_d": float(ld), "loss_g": float(lg)}), flush=True)
-
-
-def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--models", default=",".join(MODELS))
-    p.add_argument("--iters", type=int, default=20)
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--modes", default="fp32", help="fp32 only (accepted for the bench driver)")
-    p.add_argument("--batch", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (CPU); 0 = default")
-    p.add_argument("--freeze-d", action="store_true", help="no D weight gradients in the G step")
-    a = p.parse_args()
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
-    for m in a.models.split(","):
-        try:
-            run(m, torch.device(a.device), a.iters, a.warmup, a.batch, a.freeze_d)
-        except Exception as e:  # report and go on: one failing model must not hide the rest
-            print(json.dumps({"model": m, "error": repr(e)[:300]}), flush=True)
+    seconds, losses = time_steps(step, device, iters, warmup)
+    report(name, device, (g, d), bs, iters, freeze_d, seconds, losses)
 
 
 if __name__ == "__main__":
-    main()
+    main(MODELS, run)
