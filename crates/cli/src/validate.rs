@@ -53,7 +53,8 @@ fn penalty(section: LossSection) -> Option<Penalty> {
 }
 
 /// Fills in what the command line decides: `backend` (from `--backend`) overrides
-/// `run.backend`, `data_dir` (from `--data`) overrides `data.dir`, and the version is recorded.
+/// `run.backend`, `data_dir` (from `--data`) overrides `data.dir`, the version is recorded, and
+/// a defaulted `eval.best` is written out.
 /// The result, written back as TOML, is the run's `resolved.toml`.
 pub fn resolve(
     config: &mut RawConfig,
@@ -91,6 +92,12 @@ pub fn resolve(
                 }
             },
         }
+    }
+    // The ranking score, when defaulted, is written out like every other default.
+    if let Some(eval) = &mut config.eval
+        && eval.best.is_none()
+    {
+        eval.best = Some(EvalSpec::default_best(&eval.metrics));
     }
     Ok(backend)
 }

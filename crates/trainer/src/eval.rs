@@ -174,10 +174,7 @@ impl EvalSpec {
     /// `metrics` with the default count, reference and ranking score (the first metric's
     /// first score), every `every` iterations.
     pub fn new(every: std::num::NonZeroU64, classifier: PathBuf, metrics: Vec<Metric>) -> Self {
-        let best = metrics
-            .first()
-            .and_then(|m| m.ranking_scores().into_iter().next())
-            .unwrap_or_default();
+        let best = Self::default_best(&metrics);
         Self {
             every,
             classifier,
@@ -186,6 +183,14 @@ impl EvalSpec {
             reference: Split::Train,
             best,
         }
+    }
+
+    /// The ranking score unless one is named: the first metric's first score.
+    pub fn default_best(metrics: &[Metric]) -> String {
+        metrics
+            .first()
+            .and_then(|m| m.ranking_scores().into_iter().next())
+            .unwrap_or_default()
     }
 
     /// Samples per evaluation unless set.
