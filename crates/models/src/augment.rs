@@ -87,26 +87,29 @@ impl AugmentPolicy {
     }
 }
 
-/// One factor per image `[B, 1, 1, 1]`, each `draw(rng)`.
+/// One factor per image `[B, 1, 1, 1]`: `u * scale + offset` for a uniform draw `u` in
+/// `[0, 1)`.
 fn per_image(
     rng: &mut impl Rng,
     batch: usize,
     device: &Device,
-    draw: impl Fn(&mut dyn FnMut() -> f32) -> f32,
+    scale: f32,
+    offset: f32,
 ) -> Tensor<4> {
-    let mut uniform = || rng.random::<f32>();
-    let values: Vec<f32> = (0..batch).map(|_| draw(&mut uniform)).collect();
+    let values: Vec<f32> = (0..batch)
+        .map(|_| rng.random::<f32>() * scale + offset)
+        .collect();
     Tensor::<1>::from_floats(values.as_slice(), device).reshape([batch, 1, 1, 1])
 }
 
 fn color(x: Tensor<4>, rng: &mut impl Rng) -> Tensor<4> {
     let (batch, device) = (x.dims()[0], x.device());
-    let brightness = per_image(rng, batch, &device, |u| u() - 0.5);
+    let brightness = per_image(rng, batch, &device, 1.0, -0.5);
     let x = x + brightness;
-    let saturation = per_image(rng, batch, &device, |u| u() * 2.0);
+    let saturation = per_image(rng, batch, &device, 2.0, 0.0);
     let pixel_mean = x.clone().mean_dim(1); // [B, 1, H, W]
     let x = (x - pixel_mean.clone()) * saturation + pixel_mean;
-    let contrast = per_image(rng, batch, &device, |u| u() + 0.5);
+    let contrast = per_image(rng, batch, &device, 1.0, 0.5);
     let image_mean = x.clone().mean_dim(1).mean_dim(2).mean_dim(3); // [B, 1, 1, 1]
     (x - image_mean.clone()) * contrast + image_mean
 }

@@ -27,7 +27,8 @@ use crate::spec::RunSpec;
 
 /// Format version of `state.json` (2: networks with class conditioning; 3: `spec.json`).
 const FORMAT: u32 = 3;
-const LATEST: &str = "latest";
+/// The pointer to the newest checkpoint.
+pub const LATEST: &str = "latest";
 /// The pointer to the best checkpoint by the run's ranking score, and its directory's prefix.
 pub const BEST: &str = "best";
 const STATE: &str = "state.json";
@@ -287,11 +288,8 @@ fn prune(checkpoints: &Path, keep: usize) -> Result<(), TrainError> {
 /// The newest complete checkpoint under `checkpoints`: the one `latest` names, else the
 /// highest step directory.
 pub fn latest(checkpoints: &Path) -> Option<PathBuf> {
-    if let Ok(name) = std::fs::read_to_string(checkpoints.join(LATEST)) {
-        let dir = checkpoints.join(name.trim());
-        if dir.join(STATE).is_file() {
-            return Some(dir);
-        }
+    if let Some(dir) = pointed(&checkpoints.join(LATEST)) {
+        return Some(dir);
     }
     step_dirs(checkpoints)
         .into_iter()

@@ -630,6 +630,12 @@ fn stacked_modes(classes: &[u32], channels: usize, k: usize) -> impl Iterator<It
         .map(move |item| item.iter().fold(0, |mode, &c| mode * k as u32 + c))
 }
 
+/// Whether the metrics-line entry `name` is a score (`fid_classifier`,
+/// `kid_classifier_std`), not a statistic of the training step.
+pub fn is_score(name: &str) -> bool {
+    name.contains(&format!("_{EXTRACTOR}"))
+}
+
 /// `fid` -> `fid_classifier`; `kid+std` (a spread) -> `kid_classifier_std`.
 fn score_name(name: &str) -> String {
     match name.split_once('+') {

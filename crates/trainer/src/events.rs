@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::TrainError;
+use crate::eval::is_score;
 use crate::metrics_log::MetricsLine;
 
 /// The version string of the event format (the first event of every file).
@@ -108,7 +109,7 @@ impl EventWriter {
             ("speed/images_per_s".to_string(), line.images_per_s as f32),
         ];
         for (name, value) in &line.extra {
-            let group = if name.ends_with("_classifier") || name.contains("_classifier_") {
+            let group = if is_score(name) {
                 "scores"
             } else {
                 "statistics"
