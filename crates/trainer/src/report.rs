@@ -13,6 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::checkpoint;
 use crate::error::TrainError;
+use crate::eval::is_score;
 use crate::fsio::write_atomic;
 use crate::metrics_log::{MetricsLine, read_lines};
 use crate::run_dir::RunDir;
@@ -106,11 +107,16 @@ const STYLE: &str = "body{font-family:sans-serif;max-width:1100px;margin:2em aut
     td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}\
     figure{display:inline-block;margin:.5em}img{max-width:100%}";
 
-/// Counts the pictures that decode whole into `data-rendered` ("decoded/total").
+/// Counts the pictures that decode whole into `data-rendered` ("decoded/total"), on load and
+/// synchronously (so a headless browser's DOM dump always has it): each is drawn on a canvas
+/// and its last pixel must be opaque, as every picture here is an opaque RGB PNG and a
+/// truncated one leaves its last rows transparent.
 const SCRIPT: &str = "window.addEventListener('load',()=>{const i=[...document.images];\
-    Promise.allSettled(i.map(x=>x.decode())).then(r=>{\
-    const ok=r.filter(x=>x.status==='fulfilled').length;\
-    document.body.dataset.rendered=ok+'/'+i.length;});});";
+    const c=document.createElement('canvas'),g=c.getContext('2d');\
+    const ok=i.filter(x=>{if(!x.complete||x.naturalWidth===0)return false;\
+    c.width=x.naturalWidth;c.height=x.naturalHeight;g.drawImage(x,0,0);\
+    return g.getImageData(c.width-1,c.height-1,1,1).data[3]===255;}).length;\
+    document.body.dataset.rendered=ok+'/'+i.length;});";
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -180,7 +186,6 @@ fn grids(page: &mut Page, dir: &RunDir) {
 
 /// A table of every score of the metrics lines (`train.eval_every`), one row per evaluation.
 fn scores(page: &mut Page, lines: &[MetricsLine]) {
-    let is_score = |name: &str| name.contains("_classifier");
     let mut names: Vec<&String> = lines
         .iter()
         .flat_map(|l| l.extra.keys())
@@ -217,7 +222,7 @@ fn scores(page: &mut Page, lines: &[MetricsLine]) {
 fn checkpoints(page: &mut Page, dir: &RunDir) {
     let root = dir.checkpoints();
     let pointed = |name: &str| checkpoint::pointed(&root.join(name));
-    let (latest, best) = (pointed("latest"), pointed(checkpoint::BEST));
+    let (latest, best) = (pointed(checkpoint::LATEST), pointed(checkpoint::BEST));
     let mut entries: Vec<PathBuf> = std::fs::read_dir(&root)
         .into_iter()
         .flatten()
