@@ -191,8 +191,17 @@ fn test(args: &[String]) -> ExitCode {
             }
         }
     };
+    // pytorch-fid's features of a random network, for the Inception port's parity test.
+    let inception_fixture = workspace_root().join("target/fixtures/inception");
+    if let Some(env) = &torch
+        && let Err(e) = env.inception_fixture(&inception_fixture)
+    {
+        eprintln!("{e}");
+        return ExitCode::FAILURE;
+    }
     let configure = |cmd: &mut Command| {
         if let Some(env) = &torch {
+            cmd.env("GANFORGE_INCEPTION_FIXTURE", &inception_fixture);
             cmd.args(["--features", ALL_BACKENDS]);
             // Every backend built must also run (the parity tests fail otherwise).
             cmd.env("GANFORGE_REQUIRE_BACKENDS", "1");

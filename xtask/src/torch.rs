@@ -5,7 +5,8 @@
 //! with `pip install torch==<ver>` and sets the variables a build and a run need. Builds
 //! against the default version share the workspace's target directory; any other version
 //! gets its own, because torch-sys does not notice when only the Python environment behind
-//! it changes.
+//! it changes. The same environment, with pytorch-fid added, writes the FID Inception parity
+//! fixture.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,6 +15,8 @@ use crate::{run, workspace_root};
 
 /// The PyTorch that burn-tch 0.22.1 is written against.
 pub const DEFAULT_TORCH: &str = "2.9.0";
+/// The FID Inception reference the parity fixture is made with.
+const PYTORCH_FID: &str = "pytorch-fid==0.3.0";
 
 /// A ready Python environment with PyTorch.
 pub struct TorchEnv {
@@ -94,6 +97,39 @@ impl TorchEnv {
             return Err(format!("found torch {found}, wanted {version}"));
         }
         Ok(PathBuf::from(lines.next().unwrap_or_default()))
+    }
+
+    /// Writes the FID Inception parity fixture (`scripts/inception_fixture.py`: a random
+    /// pytorch-fid network, pictures and their features) into `out`, installing
+    /// [`PYTORCH_FID`] and the torchvision that matches this torch first when missing.
+    pub fn inception_fixture(&self, out: &Path) -> Result<(), String> {
+        let python = self.venv.join("bin/python");
+        let importable = Command::new(&python)
+            .args(["-c", "import pytorch_fid, torchvision"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !importable {
+            let torch = format!("torch=={}", self.version);
+            let ok = run(Command::new(&python).args([
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--progress-bar",
+                "off",
+                PYTORCH_FID,
+                &torch,
+            ]));
+            if !ok {
+                return Err(format!("pip install {PYTORCH_FID} failed"));
+            }
+        }
+        let script = workspace_root().join("scripts/inception_fixture.py");
+        if run(Command::new(&python).arg(script).arg(out)) {
+            Ok(())
+        } else {
+            Err("scripts/inception_fixture.py failed".into())
+        }
     }
 
     /// The cargo target directory of builds against this torch: the workspace's own for

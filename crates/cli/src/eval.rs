@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use ganforge_data::Split;
 use ganforge_metrics::KidConfig;
 use ganforge_trainer::TrainError;
-use ganforge_trainer::eval::{EvalOptions, EvalReport, Metric, evaluate};
+use ganforge_trainer::eval::{
+    EvalOptions, EvalReport, ExtractorKind, ExtractorSpec, Metric, evaluate,
+};
+use ganforge_trainer::inception::InceptionWeights;
 
 use crate::{bench, device_for, weights_flag};
 
@@ -15,14 +18,22 @@ pub struct EvalArgs {
     /// A run directory or checkpoint.
     #[arg(long)]
     checkpoint: PathBuf,
-    /// A classifier directory written by `classify train` for the run's dataset: the feature
-    /// extractor (scores are named `..._classifier`).
+    /// The feature extractor: a dataset classifier (scores named `..._classifier`, needs
+    /// --classifier) or the FID Inception-v3 of the papers (`..._inception`).
+    #[arg(long, value_enum, default_value = "classifier")]
+    extractor: ExtractorArg,
+    /// A classifier directory written by `classify train` for the run's dataset.
+    #[arg(long, required_if_eq("extractor", "classifier"))]
+    classifier: Option<PathBuf>,
+    /// pytorch-fid's Inception weights (`pt_inception-2015-12-05-6726825d.pth`, SHA-256
+    /// checked); by default found in $GANFORGE_DATA/inception/ or the cache, or downloaded.
     #[arg(long)]
-    classifier: PathBuf,
-    /// Comma-separated: fid, kid, pr, dc, is, class-acc (conditional generators), modes
-    /// (stacked data, with a classifier of its digits).
-    #[arg(long, default_value = "fid,kid,pr,dc,is")]
-    metrics: String,
+    inception_weights: Option<PathBuf>,
+    /// Comma-separated: fid, kid, pr, dc, and with a classifier is, class-acc (conditional
+    /// generators), modes (stacked data, with a classifier of its digits). Default: fid, kid,
+    /// pr, dc, and is with a classifier.
+    #[arg(long)]
+    metrics: Option<String>,
     /// Samples generated, and real items drawn from the reference split.
     #[arg(long, default_value_t = 10_000)]
     n: usize,
@@ -40,6 +51,13 @@ pub struct EvalArgs {
     backend: Option<String>,
 }
 
+/// `--extractor` values.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ExtractorArg {
+    Classifier,
+    Inception,
+}
+
 /// `--reference` values.
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum ReferenceArg {
@@ -49,8 +67,21 @@ enum ReferenceArg {
 
 /// Runs `ganforge eval`: prints the report as one JSON line, then as a Markdown table.
 pub fn run(args: EvalArgs) -> Result<(), TrainError> {
-    let metrics = args
-        .metrics
+    let extractor = match (args.extractor, args.classifier) {
+        (ExtractorArg::Inception, _) => {
+            ExtractorSpec::Inception(InceptionWeights::Published(args.inception_weights))
+        }
+        // clap requires --classifier with this extractor.
+        (ExtractorArg::Classifier, classifier) => {
+            ExtractorSpec::Classifier(classifier.unwrap_or_default())
+        }
+    };
+    let metrics = match (&args.metrics, extractor.kind()) {
+        (Some(metrics), _) => metrics.as_str(),
+        (None, ExtractorKind::Classifier) => "fid,kid,pr,dc,is",
+        (None, ExtractorKind::Inception) => "fid,kid,pr,dc",
+    };
+    let metrics = metrics
         .split(',')
         .map(str::trim)
         .filter(|m| !m.is_empty())
@@ -71,7 +102,7 @@ pub fn run(args: EvalArgs) -> Result<(), TrainError> {
         },
     };
     let device = device_for(args.backend.as_deref())?;
-    let report = evaluate(&args.checkpoint, &args.classifier, &options, &device)?;
+    let report = evaluate(&args.checkpoint, &extractor, &options, &device)?;
     bench::print_json_line(&report);
     print!("{}", markdown(&report));
     Ok(())
@@ -79,16 +110,20 @@ pub fn run(args: EvalArgs) -> Result<(), TrainError> {
 
 /// The report as a Markdown table, one score per row, with what it was computed from.
 fn markdown(report: &EvalReport) -> String {
+    let extractor = match report.extractor {
+        ExtractorKind::Classifier => "the classifier",
+        ExtractorKind::Inception => "Inception-v3",
+    };
     let mut out = format!(
         "\n{} samples of `{}` ({} weights) against {} {} items of {}, in the features of \
-         the classifier `{}`:\n\n| score | value |\n|---|---|\n",
+         {extractor} `{}`:\n\n| score | value |\n|---|---|\n",
         report.samples,
         report.checkpoint.display(),
         report.weights,
         report.reference_items,
         report.reference_split,
         report.dataset,
-        report.classifier.display(),
+        report.extractor_path.display(),
     );
     for (name, value) in &report.scores {
         out.push_str(&format!("| {name} | {value:.4} |\n"));

@@ -134,7 +134,8 @@ enum Command {
         command: ClassifyCommand,
     },
     /// Score a checkpoint's samples against the run's dataset: FID, KID, precision/recall,
-    /// density/coverage, Inception Score and class accuracy in a dataset classifier's
+    /// density/coverage, Inception Score and class accuracy in a dataset classifier's or
+    /// (FID, KID, precision/recall, density/coverage) in the FID Inception-v3's
     /// features (one JSON line, then a Markdown table).
     Eval(eval::EvalArgs),
     /// Fill the missing cells of a CSV table with GAIN (or, with --remove, measure how well

@@ -333,6 +333,22 @@ fn classifier_trains_and_scores_a_conditional_generator() {
     );
 }
 
+/// Scoring in the features of the classifier at `path`.
+fn by_classifier(path: &std::path::Path) -> ganforge_trainer::eval::ExtractorSpec {
+    ganforge_trainer::eval::ExtractorSpec::Classifier(path.to_path_buf())
+}
+
+/// The one file in `dir` whose name ends in `suffix`.
+fn only_file(dir: &std::path::Path, suffix: &str) -> std::path::PathBuf {
+    let files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files[0].clone()
+}
+
 /// `eval` scores a conditional checkpoint with every metric in the classifier's features:
 /// each score present under its extractor's name and in its range, the reference drawn from
 /// the split asked for, the same seed giving the same scores; impossible requests refused.
@@ -363,7 +379,13 @@ fn eval_scores_a_checkpoint_in_classifier_features() {
             seed: 0,
         },
     };
-    let report = evaluate(&run_dir, classifier.path(), &options, &device).unwrap();
+    let report = evaluate(
+        &run_dir,
+        &by_classifier(classifier.path()),
+        &options,
+        &device,
+    )
+    .unwrap();
     let names: Vec<&str> = report.scores.keys().map(String::as_str).collect();
     assert_eq!(
         names,
@@ -396,7 +418,7 @@ fn eval_scores_a_checkpoint_in_classifier_features() {
         metrics: vec![Metric::Fid],
         ..options.clone()
     };
-    let test_report = evaluate(&run_dir, classifier.path(), &test, &device);
+    let test_report = evaluate(&run_dir, &by_classifier(classifier.path()), &test, &device);
     // One held-out picture: too few for a covariance, said by name.
     let err = test_report.unwrap_err();
     assert!(
@@ -404,20 +426,38 @@ fn eval_scores_a_checkpoint_in_classifier_features() {
         "{err}"
     );
     // The reference features are cached beside the classifier; a damaged cache is redone.
-    let again = evaluate(&run_dir, classifier.path(), &options, &device).unwrap();
+    let again = evaluate(
+        &run_dir,
+        &by_classifier(classifier.path()),
+        &options,
+        &device,
+    )
+    .unwrap();
     assert!(!report.reference_cached && again.reference_cached);
     assert_eq!(again.scores, report.scores);
-    let cache = classifier.path().join("reference/train-n12-seed3.bin");
+    let cache = only_file(&classifier.path().join("reference"), "-train-n12-seed3.bin");
     let bytes = std::fs::read(&cache).unwrap();
     std::fs::write(&cache, &bytes[..bytes.len() - 3]).unwrap();
-    let redone = evaluate(&run_dir, classifier.path(), &options, &device).unwrap();
+    let redone = evaluate(
+        &run_dir,
+        &by_classifier(classifier.path()),
+        &options,
+        &device,
+    )
+    .unwrap();
     assert!(!redone.reference_cached);
     assert_eq!(redone.scores, report.scores);
     let other_seed = EvalOptions {
         seed: 4,
         ..options.clone()
     };
-    let other = evaluate(&run_dir, classifier.path(), &other_seed, &device).unwrap();
+    let other = evaluate(
+        &run_dir,
+        &by_classifier(classifier.path()),
+        &other_seed,
+        &device,
+    )
+    .unwrap();
     assert_ne!(
         other.scores["fid_classifier"],
         report.scores["fid_classifier"]
@@ -435,7 +475,13 @@ fn eval_scores_a_checkpoint_in_classifier_features() {
         None,
     )
     .run_dir;
-    let err = evaluate(&plain_dir, classifier.path(), &options, &device).unwrap_err();
+    let err = evaluate(
+        &plain_dir,
+        &by_classifier(classifier.path()),
+        &options,
+        &device,
+    )
+    .unwrap_err();
     assert!(
         err.is_bad_input() && err.to_string().contains("not class-conditional"),
         "{err}"
@@ -444,7 +490,13 @@ fn eval_scores_a_checkpoint_in_classifier_features() {
         metrics: vec![Metric::Fid],
         ..options
     };
-    let report = evaluate(&plain_dir, classifier.path(), &fid_only, &device).unwrap();
+    let report = evaluate(
+        &plain_dir,
+        &by_classifier(classifier.path()),
+        &fid_only,
+        &device,
+    )
+    .unwrap();
     assert_eq!(report.scores.keys().collect::<Vec<_>>(), ["fid_classifier"]);
 }
 
@@ -618,7 +670,13 @@ fn assert_best_holds_the_scored_weights(run_dir: &Path, classifier: &Path) {
         weights: Default::default(),
         kid: Default::default(),
     };
-    let report = evaluate(&pointer, classifier, &options, &Device::flex()).unwrap();
+    let report = evaluate(
+        &pointer,
+        &by_classifier(classifier),
+        &options,
+        &Device::flex(),
+    )
+    .unwrap();
     assert_eq!(report.scores["fid_classifier"] as f32, logged);
 }
 
@@ -719,7 +777,7 @@ fn stacked_digits_train_and_their_modes_are_counted() {
     };
     let report = evaluate(
         &summary.run_dir,
-        classifier.path(),
+        &by_classifier(classifier.path()),
         &options,
         &Device::flex(),
     )
@@ -730,7 +788,13 @@ fn stacked_digits_train_and_their_modes_are_counted() {
         metrics: vec![Metric::Fid, Metric::Modes],
         ..options
     };
-    let err = evaluate(&summary.run_dir, classifier.path(), &fid, &Device::flex()).unwrap_err();
+    let err = evaluate(
+        &summary.run_dir,
+        &by_classifier(classifier.path()),
+        &fid,
+        &Device::flex(),
+    )
+    .unwrap_err();
     assert!(
         err.is_bad_input() && err.to_string().contains("--metrics"),
         "{err}"

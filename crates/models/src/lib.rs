@@ -22,6 +22,7 @@ mod dcgan;
 mod dcgan_mnist;
 mod error;
 mod gain;
+mod inception;
 mod init;
 pub mod layers;
 mod mlp;
@@ -47,6 +48,7 @@ pub use dcgan_mnist::{
 };
 pub use error::ModelError;
 pub use gain::{GainConfig, GainDiscriminator, GainGenerator};
+pub use inception::{FidInception, INCEPTION_FEATURES, INCEPTION_SIZE, InceptionLoadError};
 pub use init::WeightInit;
 pub use layers::NormKind;
 pub use mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};

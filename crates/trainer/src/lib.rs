@@ -25,6 +25,7 @@ mod fsio;
 pub mod generate;
 pub mod hooks;
 pub mod impute;
+pub mod inception;
 pub mod inpaint;
 pub mod metrics_log;
 pub mod objective;

@@ -1,9 +1,12 @@
 //! `ganforge eval`: scores a checkpoint's samples against real data in the feature space of a
-//! dataset classifier (`ganforge classify train`), with the metrics of `ganforge-metrics`.
+//! dataset classifier (`ganforge classify train`) or of the FID Inception-v3, with the metrics
+//! of `ganforge-metrics`.
 //!
-//! Every score's name ends in its feature extractor (`fid_classifier`, not `fid`): a Fréchet
-//! distance in a small dataset classifier's features is not the FID that papers report in
-//! Inception-v3's, and the two must never be mistaken for each other.
+//! Every score's name ends in its feature extractor (`fid_classifier`, `fid_inception`, never
+//! `fid`): a Fréchet distance in a small dataset classifier's features is not the FID that
+//! papers report in Inception-v3's, and the two must never be mistaken for each other.
+
+mod extractor;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,16 +24,16 @@ use rand::SeedableRng;
 use rand::seq::index::sample;
 use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
+pub use self::extractor::ExtractorSpec;
+use self::extractor::{Extractor, Outputs};
 use crate::classify::{self, ClassifierInfo, check_compatible, not_conditional};
 use crate::error::TrainError;
-use crate::fsio::write_atomic;
 use crate::generate::{Weights, load_generator, resolve_checkpoint};
 use crate::sample::Sampler;
 use crate::spec::{DataSpec, RunSpec};
 
-/// Items passed through the classifier at once.
+/// Items generated (and read) at once.
 const CHUNK: usize = 500;
 /// Neighbours of improved precision and recall (Kynkäänniemi et al. 2019).
 const PR_NEIGHBOURS: usize = 3;
@@ -38,8 +41,32 @@ const PR_NEIGHBOURS: usize = 3;
 const DC_NEIGHBOURS: usize = 5;
 /// Splits of the Inception Score (Salimans et al. 2016).
 const IS_SPLITS: usize = 10;
-/// The suffix naming the feature extractor in every score.
-const EXTRACTOR: &str = "classifier";
+
+/// The network whose features the scores are computed in; its name ends every score's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExtractorKind {
+    /// A dataset classifier's penultimate features.
+    Classifier,
+    /// The FID Inception-v3's pool3 features.
+    Inception,
+}
+
+impl ExtractorKind {
+    /// `classifier` or `inception`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExtractorKind::Classifier => "classifier",
+            ExtractorKind::Inception => "inception",
+        }
+    }
+
+    /// Whether it computes `metric`: the Inception network ends at its features, so it has
+    /// no classes for the Inception Score, class accuracy or modes.
+    pub fn computes(self, metric: Metric) -> bool {
+        self == ExtractorKind::Classifier || metric.needs_reference()
+    }
+}
 
 /// A score `ganforge eval` can compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,13 +141,13 @@ impl Metric {
         }
     }
 
-    /// The names of the scores it reports that can rank checkpoints (not the spreads), as
-    /// they appear in reports (`fid_classifier`, ...).
-    pub fn ranking_scores(self) -> Vec<String> {
+    /// The names of the scores it reports in `extractor`'s features that can rank
+    /// checkpoints (not the spreads), as they appear in reports (`fid_classifier`, ...).
+    pub fn ranking_scores(self, extractor: ExtractorKind) -> Vec<String> {
         self.raw_scores()
             .iter()
             .filter(|s| !s.contains('+'))
-            .map(|s| score_name(s))
+            .map(|s| score_name(s, extractor))
             .collect()
     }
 }
@@ -189,7 +216,10 @@ impl EvalSpec {
     pub fn default_best(metrics: &[Metric]) -> String {
         metrics
             .first()
-            .and_then(|m| m.ranking_scores().into_iter().next())
+            .and_then(|m| {
+                let scores = m.ranking_scores(ExtractorKind::Classifier);
+                scores.into_iter().next()
+            })
             .unwrap_or_default()
     }
 
@@ -249,7 +279,7 @@ impl EvalSpec {
         let ranking: Vec<String> = self
             .metrics
             .iter()
-            .flat_map(|m| m.ranking_scores())
+            .flat_map(|m| m.ranking_scores(ExtractorKind::Classifier))
             .collect();
         if !ranking.contains(&self.best) {
             return Err(TrainError::invalid(
@@ -305,10 +335,13 @@ pub struct EvalReport {
     pub checkpoint: PathBuf,
     /// Generator weights sampled: `averaged` (EMA) or `trained`.
     pub weights: &'static str,
-    /// The feature extractor: `classifier`.
-    pub extractor: &'static str,
-    /// The classifier directory.
-    pub classifier: PathBuf,
+    /// The feature extractor: `classifier` or `inception`.
+    pub extractor: ExtractorKind,
+    /// Its weights: the classifier directory, or the Inception weight file.
+    pub extractor_path: PathBuf,
+    /// The Inception weight file's SHA-256 (with the Inception extractor).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inception_sha256: Option<String>,
     /// The dataset, as the classifier names it.
     pub dataset: String,
     /// `train` or `test`.
@@ -326,22 +359,23 @@ pub struct EvalReport {
 }
 
 /// Scores `options.samples` samples of the checkpoint at `checkpoint` against the run's
-/// dataset, in the features of the classifier at `classifier`.
+/// dataset, in the features of `extractor`.
 pub fn evaluate(
     checkpoint: &Path,
-    classifier: &Path,
+    extractor: &ExtractorSpec,
     options: &EvalOptions,
     device: &Device,
 ) -> Result<EvalReport, TrainError> {
     let start = Instant::now();
     check_options(options)?;
-    let model = classify::load(classifier, device)?;
+    check_extractor(extractor.kind(), &options.metrics)?;
+    let extractor = Extractor::load(extractor, device)?;
     let dir = resolve_checkpoint(checkpoint)?;
     let loaded = load_generator(&dir, device, options.weights)?.for_sampling(&dir)?;
     if options.metrics.contains(&Metric::ClassAccuracy) && loaded.class_names.is_empty() {
         return Err(not_conditional(&dir));
     }
-    let scorer = Scorer::with_classifier(model, classifier, &loaded.spec, options.clone(), device)?;
+    let scorer = Scorer::with_extractor(extractor, &loaded.spec, options.clone(), device)?;
     let scores = scorer.score(&loaded.generator, &loaded.sampler, device)?;
     Ok(EvalReport {
         checkpoint: dir,
@@ -349,9 +383,13 @@ pub fn evaluate(
             Weights::Averaged if loaded.spec.ema.is_some() => "averaged",
             _ => "trained",
         },
-        extractor: EXTRACTOR,
-        classifier: classifier.to_path_buf(),
-        dataset: scorer.info.dataset.clone(),
+        extractor: scorer.extractor.kind(),
+        extractor_path: scorer.extractor.path().to_path_buf(),
+        inception_sha256: match &scorer.extractor {
+            Extractor::Inception(loaded) => Some(loaded.sha256.clone()),
+            Extractor::Classifier { .. } => None,
+        },
+        dataset: scorer.dataset.clone(),
         reference_split: split_name(options.reference),
         reference_items: scorer.reference.as_ref().map_or(0, |r| r.features.rows()),
         reference_cached: scorer.reference.as_ref().is_some_and(|r| r.cached),
@@ -361,12 +399,13 @@ pub fn evaluate(
     })
 }
 
-/// A classifier and the features of the reference items, ready to score any generator of a
-/// run's samples: `evaluate` builds one per checkpoint, a training run one for all its
-/// evaluations, so the reference is extracted (or read from the cache) once.
+/// A feature extractor and the features of the reference items, ready to score any
+/// generator of a run's samples: `evaluate` builds one per checkpoint, a training run one for
+/// all its evaluations, so the reference is extracted (or read from the cache) once.
 pub struct Scorer {
-    model: Classifier,
-    info: ClassifierInfo,
+    extractor: Extractor,
+    /// The dataset's name.
+    dataset: String,
     options: EvalOptions,
     reference: Option<Reference>,
     /// Classes of the generator scored (0 when unconditional).
@@ -392,14 +431,13 @@ impl Scorer {
         device: &Device,
     ) -> Result<Self, TrainError> {
         check_options(&options)?;
-        let model = classify::load(classifier, device)?;
-        Self::with_classifier(model, classifier, spec, options, device)
+        let extractor = ExtractorSpec::Classifier(classifier.to_path_buf());
+        Self::with_extractor(Extractor::load(&extractor, device)?, spec, options, device)
     }
 
-    /// As [`Scorer::new`], with the classifier at `classifier` already loaded.
-    fn with_classifier(
-        (model, info): (Classifier, ClassifierInfo),
-        classifier: &Path,
+    /// As [`Scorer::new`], with a loaded extractor.
+    fn with_extractor(
+        extractor: Extractor,
         spec: &RunSpec,
         options: EvalOptions,
         device: &Device,
@@ -411,24 +449,31 @@ impl Scorer {
                 reason,
             ));
         }
-        let stacked = match spec.data.stacked_digits() {
-            Some((digits, offset)) => Some(StackedView::new(classifier, &info, digits, offset)?),
-            None => {
-                let shape = spec.architecture.sample_shape();
-                check_compatible(classifier, &info, &spec.class_names, shape)?;
+        let shape = spec.architecture.sample_shape();
+        let stacked = match (extractor.classifier(), spec.data.stacked_digits()) {
+            (Some((_, info, path)), Some((digits, offset))) => {
+                Some(StackedView::new(path, info, digits, offset)?)
+            }
+            (Some((_, info, path)), None) => {
+                check_compatible(path, info, &spec.class_names, shape)?;
+                None
+            }
+            (None, _) => {
+                check_inception_input(shape)?;
                 None
             }
         };
+        let dataset = classify::dataset_name(&spec.data);
         let reference = if options.metrics.iter().any(|m| m.needs_reference()) {
             Some(reference_features(
-                &model, classifier, &spec.data, &options, device,
+                &extractor, &dataset, &spec.data, &options, device,
             )?)
         } else {
             None
         };
         Ok(Self {
-            model,
-            info,
+            extractor,
+            dataset,
             options,
             reference,
             classes: spec.class_names.len(),
@@ -445,15 +490,16 @@ impl Scorer {
         device: &Device,
     ) -> Result<BTreeMap<String, f64>, TrainError> {
         let options = &self.options;
-        if let Some(view) = &self.stacked {
-            let modes = view.count_modes(&self.model, generator, sampler, options, device)?;
+        let kind = self.extractor.kind();
+        if let (Some(view), Some((model, ..))) = (&self.stacked, self.extractor.classifier()) {
+            let modes = view.count_modes(model, generator, sampler, options, device)?;
             return Ok(BTreeMap::from([
-                (score_name("modes"), modes.covered as f64),
-                (score_name("modes_kl"), modes.kl_to_uniform),
+                (score_name("modes", kind), modes.covered as f64),
+                (score_name("modes_kl", kind), modes.kl_to_uniform),
             ]));
         }
         let fake = fake_outputs(
-            &self.model,
+            &self.extractor,
             generator,
             sampler,
             self.classes,
@@ -462,7 +508,7 @@ impl Scorer {
         )?;
         let mut scores = BTreeMap::new();
         let mut put = |name: &str, value: f64| {
-            scores.insert(score_name(name), value);
+            scores.insert(score_name(name, kind), value);
         };
         if let Some(reference) = &self.reference {
             score_against_reference(
@@ -473,8 +519,11 @@ impl Scorer {
                 &mut put,
             )?;
         }
-        if options.metrics.contains(&Metric::InceptionScore) {
-            let is = inception_score(&fake.probabilities, IS_SPLITS).map_err(metric_error)?;
+        if let (true, Some(probabilities)) = (
+            options.metrics.contains(&Metric::InceptionScore),
+            &fake.probabilities,
+        ) {
+            let is = inception_score(probabilities, IS_SPLITS).map_err(metric_error)?;
             put("is", is.mean);
             put("is+std", is.std);
         }
@@ -487,6 +536,36 @@ impl Scorer {
         }
         Ok(scores)
     }
+}
+
+/// Refuses metrics that `kind` cannot compute.
+fn check_extractor(kind: ExtractorKind, metrics: &[Metric]) -> Result<(), TrainError> {
+    match metrics.iter().find(|&&m| !kind.computes(m)) {
+        Some(metric) => Err(TrainError::invalid(
+            "--metrics",
+            metric.name(),
+            format!(
+                "the {} extractor has no classes to compute it; use a dataset classifier \
+                 (--extractor classifier) or fid, kid, pr, dc",
+                kind.name()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Refuses samples the Inception network cannot read: it sees grey or RGB pictures.
+fn check_inception_input([channels, ..]: [usize; 3]) -> Result<(), TrainError> {
+    if channels == 1 || channels == 3 {
+        return Ok(());
+    }
+    Err(TrainError::invalid(
+        "--extractor",
+        "inception",
+        format!(
+            "the Inception network reads grey or RGB pictures; the samples have {channels} channels"
+        ),
+    ))
 }
 
 fn check_options(options: &EvalOptions) -> Result<(), TrainError> {
@@ -633,14 +712,17 @@ fn stacked_modes(classes: &[u32], channels: usize, k: usize) -> impl Iterator<It
 /// Whether the metrics-line entry `name` is a score (`fid_classifier`,
 /// `kid_classifier_std`), not a statistic of the training step.
 pub fn is_score(name: &str) -> bool {
-    name.contains(&format!("_{EXTRACTOR}"))
+    [ExtractorKind::Classifier, ExtractorKind::Inception]
+        .iter()
+        .any(|kind| name.contains(&format!("_{}", kind.name())))
 }
 
 /// `fid` -> `fid_classifier`; `kid+std` (a spread) -> `kid_classifier_std`.
-fn score_name(name: &str) -> String {
+fn score_name(name: &str, extractor: ExtractorKind) -> String {
+    let extractor = extractor.name();
     match name.split_once('+') {
-        Some((metric, statistic)) => format!("{metric}_{EXTRACTOR}_{statistic}"),
-        None => format!("{name}_{EXTRACTOR}"),
+        Some((metric, statistic)) => format!("{metric}_{extractor}_{statistic}"),
+        None => format!("{name}_{extractor}"),
     }
 }
 
@@ -661,22 +743,24 @@ fn split_name(split: Split) -> &'static str {
 
 /// Features of the reference items and whether they came from the cache.
 fn reference_features(
-    model: &Classifier,
-    classifier: &Path,
+    extractor: &Extractor,
+    dataset: &str,
     data: &DataSpec,
     options: &EvalOptions,
     device: &Device,
 ) -> Result<Reference, TrainError> {
     let items = reference_data(data, options.reference)?;
-    let cache = ReferenceCache::new(classifier, &classify::dataset_name(data), options)?;
-    if let Some(features) = cache.load(items.len()) {
+    let cache = extractor.reference_cache(dataset, items.item_shape(), options)?;
+    if let Some(features) = cache.as_ref().and_then(|c| c.load(items.len())) {
         return Ok(Reference {
             features,
             cached: true,
         });
     }
-    let features = extract_reference(model, items.as_ref(), options, device)?;
-    cache.store(&features);
+    let features = extract_reference(extractor, items.as_ref(), options, device)?;
+    if let Some(cache) = &cache {
+        cache.store(&features);
+    }
     Ok(Reference {
         features,
         cached: false,
@@ -695,14 +779,15 @@ fn reference_data(data: &DataSpec, split: Split) -> Result<classify::Shared, Tra
 /// What the classifier makes of the generated samples.
 struct FakeOutputs {
     features: Features,
-    probabilities: Features,
+    /// Class probabilities (a classifier's).
+    probabilities: Option<Features>,
     predicted: Vec<u32>,
     /// The class each sample was generated for (conditional generators).
     labels: Option<Vec<u32>>,
 }
 
 fn fake_outputs(
-    model: &Classifier,
+    extractor: &Extractor,
     generator: &Generator,
     sampler: &Sampler,
     classes: usize,
@@ -722,12 +807,16 @@ fn fake_outputs(
         let n = CHUNK.min(options.samples - done);
         let chunk_labels = labels.as_ref().map(|l| &l[done..done + n]);
         let values = sampler.generate(generator, device, &mut rng, n, chunk_labels);
-        outputs.push(model, values, sampler.shape(), device);
+        extractor.push(&mut outputs, values, sampler.shape(), device);
         done += n;
     }
+    let probabilities = match extractor.classifier() {
+        Some((model, ..)) => Some(outputs.probabilities(model.classes())?),
+        None => None,
+    };
     Ok(FakeOutputs {
         features: outputs.features()?,
-        probabilities: outputs.probabilities(model.classes())?,
+        probabilities,
         predicted: outputs.predicted,
         labels,
     })
@@ -735,7 +824,7 @@ fn fake_outputs(
 
 /// Features of `options.samples` items of `data` (all when it has fewer), drawn with the seed.
 fn extract_reference(
-    model: &Classifier,
+    extractor: &Extractor,
     data: &dyn Dataset,
     options: &EvalOptions,
     device: &Device,
@@ -752,119 +841,9 @@ fn extract_reference(
         for (&index, out) in chunk.iter().zip(values.chunks_mut(item)) {
             data.write_item(index, out)?;
         }
-        outputs.push(model, values, shape, device);
+        extractor.push(&mut outputs, values, shape, device);
     }
     outputs.features()
-}
-
-/// Reference features saved beside the classifier (`reference/<split>-n<N>-seed<S>.bin`),
-/// keyed by the SHA-256 of the classifier's weights and the dataset's name (an image folder's
-/// includes its path), so a retrained classifier or another folder never reads another's. Layout: the 32-byte digest, rows and features per row (u64 little-endian), then
-/// the features (f32 little-endian). A missing, stale or damaged file is recomputed.
-struct ReferenceCache {
-    path: PathBuf,
-    digest: [u8; 32],
-    samples: usize,
-}
-
-impl ReferenceCache {
-    fn new(classifier: &Path, dataset: &str, options: &EvalOptions) -> Result<Self, TrainError> {
-        let weights = classifier.join(classify::WEIGHTS);
-        let mut bytes = std::fs::read(&weights).map_err(|e| TrainError::checkpoint(&weights, e))?;
-        bytes.extend_from_slice(dataset.as_bytes());
-        let name = format!(
-            "{}-n{}-seed{}.bin",
-            split_name(options.reference),
-            options.samples,
-            options.seed
-        );
-        Ok(Self {
-            path: classifier.join("reference").join(name),
-            digest: Sha256::digest(&bytes).into(),
-            samples: options.samples,
-        })
-    }
-
-    /// The cached features, if the file is there, whole, for these weights and of the
-    /// expected size (`options.samples` items or the whole split, `available`).
-    fn load(&self, available: usize) -> Option<Features> {
-        let bytes = std::fs::read(&self.path).ok()?;
-        let (digest, rest) = bytes.split_at_checked(32)?;
-        let (rows, rest) = rest.split_at_checked(8)?;
-        let (dim, values) = rest.split_at_checked(8)?;
-        let rows = u64::from_le_bytes(rows.try_into().ok()?) as usize;
-        let dim = u64::from_le_bytes(dim.try_into().ok()?) as usize;
-        let expected = self.samples.min(available);
-        if digest != self.digest || rows != expected || values.len() != rows.checked_mul(dim)? * 4 {
-            return None;
-        }
-        let values: Vec<f32> = values
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        Features::from_f32(&values, dim).ok()
-    }
-
-    /// Saves `features`; a cache that cannot be written (a read-only directory) only costs
-    /// the next run the extraction.
-    fn store(&self, features: &Features) {
-        let mut bytes = Vec::with_capacity(48 + features.as_slice().len() * 4);
-        bytes.extend_from_slice(&self.digest);
-        bytes.extend_from_slice(&(features.rows() as u64).to_le_bytes());
-        bytes.extend_from_slice(&(features.dim() as u64).to_le_bytes());
-        for &v in features.as_slice() {
-            bytes.extend_from_slice(&(v as f32).to_le_bytes());
-        }
-        if let Some(dir) = self.path.parent()
-            && std::fs::create_dir_all(dir).is_ok()
-        {
-            let _ = write_atomic(&self.path, &bytes);
-        }
-    }
-}
-
-/// The classifier's outputs, gathered chunk by chunk.
-#[derive(Default)]
-struct Outputs {
-    features: Vec<f32>,
-    feature_dim: usize,
-    probabilities: Vec<f32>,
-    predicted: Vec<u32>,
-}
-
-impl Outputs {
-    fn push(&mut self, model: &Classifier, values: Vec<f32>, shape: [usize; 3], device: &Device) {
-        let n = values.len() / shape.iter().product::<usize>();
-        let x = Tensor::<4>::from_data(
-            TensorData::new(values, [n, shape[0], shape[1], shape[2]]),
-            device,
-        );
-        let features = model.features(x); // [n, F]
-        let logits = model.logits(features.clone()); // [n, classes]
-        let predicted = logits.clone().argmax(1).flatten::<1>(0, 1);
-        let probabilities = burn::tensor::activation::softmax(logits, 1);
-        self.feature_dim = features.dims()[1];
-        self.features.extend(host(features));
-        self.probabilities.extend(host(probabilities));
-        let predicted = predicted.into_data().convert::<i64>();
-        self.predicted
-            .extend(predicted.iter::<i64>().map(|c| c as u32));
-    }
-
-    fn features(&self) -> Result<Features, TrainError> {
-        Features::from_f32(&self.features, self.feature_dim).map_err(metric_error)
-    }
-
-    fn probabilities(&self, classes: usize) -> Result<Features, TrainError> {
-        Features::from_f32(&self.probabilities, classes).map_err(metric_error)
-    }
-}
-
-fn host(t: Tensor<2>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

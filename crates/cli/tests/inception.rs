@@ -1,0 +1,145 @@
+//! Scoring in the FID Inception-v3's features: `eval` names the scores `..._inception`, caches
+//! the reference features per extractor, and refuses a weight file that is not the published
+//! one, metrics the network cannot compute and a missing file, by name with exit 2.
+//!
+//! The scores are computed in the random pytorch-fid network of the parity fixture
+//! (`GANFORGE_INCEPTION_FIXTURE`, written by `cargo xtask test`); without it the library test
+//! is skipped, except under `CI=true`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use common::{assert_bad_input, ganforge, plan, run};
+use ganforge_data::Split;
+use ganforge_trainer::eval::{EvalOptions, ExtractorKind, ExtractorSpec, Metric, evaluate};
+use ganforge_trainer::inception::{InceptionWeights, WEIGHTS_FILE};
+
+fn fixture_weights() -> Option<PathBuf> {
+    match std::env::var_os("GANFORGE_INCEPTION_FIXTURE") {
+        Some(dir) => Some(PathBuf::from(dir).join("weights.pth")),
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("GANFORGE_INCEPTION_FIXTURE must name the pytorch-fid fixture under CI=true")
+        }
+        None => None,
+    }
+}
+
+/// Eight RGB pictures of 8x8 in one folder.
+fn pictures(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for i in 0..8u8 {
+        let img = image::RgbImage::from_fn(8, 8, |x, y| {
+            image::Rgb([i * 30, x as u8 * 30, y as u8 * 30])
+        });
+        img.save(dir.join(format!("{i}.png"))).unwrap();
+    }
+}
+
+/// A one-step DCGAN run on `folder`, under `runs`.
+fn tiny_run(folder: &Path, runs: &Path) -> PathBuf {
+    let toml = format!(
+        "[model]\narchitecture = \"dcgan\"\nimage_size = 8\ng_width = 8\nd_width = 8\n\
+         [data]\ndataset = \"image-folder\"\ndir = \"{}\"\nimage_size = 8\n",
+        folder.display()
+    );
+    run(
+        &plan(&toml, &["train.steps=1", "train.batch_size=4"]),
+        runs,
+        None,
+    )
+    .run_dir
+}
+
+#[test]
+fn eval_scores_in_inception_features() {
+    let work = tempfile::tempdir().unwrap();
+    let folder = work.path().join("pictures");
+    pictures(&folder);
+    let run_dir = tiny_run(&folder, &work.path().join("runs"));
+    let checkpoint = run_dir.display().to_string();
+
+    // Refused before any weights are read: classes the network does not have.
+    let out = ganforge(
+        &[
+            "eval",
+            "--checkpoint",
+            &checkpoint,
+            "--extractor",
+            "inception",
+            "--metrics",
+            "fid,is",
+        ],
+        work.path(),
+    );
+    assert_bad_input(&out, &["--metrics", "is", "no classes"]);
+    // Offline with no weights anywhere: not found, with where it looked.
+    let out = ganforge(
+        &[
+            "eval",
+            "--checkpoint",
+            &checkpoint,
+            "--extractor",
+            "inception",
+        ],
+        work.path(),
+    );
+    assert_bad_input(&out, &[WEIGHTS_FILE]);
+
+    let Some(weights) = fixture_weights() else {
+        eprintln!("skipped the scores: GANFORGE_INCEPTION_FIXTURE is not set");
+        return;
+    };
+    // A state dict with the right keys but not the published weights.
+    let out = ganforge(
+        &[
+            "eval",
+            "--checkpoint",
+            &checkpoint,
+            "--extractor",
+            "inception",
+            "--inception-weights",
+            &weights.display().to_string(),
+            "--metrics",
+            "pr",
+            "--n",
+            "8",
+        ],
+        work.path(),
+    );
+    assert_bad_input(&out, &["--inception-weights", "SHA-256"]);
+
+    // The library accepts other weights when asked to, and names the scores after them; their
+    // reference statistics are cached beside them.
+    let own = work.path().join("own/weights.pth");
+    std::fs::create_dir_all(own.parent().unwrap()).unwrap();
+    std::fs::copy(&weights, &own).unwrap();
+    let weights = own;
+    let extractor = ExtractorSpec::Inception(InceptionWeights::Unverified(weights));
+    let options = EvalOptions {
+        // FID's eigendecompositions of 2048x2048 covariances take long in a test; the
+        // metrics share one path from the features, which precision and recall exercise.
+        metrics: vec![Metric::PrecisionRecall],
+        samples: 8,
+        reference: Split::Train,
+        seed: 1,
+        weights: Default::default(),
+        kid: Default::default(),
+    };
+    let device = Device::flex();
+    let report = evaluate(&run_dir, &extractor, &options, &device).unwrap();
+    assert_eq!(report.extractor, ExtractorKind::Inception);
+    assert_eq!(
+        report.scores.keys().collect::<Vec<_>>(),
+        ["precision_inception", "recall_inception"]
+    );
+    assert_eq!(report.inception_sha256.as_ref().map(String::len), Some(64));
+    // The reference features come from the cache the second time, with the same scores.
+    let again = evaluate(&run_dir, &extractor, &options, &device).unwrap();
+    assert!(!report.reference_cached && again.reference_cached);
+    assert_eq!(again.scores, report.scores);
+    assert!(work.path().join("own/reference").is_dir());
+}
