@@ -120,9 +120,7 @@ fn eval_scores_in_inception_features() {
     let weights = own;
     let extractor = ExtractorSpec::Inception(InceptionWeights::Unverified(weights));
     let options = EvalOptions {
-        // FID's eigendecompositions of 2048x2048 covariances take long in a test; the
-        // metrics share one path from the features, which precision and recall exercise.
-        metrics: vec![Metric::PrecisionRecall],
+        metrics: vec![Metric::Fid, Metric::PrecisionRecall],
         samples: 8,
         reference: Split::Train,
         seed: 1,
@@ -134,8 +132,9 @@ fn eval_scores_in_inception_features() {
     assert_eq!(report.extractor, ExtractorKind::Inception);
     assert_eq!(
         report.scores.keys().collect::<Vec<_>>(),
-        ["precision_inception", "recall_inception"]
+        ["fid_inception", "precision_inception", "recall_inception"]
     );
+    assert!(report.scores["fid_inception"] > 0.0);
     assert_eq!(report.inception_sha256.as_ref().map(String::len), Some(64));
     // The reference features come from the cache the second time, with the same scores.
     let again = evaluate(&run_dir, &extractor, &options, &device).unwrap();

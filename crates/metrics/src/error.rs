@@ -54,4 +54,8 @@ pub enum MetricsError {
         /// Modes counted.
         modes: usize,
     },
+    /// A linear-algebra routine did not converge (it does not, in practice, on finite
+    /// covariances).
+    #[error("{0}")]
+    Numerical(String),
 }

@@ -2,7 +2,7 @@
 //! Trained by a Two Time-Scale Update Rule Converge to a Local Nash Equilibrium"): the FID when
 //! the features are Inception-v3's pool3 activations.
 
-use nalgebra::{DMatrix, DVector, SymmetricEigen};
+use faer::{Mat, MatRef, Side};
 use serde::{Deserialize, Serialize};
 
 use crate::features::at_least;
@@ -30,17 +30,15 @@ impl GaussianStats {
     pub fn of(features: &Features) -> Result<Self, MetricsError> {
         at_least(features, 2, "the Fréchet distance")?;
         let (n, d) = (features.rows(), features.dim());
-        let x = DMatrix::from_row_slice(n, d, features.as_slice());
-        let mean = x.row_mean();
-        let mut centred = x;
-        for mut row in centred.row_iter_mut() {
-            row -= &mean;
-        }
-        let covariance = centred.tr_mul(&centred) / (n as f64 - 1.0);
+        let x = features.as_slice();
+        let mean: Vec<f64> = (0..d)
+            .map(|j| (0..n).map(|i| x[i * d + j]).sum::<f64>() / n as f64)
+            .collect();
+        let centred = Mat::<f64>::from_fn(n, d, |i, j| x[i * d + j] - mean[j]);
+        let covariance = centred.transpose() * &centred / faer::Scale(n as f64 - 1.0);
         Ok(Self {
-            mean: mean.iter().copied().collect(),
-            // nalgebra stores column-major; the transpose's storage is row-major.
-            covariance: covariance.transpose().as_slice().to_vec(),
+            covariance: row_major(covariance.as_ref()),
+            mean,
             samples: n,
         })
     }
@@ -50,9 +48,9 @@ impl GaussianStats {
         self.mean.len()
     }
 
-    fn covariance_matrix(&self) -> DMatrix<f64> {
+    fn covariance_matrix(&self) -> Mat<f64> {
         let d = self.dim();
-        DMatrix::from_row_slice(d, d, &self.covariance)
+        Mat::from_fn(d, d, |i, j| self.covariance[i * d + j])
     }
 }
 
@@ -72,34 +70,44 @@ pub fn frechet_distance(a: &GaussianStats, b: &GaussianStats) -> Result<f64, Met
             right: b.dim(),
         });
     }
-    let mean_term =
-        (DVector::from_column_slice(&a.mean) - DVector::from_column_slice(&b.mean)).norm_squared();
+    let mean_term: f64 = a
+        .mean
+        .iter()
+        .zip(&b.mean)
+        .map(|(x, y)| (x - y).powi(2))
+        .sum();
     let (sa, sb) = (a.covariance_matrix(), b.covariance_matrix());
-    let root_a = psd_sqrt(&sa);
-    let mut middle = &root_a * sb.clone() * &root_a;
-    symmetrise(&mut middle);
-    let trace_root: f64 = clamped_roots(&SymmetricEigen::new(middle).eigenvalues).sum();
-    Ok(mean_term + sa.trace() + sb.trace() - 2.0 * trace_root)
+    let root_a = psd_sqrt(&sa)?;
+    let middle = symmetrised(&(&root_a * &sb * &root_a));
+    let trace_root: f64 = clamped_roots(&eigenvalues(&middle)?).sum();
+    let trace = |m: &Mat<f64>| (0..m.nrows()).map(|i| m[(i, i)]).sum::<f64>();
+    Ok(mean_term + trace(&sa) + trace(&sb) - 2.0 * trace_root)
 }
 
 /// The symmetric square root of a symmetric positive semi-definite matrix.
-fn psd_sqrt(m: &DMatrix<f64>) -> DMatrix<f64> {
-    let mut m = m.clone();
-    symmetrise(&mut m);
-    let eigen = SymmetricEigen::new(m);
-    let vectors = eigen.eigenvectors;
-    let mut scaled = vectors.clone();
-    for (mut column, root) in scaled
-        .column_iter_mut()
-        .zip(clamped_roots(&eigen.eigenvalues))
-    {
-        column *= root;
-    }
-    scaled * vectors.transpose()
+fn psd_sqrt(m: &Mat<f64>) -> Result<Mat<f64>, MetricsError> {
+    let eigen = symmetrised(m)
+        .self_adjoint_eigen(Side::Lower)
+        .map_err(|e| not_converged(format!("{e:?}")))?;
+    let values: Vec<f64> = eigen.S().column_vector().iter().copied().collect();
+    let vectors = eigen.U();
+    let roots: Vec<f64> = clamped_roots(&values).collect();
+    let scaled = Mat::from_fn(m.nrows(), m.ncols(), |i, j| vectors[(i, j)] * roots[j]);
+    Ok(&scaled * vectors.transpose())
+}
+
+/// Eigenvalues of a symmetric matrix.
+fn eigenvalues(m: &Mat<f64>) -> Result<Vec<f64>, MetricsError> {
+    m.self_adjoint_eigenvalues(Side::Lower)
+        .map_err(|e| not_converged(format!("{e:?}")))
+}
+
+fn not_converged(reason: String) -> MetricsError {
+    MetricsError::Numerical(format!("symmetric eigendecomposition failed: {reason}"))
 }
 
 /// Square roots of eigenvalues, with those at rounding-noise level taken as zero.
-fn clamped_roots(eigenvalues: &DVector<f64>) -> impl Iterator<Item = f64> + '_ {
+fn clamped_roots(eigenvalues: &[f64]) -> impl Iterator<Item = f64> + '_ {
     let largest = eigenvalues.iter().fold(0.0f64, |m, &l| m.max(l.abs()));
     let noise = eigenvalues.len() as f64 * f64::EPSILON * largest;
     eigenvalues
@@ -107,11 +115,16 @@ fn clamped_roots(eigenvalues: &DVector<f64>) -> impl Iterator<Item = f64> + '_ {
         .map(move |&l| if l > noise { l.sqrt() } else { 0.0 })
 }
 
-/// Replaces `m` by `(m + m^T) / 2`, removing the asymmetry that rounding leaves.
-fn symmetrise(m: &mut DMatrix<f64>) {
-    let t = m.transpose();
-    *m += t;
-    *m *= 0.5;
+/// `(m + m^T) / 2`, without the asymmetry that rounding leaves.
+fn symmetrised(m: &Mat<f64>) -> Mat<f64> {
+    Mat::from_fn(m.nrows(), m.ncols(), |i, j| 0.5 * (m[(i, j)] + m[(j, i)]))
+}
+
+/// A matrix's entries in row-major order.
+fn row_major(m: MatRef<'_, f64>) -> Vec<f64> {
+    (0..m.nrows())
+        .flat_map(|i| (0..m.ncols()).map(move |j| m[(i, j)]))
+        .collect()
 }
 
 #[cfg(test)]
