@@ -43,6 +43,10 @@ fn has_inference_peer(model: &str) -> bool {
 }
 /// The peer of `ganforge bench --generate`: the reference's generators, in PyTorch.
 const PEER_GENERATE: &str = "benches/peer/torch_generate.py";
+/// The peer of the scoring benchmark (`benches/benches/scoring.rs`): pytorch-fid.
+const PEER_SCORING: &str = "benches/peer/torch_scoring.py";
+/// The tasks the scoring benchmark times, in report order.
+const SCORING_TASKS: [&str; 2] = ["inception-features", "frechet-2048"];
 /// Generator inference: batch sizes, and (timed iterations, warm-up) at each.
 const INFERENCE: [(usize, usize, usize); 3] = [(1, 50, 10), (64, 20, 5), (1024, 3, 1)];
 
@@ -57,12 +61,14 @@ pub struct BenchOptions {
     criterion: bool,
     inference: bool,
     scaling: bool,
+    /// Pictures scored by the Inception network per round; 0 skips the scoring benchmark.
+    score_pictures: usize,
     peer_device: String,
 }
 
 impl BenchOptions {
     /// Parses `--backends a,b --models a,b --iters N --warmup N --rounds N --threads N
-    /// --no-criterion --no-inference --scaling --peer-device cpu|cuda`.
+    /// --no-criterion --no-inference --scaling --score-pictures N --peer-device cpu|cuda`.
     pub fn parse(args: &[String]) -> Result<Self, String> {
         let mut o = Self {
             backends: vec!["flex".into()],
@@ -74,6 +80,7 @@ impl BenchOptions {
             criterion: true,
             inference: true,
             scaling: false,
+            score_pictures: 100,
             peer_device: "cpu".into(),
         };
         let mut it = args.iter();
@@ -92,6 +99,7 @@ impl BenchOptions {
                 "--no-criterion" => o.criterion = false,
                 "--no-inference" => o.inference = false,
                 "--scaling" => o.scaling = true,
+                "--score-pictures" => o.score_pictures = number(value()?)?,
                 other => return Err(format!("unknown option {other}")),
             }
         }
@@ -332,6 +340,11 @@ fn fmt(v: Option<f64>, digits: usize) -> String {
     v.map_or("-".into(), |v| format!("{v:.digits$}"))
 }
 
+/// A rate with one decimal, or three below 1 (Fréchet distances per second).
+fn rate(v: Option<f64>) -> String {
+    fmt(v, if v.is_some_and(|v| v < 1.0) { 3 } else { 1 })
+}
+
 /// A Markdown table row and a JSON object for `r`.
 fn report_row(r: &Row, o: &BenchOptions) -> (String, String) {
     let ratio = r.ratio();
@@ -370,8 +383,8 @@ fn report_row(r: &Row, o: &BenchOptions) -> (String, String) {
                 "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 r.model,
                 r.backend,
-                fmt(r.ganforge, 1),
-                fmt(r.peer, 1),
+                rate(r.ganforge),
+                rate(r.peer),
                 fmt(ratio, 2),
                 range,
                 fmt(r.ganforge_rss, 0),
@@ -389,6 +402,7 @@ fn report_row(r: &Row, o: &BenchOptions) -> (String, String) {
 fn write_report(
     training: &[Row],
     inference: &[Row],
+    scoring: &[Row],
     o: &BenchOptions,
     dir: &Path,
 ) -> std::io::Result<()> {
@@ -420,8 +434,20 @@ fn write_report(
         );
         inference_json = rows(inference, &mut md);
     }
+    let mut scoring_json = String::new();
+    if !scoring.is_empty() {
+        md.push_str(&format!(
+            "\nScoring beside pytorch-fid ({} pictures of 32x32 through the FID Inception-v3 in \
+             batches of 25, per second; Fréchet distances of two sets of 3000 2048-dimensional \
+             features, statistics included, per second; the \"img/s\" columns hold these rates):\n\n\
+             | task | backend | ganforge per s | pytorch-fid per s | ratio | ratio range | - | - |\n\
+             |---|---|---|---|---|---|---|---|\n",
+            o.score_pictures
+        ));
+        scoring_json = rows(scoring, &mut md);
+    }
     let json = format!(
-        "{{\n  \"training\": [\n{training_json}\n  ],\n  \"inference\": [\n{inference_json}\n  ]\n}}\n"
+        "{{\n  \"training\": [\n{training_json}\n  ],\n  \"inference\": [\n{inference_json}\n  ],\n  \"scoring\": [\n{scoring_json}\n  ]\n}}\n"
     );
     std::fs::write(dir.join("report.md"), &md)?;
     std::fs::write(dir.join("report.json"), json)?;
@@ -511,6 +537,61 @@ fn rounds(
         .collect()
 }
 
+/// The scoring benchmark on flex and its pytorch-fid peer, alternating for `o.rounds`
+/// rounds, in the random network of the Inception parity fixture: one row per task.
+fn scoring_rounds(o: &BenchOptions) -> Result<Vec<Row>, String> {
+    let torch = TorchEnv::ensure(&TorchEnv::wanted_version())?;
+    let fixture = workspace_root().join("target/fixtures/inception");
+    torch.inception_fixture(&fixture)?;
+    let weights = fixture.join("weights.pth").display().to_string();
+    let pictures = o.score_pictures.to_string();
+    let rates = |text: &str| -> Vec<Option<Sample>> {
+        SCORING_TASKS
+            .iter()
+            .map(|task| {
+                let line = text.lines().find(|l| l.contains(&format!("\"{task}\"")))?;
+                println!("{line}");
+                Some((field(line, "per_s")?, None))
+            })
+            .collect()
+    };
+    let mut ours = vec![Vec::new(); SCORING_TASKS.len()];
+    let mut peers = vec![Vec::new(); SCORING_TASKS.len()];
+    for _ in 0..o.rounds {
+        let mut cmd = cargo();
+        cmd.args([
+            "bench",
+            "-p",
+            "ganforge-benches",
+            "--bench",
+            "scoring",
+            "--",
+        ])
+        .args(["--weights", &weights, "--pictures", &pictures])
+        .env("RAYON_NUM_THREADS", o.threads.to_string());
+        let out = cmd.output().map_err(|e| format!("cargo bench: {e}"))?;
+        for (task, rate) in ours
+            .iter_mut()
+            .zip(rates(&String::from_utf8_lossy(&out.stdout)))
+        {
+            task.push(rate);
+        }
+        let mut peer = Command::new(peer_python());
+        peer.arg(workspace_root().join(PEER_SCORING))
+            .args(["--weights", &weights, "--pictures", &pictures])
+            .args(["--threads", &o.threads.to_string()]);
+        let text = run_peer(peer, "pytorch-fid peer", o).unwrap_or_default();
+        for (task, rate) in peers.iter_mut().zip(rates(&text)) {
+            task.push(rate);
+        }
+    }
+    Ok(SCORING_TASKS
+        .iter()
+        .zip(ours.iter().zip(&peers))
+        .map(|(task, (ours, peer))| Row::new(task, "flex", ours, peer))
+        .collect())
+}
+
 /// The whole `cargo xtask bench`.
 pub fn bench(o: &BenchOptions) -> bool {
     if o.criterion && !criterion(o) {
@@ -549,8 +630,18 @@ pub fn bench(o: &BenchOptions) -> bool {
             inference.extend(rounds(model, &built, o, mode, peer));
         }
     }
+    let scoring = match o.score_pictures {
+        0 => Vec::new(),
+        _ => match scoring_rounds(o) {
+            Ok(rows) => rows,
+            Err(e) => {
+                eprintln!("{e}");
+                return false;
+            }
+        },
+    };
     let out = workspace_root().join("target/bench");
-    if write_report(&rows, &inference, o, &out).is_err() {
+    if write_report(&rows, &inference, &scoring, o, &out).is_err() {
         return false;
     }
     if o.scaling {

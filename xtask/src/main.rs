@@ -24,7 +24,7 @@ fn usage() -> ExitCode {
          cargo xtask test [--flex-only]\n  \
          cargo xtask setup-torch\n  \
          cargo xtask bench [--backends flex,tch-cpu,wgpu] [--models a,b] [--iters N] [--warmup N]\n                    \
-         [--rounds N] [--threads N] [--no-criterion] [--no-inference] [--scaling] [--peer-device cpu|cuda]"
+         [--rounds N] [--threads N] [--no-criterion] [--no-inference] [--scaling] [--score-pictures N] [--peer-device cpu|cuda]"
     );
     ExitCode::from(2)
 }
