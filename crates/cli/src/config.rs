@@ -17,7 +17,7 @@ use ganforge_models::{
 
 use ganforge_data::HoleShape;
 use ganforge_losses::LeCam;
-use ganforge_trainer::eval::{EvalSpec, Metric};
+use ganforge_trainer::eval::{EvalSpec, ExtractorKind, Metric};
 use ganforge_trainer::impute::GainSpec;
 use ganforge_trainer::objective::{AdamSpec, OptimizerSpec, RmsPropSpec};
 use ganforge_trainer::{EmaSpec, OnDivergence};
@@ -867,13 +867,25 @@ fn default_augment_policy() -> String {
 }
 
 /// `[eval]`: the scores `train.eval_every` computes during training, in the features of a
-/// dataset classifier; the best checkpoint by one of them is kept as `checkpoints/best`.
+/// dataset classifier or of the FID Inception-v3; the best checkpoint by one of them is kept
+/// as `checkpoints/best`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvalSection {
-    /// A classifier directory written by `ganforge classify train` for the run's dataset.
-    pub classifier: PathBuf,
-    /// Any of `fid`, `kid`, `pr`, `dc`, `is`, `class-acc` (conditional runs).
+    /// `classifier` (scores `..._classifier`) or `inception` (the papers' FID,
+    /// `..._inception`).
+    #[serde(default)]
+    pub extractor: ExtractorKind,
+    /// A classifier directory written by `ganforge classify train` for the run's dataset
+    /// (the classifier extractor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier: Option<PathBuf>,
+    /// pytorch-fid's Inception weight file, when not in `$GANFORGE_DATA/inception/` or the
+    /// cache (the Inception extractor; SHA-256 checked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inception_weights: Option<PathBuf>,
+    /// Any of `fid`, `kid`, `pr`, `dc`, and with a classifier `is`, `class-acc` (conditional
+    /// runs), `modes` (stacked data).
     #[serde(default = "default_eval_metrics")]
     pub metrics: Vec<Metric>,
     /// Samples generated, and real items drawn, per evaluation.
@@ -883,7 +895,7 @@ pub struct EvalSection {
     #[serde(default)]
     pub reference: SplitName,
     /// The score that ranks checkpoints, as reports name it (`fid_classifier`,
-    /// `precision_classifier`, ...); the first metric's first score when unset.
+    /// `precision_inception`, ...); the first metric's first score when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub best: Option<String>,
 }

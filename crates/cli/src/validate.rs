@@ -13,13 +13,14 @@ use ganforge_models::{
     MlpGeneratorConfig, NormKind, PatchGanDiscriminatorConfig, ResnetDiscriminatorConfig,
     ResnetGeneratorConfig, ToyDiscriminatorConfig, ToyGeneratorConfig, UnetGeneratorConfig,
 };
-use ganforge_trainer::eval::EvalSpec;
+use ganforge_trainer::eval::{EvalSpec, ExtractorKind, ExtractorSpec};
+use ganforge_trainer::inception::InceptionWeights;
 use ganforge_trainer::translation::TranslationSpec;
 use ganforge_trainer::{DataSpec, EmaSpec, OnDivergence, RunLength, RunSpec, TrainError};
 
 use crate::config::{
-    ColorName, ConditioningName, DataSection, DivergenceName, LossName, LossSection, ModelSection,
-    NormName, PairsSection, PenaltyName, RawConfig, SplitName,
+    ColorName, ConditioningName, DataSection, DivergenceName, EvalSection, LossName, LossSection,
+    ModelSection, NormName, PairsSection, PenaltyName, RawConfig, SplitName,
 };
 use crate::error::CliError;
 
@@ -97,7 +98,7 @@ pub fn resolve(
     if let Some(eval) = &mut config.eval
         && eval.best.is_none()
     {
-        eval.best = Some(EvalSpec::default_best(&eval.metrics));
+        eval.best = Some(EvalSpec::default_best(&eval.metrics, eval.extractor));
     }
     Ok(backend)
 }
@@ -190,14 +191,15 @@ fn eval(config: &RawConfig) -> Result<Option<EvalSpec>, TrainError> {
             return Err(TrainError::invalid(
                 "train.eval_every",
                 every,
-                "needs an [eval] section naming the classifier whose features score the \
-                 samples (eval.classifier, a directory written by `ganforge classify train`)",
+                "needs an [eval] section naming the features that score the samples \
+                 (eval.classifier, a directory written by `ganforge classify train`, or \
+                 eval.extractor = \"inception\")",
             ));
         }
         (None, Some(section)) => {
             return Err(TrainError::invalid(
                 "eval",
-                section.classifier.display(),
+                section.extractor.name(),
                 "set train.eval_every to say how often to score the run",
             ));
         }
@@ -205,7 +207,7 @@ fn eval(config: &RawConfig) -> Result<Option<EvalSpec>, TrainError> {
     let (every, section) = section;
     let mut spec = EvalSpec::new(
         nonzero_u64("train.eval_every", every)?,
-        section.classifier.clone(),
+        eval_extractor(section)?,
         section.metrics.clone(),
     );
     spec.samples = section.samples;
@@ -214,6 +216,41 @@ fn eval(config: &RawConfig) -> Result<Option<EvalSpec>, TrainError> {
         spec.best = best.clone();
     }
     Ok(Some(spec))
+}
+
+/// The extractor `[eval]` names: a classifier directory, or the Inception weights.
+fn eval_extractor(section: &EvalSection) -> Result<ExtractorSpec, TrainError> {
+    let only_for = |key, value: &PathBuf, extractor| {
+        TrainError::invalid(
+            key,
+            value.display(),
+            format!("set only with eval.extractor = \"{extractor}\""),
+        )
+    };
+    match (
+        section.extractor,
+        &section.classifier,
+        &section.inception_weights,
+    ) {
+        (ExtractorKind::Classifier, Some(classifier), None) => {
+            Ok(ExtractorSpec::Classifier(classifier.clone()))
+        }
+        (ExtractorKind::Classifier, None, _) => Err(TrainError::invalid(
+            "eval.classifier",
+            "(unset)",
+            "name the classifier directory whose features score the samples (written by \
+             `ganforge classify train`), or set eval.extractor = \"inception\"",
+        )),
+        (ExtractorKind::Classifier, Some(_), Some(weights)) => {
+            Err(only_for("eval.inception_weights", weights, "inception"))
+        }
+        (ExtractorKind::Inception, Some(classifier), _) => {
+            Err(only_for("eval.classifier", classifier, "classifier"))
+        }
+        (ExtractorKind::Inception, None, weights) => Ok(ExtractorSpec::Inception(
+            InceptionWeights::Published(weights.clone()),
+        )),
+    }
 }
 
 /// The generator's loss weights of an image-to-image run, when `[loss]` sets either.

@@ -692,6 +692,11 @@ fn assert_eval_settings_refused(toml: &str, runs: &Path) {
         (vec!["eval.best=\"kid_classifier\""], "eval.best"),
         (vec!["eval.metrics=[\"class-acc\"]"], "eval.metrics"),
         (vec!["eval.samples=3"], "eval.samples"),
+        (vec!["eval.extractor=\"inception\""], "eval.classifier"),
+        (
+            vec!["eval.inception_weights=\"w.pth\""],
+            "eval.inception_weights",
+        ),
     ] {
         let err = common::try_plan_on(toml, &overrides, BackendKind::Flex)
             .err()

@@ -14,9 +14,11 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use common::{assert_bad_input, ganforge, plan, run};
+use ganforge_backend::BackendKind;
 use ganforge_data::Split;
 use ganforge_trainer::eval::{EvalOptions, ExtractorKind, ExtractorSpec, Metric, evaluate};
 use ganforge_trainer::inception::{InceptionWeights, WEIGHTS_FILE};
+use ganforge_trainer::metrics_log::read_lines;
 
 fn fixture_weights() -> Option<PathBuf> {
     match std::env::var_os("GANFORGE_INCEPTION_FIXTURE") {
@@ -52,6 +54,71 @@ fn tiny_run(folder: &Path, runs: &Path) -> PathBuf {
         None,
     )
     .run_dir
+}
+
+/// `[eval] extractor = "inception"` plans with the Inception's score names and refuses what
+/// the network cannot compute; a run whose weights cannot be read stops before training.
+#[test]
+fn a_run_can_score_itself_in_inception_features() {
+    let work = tempfile::tempdir().unwrap();
+    let folder = work.path().join("pictures");
+    pictures(&folder);
+    let toml = format!(
+        "[model]\narchitecture = \"dcgan\"\nimage_size = 8\ng_width = 8\nd_width = 8\n\
+         [data]\ndataset = \"image-folder\"\ndir = \"{}\"\nimage_size = 8\n\
+         [train]\nsteps = 2\nbatch_size = 4\nlog_every = 1\neval_every = 1\n\
+         [eval]\nextractor = \"inception\"\nsamples = 8\n",
+        folder.display()
+    );
+    let planned = plan(&toml, &[]);
+    let eval = planned.eval.as_ref().unwrap();
+    assert_eq!(eval.best, "fid_inception");
+    assert_eq!(eval.extractor, ExtractorKind::Inception);
+    let err = common::try_plan_on(&toml, &["eval.metrics=[\"is\"]"], BackendKind::Flex)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("eval.metrics"), "{err}");
+    let unset = toml.replace("extractor = \"inception\"\n", "");
+    let err = common::try_plan_on(&unset, &[], BackendKind::Flex)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("eval.classifier"), "{err}");
+
+    let missing = work.path().join("no-such-weights.pth");
+    let weights = format!("eval.inception_weights=\"{}\"", missing.display());
+    let options = ganforge_trainer::RunOptions {
+        runs_root: work.path().join("runs"),
+        resume: None,
+        progress: ganforge_trainer::progress::ProgressMode::Quiet,
+        config_text: None,
+        stop: None,
+    };
+    let err =
+        ganforge_trainer::run(&plan(&toml, &[&weights]), &Device::flex(), &options).unwrap_err();
+    assert!(
+        err.is_bad_input() && err.to_string().contains("no-such-weights.pth"),
+        "{err}"
+    );
+
+    // In the fixture's network (other weights, asked for through the library), the run
+    // scores itself at every iteration and keeps its best checkpoint by fid_inception.
+    let Some(fixture) = fixture_weights() else {
+        eprintln!("skipped the run's scores: GANFORGE_INCEPTION_FIXTURE is not set");
+        return;
+    };
+    let mut planned = plan(&toml, &[]);
+    if let Some(eval) = planned.spec.eval.as_mut() {
+        eval.inception_weights = Some(InceptionWeights::Unverified(fixture));
+    }
+    let summary = ganforge_trainer::run(&planned, &Device::flex(), &options).unwrap();
+    let lines = read_lines(&summary.run_dir.join("metrics.jsonl")).unwrap();
+    let scored: Vec<f32> = lines
+        .iter()
+        .filter_map(|l| l.extra.get("fid_inception").copied())
+        .collect();
+    assert_eq!(scored.len(), 2, "{lines:?}");
+    assert!(scored.iter().all(|f| f.is_finite() && *f > 0.0));
+    assert!(summary.run_dir.join("checkpoints/best").is_file());
 }
 
 #[test]

@@ -11,7 +11,7 @@ use ganforge_data::{Dataset, ToyDistribution};
 
 use crate::checkpoint::{self, BestScore, Snapshot, TrainState};
 use crate::error::TrainError;
-use crate::eval::{EvalSpec, Scorer, lower_is_better};
+use crate::eval::{EvalSpec, ExtractorSpec, Scorer, lower_is_better};
 use crate::events::EventWriter;
 use crate::metrics_log::{MetricsLine, MetricsLog};
 use crate::objective::{Gan, PairShape, StepStats};
@@ -533,7 +533,7 @@ impl CheckpointHook {
 }
 
 /// Scores the run's samples every `every` iterations and at its end (`[eval]`), in a dataset
-/// classifier's features, with the same noise each time, so the scores of two iterations
+/// classifier's or the FID Inception's features, with the same noise each time, so the scores of two iterations
 /// differ only by what the generator learnt.
 pub struct EvalHook {
     every: u64,
@@ -545,20 +545,23 @@ pub struct EvalHook {
 }
 
 impl EvalHook {
-    /// Loads `spec`'s classifier and the reference features for a run of `run`; samples are
+    /// Loads `spec`'s extractor and the reference features for a run of `run`; samples are
     /// drawn on `device`.
     pub fn new(spec: &EvalSpec, run: &RunSpec, device: &Device) -> Result<Self, TrainError> {
-        if !crate::classify::is_classifier(&spec.classifier) {
+        let extractor = spec.extractor_spec();
+        if let ExtractorSpec::Classifier(classifier) = &extractor
+            && !crate::classify::is_classifier(classifier)
+        {
             return Err(TrainError::invalid(
                 "eval.classifier",
-                spec.classifier.display(),
+                classifier.display(),
                 "no classifier there: train one for the run's dataset with `ganforge classify \
                  train --dataset NAME --out DIR` (for stacked MNIST, of its digits: `--dataset \
                  mnist`)",
             ));
         }
         let seed = derive_seed(run.seed, SeedStream::Eval);
-        let scorer = Scorer::new(&spec.classifier, run, spec.options(seed), device)?;
+        let scorer = Scorer::new(&extractor, run, spec.options(seed), device)?;
         let arch = &run.architecture;
         Ok(Self {
             every: spec.every.get(),

@@ -25,7 +25,8 @@ const MIRROR: &str = "https://github.com/mseitzer/pytorch-fid/releases/download/
 const KEY: &str = "--inception-weights";
 
 /// Which Inception weights to score with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum InceptionWeights {
     /// The published weights: at this path when given, else found or downloaded; their
     /// SHA-256 is checked.

@@ -30,6 +30,7 @@ use self::extractor::{Extractor, Outputs};
 use crate::classify::{self, ClassifierInfo, check_compatible, not_conditional};
 use crate::error::TrainError;
 use crate::generate::{Weights, load_generator, resolve_checkpoint};
+use crate::inception::InceptionWeights;
 use crate::sample::Sampler;
 use crate::spec::{DataSpec, RunSpec};
 
@@ -43,10 +44,11 @@ const DC_NEIGHBOURS: usize = 5;
 const IS_SPLITS: usize = 10;
 
 /// The network whose features the scores are computed in; its name ends every score's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ExtractorKind {
     /// A dataset classifier's penultimate features.
+    #[default]
     Classifier,
     /// The FID Inception-v3's pool3 features.
     Inception,
@@ -178,15 +180,24 @@ pub fn unfit_metrics(metrics: &[Metric], data: &DataSpec) -> Option<String> {
 }
 
 /// Scores during training: every `every` iterations (and at the end) the run's samples are
-/// scored against its dataset in a classifier's features, the scores join that iteration's
-/// line of `metrics.jsonl`, and the checkpoint with the best `best` score is kept as
-/// `checkpoints/best`.
+/// scored against its dataset in a classifier's or the FID Inception's features, the scores
+/// join that iteration's line of `metrics.jsonl`, and the checkpoint with the best `best`
+/// score is kept as `checkpoints/best`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalSpec {
     /// Iterations between evaluations; a multiple of the run's `log_every`.
     pub every: std::num::NonZeroU64,
-    /// A classifier directory written by `ganforge classify train` for the run's dataset.
-    pub classifier: PathBuf,
+    /// The feature extractor.
+    #[serde(default)]
+    pub extractor: ExtractorKind,
+    /// A classifier directory written by `ganforge classify train` for the run's dataset
+    /// (the classifier extractor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier: Option<PathBuf>,
+    /// The Inception weights (the Inception extractor; by default the published ones,
+    /// found by the usual search).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inception_weights: Option<InceptionWeights>,
     /// The scores computed.
     pub metrics: Vec<Metric>,
     /// Samples generated, and reference items drawn, per evaluation.
@@ -198,13 +209,24 @@ pub struct EvalSpec {
 }
 
 impl EvalSpec {
-    /// `metrics` with the default count, reference and ranking score (the first metric's
-    /// first score), every `every` iterations.
-    pub fn new(every: std::num::NonZeroU64, classifier: PathBuf, metrics: Vec<Metric>) -> Self {
-        let best = Self::default_best(&metrics);
+    /// `metrics` in `extractor`'s features with the default count, reference and ranking
+    /// score (the first metric's first score), every `every` iterations.
+    pub fn new(
+        every: std::num::NonZeroU64,
+        extractor: ExtractorSpec,
+        metrics: Vec<Metric>,
+    ) -> Self {
+        let kind = extractor.kind();
+        let best = Self::default_best(&metrics, kind);
+        let (classifier, inception_weights) = match extractor {
+            ExtractorSpec::Classifier(path) => (Some(path), None),
+            ExtractorSpec::Inception(weights) => (None, Some(weights)),
+        };
         Self {
             every,
+            extractor: kind,
             classifier,
+            inception_weights,
             metrics,
             samples: Self::DEFAULT_SAMPLES,
             reference: Split::Train,
@@ -213,14 +235,26 @@ impl EvalSpec {
     }
 
     /// The ranking score unless one is named: the first metric's first score.
-    pub fn default_best(metrics: &[Metric]) -> String {
+    pub fn default_best(metrics: &[Metric], extractor: ExtractorKind) -> String {
         metrics
             .first()
-            .and_then(|m| {
-                let scores = m.ranking_scores(ExtractorKind::Classifier);
-                scores.into_iter().next()
-            })
+            .and_then(|m| m.ranking_scores(extractor).into_iter().next())
             .unwrap_or_default()
+    }
+
+    /// The extractor to score with: the classifier, or the Inception weights (the
+    /// published ones unless others are named).
+    pub fn extractor_spec(&self) -> ExtractorSpec {
+        match self.extractor {
+            ExtractorKind::Classifier => {
+                ExtractorSpec::Classifier(self.classifier.clone().unwrap_or_default())
+            }
+            ExtractorKind::Inception => ExtractorSpec::Inception(
+                self.inception_weights
+                    .clone()
+                    .unwrap_or(InceptionWeights::Published(None)),
+            ),
+        }
     }
 
     /// Samples per evaluation unless set.
@@ -269,6 +303,21 @@ impl EvalSpec {
                 ),
             ));
         }
+        if self.extractor == ExtractorKind::Classifier && self.classifier.is_none() {
+            return Err(TrainError::invalid(
+                "eval.classifier",
+                "(unset)",
+                "name the classifier directory whose features score the samples (written by \
+                 `ganforge classify train`), or set eval.extractor = \"inception\"",
+            ));
+        }
+        if let Some(metric) = self.metrics.iter().find(|&&m| !self.extractor.computes(m)) {
+            return Err(TrainError::invalid(
+                "eval.metrics",
+                metric.name(),
+                "the Inception extractor has no classes to compute it; use fid, kid, pr or dc",
+            ));
+        }
         if self.metrics.contains(&Metric::ClassAccuracy) && !conditional {
             return Err(TrainError::invalid(
                 "eval.metrics",
@@ -279,7 +328,7 @@ impl EvalSpec {
         let ranking: Vec<String> = self
             .metrics
             .iter()
-            .flat_map(|m| m.ranking_scores(ExtractorKind::Classifier))
+            .flat_map(|m| m.ranking_scores(self.extractor))
             .collect();
         if !ranking.contains(&self.best) {
             return Err(TrainError::invalid(
@@ -421,18 +470,17 @@ struct Reference {
 }
 
 impl Scorer {
-    /// Loads the classifier at `classifier`, checks that it reads the samples of `spec`'s
-    /// generator, and extracts the reference features `options.metrics` need from `spec`'s
-    /// dataset.
+    /// Loads `extractor`, checks that it reads the samples of `spec`'s generator, and
+    /// extracts the reference features `options.metrics` need from `spec`'s dataset.
     pub fn new(
-        classifier: &Path,
+        extractor: &ExtractorSpec,
         spec: &RunSpec,
         options: EvalOptions,
         device: &Device,
     ) -> Result<Self, TrainError> {
         check_options(&options)?;
-        let extractor = ExtractorSpec::Classifier(classifier.to_path_buf());
-        Self::with_extractor(Extractor::load(&extractor, device)?, spec, options, device)
+        check_extractor(extractor.kind(), &options.metrics)?;
+        Self::with_extractor(Extractor::load(extractor, device)?, spec, options, device)
     }
 
     /// As [`Scorer::new`], with a loaded extractor.
