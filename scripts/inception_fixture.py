@@ -7,7 +7,7 @@ The published weights cannot be downloaded everywhere; the architecture, the key
 resize and the normalisation are what a port has to get right, and a random network with the
 same structure checks all of them. BatchNorm statistics are calibrated on random pictures and
 then perturbed, so every layer's statistics matter and activations stay of order one through
-the whole depth.
+the whole depth; the final layer's bias is large, so logits that wrongly include it show.
 
 Output directory:
   weights.pth          the state dict, zip format (torch.save's default)
@@ -15,6 +15,9 @@ Output directory:
   rgb.f32, grey.f32    pictures in [0, 1], little-endian float32, NCHW
   rgb.features.f32,    pytorch-fid's pool3 features of each, float32, [N, 2048]
   grey.features.f32
+  rgb.logits.f32,      their class logits as the Inception Score's original code takes them:
+  grey.logits.f32      features times the final layer's weights, without its bias
+                       (torch-fidelity's `logits_unbiased`), float32, [N, 1008]
   manifest.json        shapes
 
 Usage: python scripts/inception_fixture.py OUT_DIR  (needs torch, torchvision, pytorch-fid)
@@ -77,6 +80,8 @@ def calibrate(model, net, generator):
                 module.bias.copy_(0.1 * torch.randn(n, generator=generator))
                 module.running_mean.add_(0.05 * torch.randn(n, generator=generator))
                 module.running_var.mul_(0.8 + 0.4 * torch.rand(n, generator=generator))
+        # A bias of the logits' own scale, so that logits that wrongly include it differ.
+        net.fc.bias.copy_(50.0 * torch.randn(net.fc.out_features, generator=generator))
 
 
 def smooth_pictures(shape, generator):
@@ -111,8 +116,11 @@ def main():
     for name, shape in [("rgb", RGB_SHAPE), ("grey", GREY_SHAPE)]:
         pictures = smooth_pictures(shape, generator)
         feats = features(model, pictures)
+        with torch.no_grad():
+            logits = feats @ net.fc.weight.T
         pictures.numpy().astype("<f4").tofile(out / f"{name}.f32")
         feats.numpy().astype("<f4").tofile(out / f"{name}.features.f32")
+        logits.numpy().astype("<f4").tofile(out / f"{name}.logits.f32")
         manifest[name] = {"shape": list(shape), "features": list(feats.shape)}
         manifest[name]["feature_std"] = float(feats.std())
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")

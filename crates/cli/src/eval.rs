@@ -29,11 +29,10 @@ pub struct EvalArgs {
     /// checked); by default found in $GANFORGE_DATA/inception/ or the cache, or downloaded.
     #[arg(long)]
     inception_weights: Option<PathBuf>,
-    /// Comma-separated: fid, kid, pr, dc, and with a classifier is, class-acc (conditional
-    /// generators), modes (stacked data, with a classifier of its digits). Default: fid, kid,
-    /// pr, dc, and is with a classifier.
-    #[arg(long)]
-    metrics: Option<String>,
+    /// Comma-separated: fid, kid, pr, dc, is, and with a classifier class-acc (conditional
+    /// generators), modes (stacked data, with a classifier of its digits).
+    #[arg(long, default_value = "fid,kid,pr,dc,is")]
+    metrics: String,
     /// Samples generated, and real items drawn from the reference split.
     #[arg(long, default_value_t = 10_000)]
     n: usize,
@@ -76,12 +75,8 @@ pub fn run(args: EvalArgs) -> Result<(), TrainError> {
             ExtractorSpec::Classifier(classifier.unwrap_or_default())
         }
     };
-    let metrics = match (&args.metrics, extractor.kind()) {
-        (Some(metrics), _) => metrics.as_str(),
-        (None, ExtractorKind::Classifier) => "fid,kid,pr,dc,is",
-        (None, ExtractorKind::Inception) => "fid,kid,pr,dc",
-    };
-    let metrics = metrics
+    let metrics = args
+        .metrics
         .split(',')
         .map(str::trim)
         .filter(|m| !m.is_empty())

@@ -1,6 +1,7 @@
-//! Scoring in the FID Inception-v3's features: `eval` names the scores `..._inception`, caches
-//! the reference features per extractor, and refuses a weight file that is not the published
-//! one, metrics the network cannot compute and a missing file, by name with exit 2.
+//! Scoring in the FID Inception-v3's features (and its classes for the Inception Score):
+//! `eval` names the scores `..._inception`, caches the reference features per extractor, and
+//! refuses a weight file that is not the published one, metrics that need a dataset
+//! classifier and a missing file, by name with exit 2.
 //!
 //! The scores are computed in the random pytorch-fid network of the parity fixture
 //! (`GANFORGE_INCEPTION_FIXTURE`, written by `cargo xtask test`); without it the library test
@@ -74,7 +75,7 @@ fn a_run_can_score_itself_in_inception_features() {
     let eval = planned.eval.as_ref().unwrap();
     assert_eq!(eval.best, "fid_inception");
     assert_eq!(eval.extractor, ExtractorKind::Inception);
-    let err = common::try_plan_on(&toml, &["eval.metrics=[\"is\"]"], BackendKind::Flex)
+    let err = common::try_plan_on(&toml, &["eval.metrics=[\"class-acc\"]"], BackendKind::Flex)
         .err()
         .unwrap();
     assert!(err.to_string().contains("eval.metrics"), "{err}");
@@ -138,11 +139,11 @@ fn eval_scores_in_inception_features() {
             "--extractor",
             "inception",
             "--metrics",
-            "fid,is",
+            "fid,class-acc",
         ],
         work.path(),
     );
-    assert_bad_input(&out, &["--metrics", "is", "no classes"]);
+    assert_bad_input(&out, &["--metrics", "class-acc", "classifier's classes"]);
     // Offline with no weights anywhere: not found, with where it looked.
     let out = ganforge(
         &[
@@ -187,7 +188,7 @@ fn eval_scores_in_inception_features() {
     let weights = own;
     let extractor = ExtractorSpec::Inception(InceptionWeights::Unverified(weights));
     let options = EvalOptions {
-        metrics: vec![Metric::Fid, Metric::PrecisionRecall],
+        metrics: vec![Metric::Fid, Metric::PrecisionRecall, Metric::InceptionScore],
         samples: 8,
         reference: Split::Train,
         seed: 1,
@@ -199,9 +200,17 @@ fn eval_scores_in_inception_features() {
     assert_eq!(report.extractor, ExtractorKind::Inception);
     assert_eq!(
         report.scores.keys().collect::<Vec<_>>(),
-        ["fid_inception", "precision_inception", "recall_inception"]
+        [
+            "fid_inception",
+            "is_inception",
+            "is_inception_std",
+            "precision_inception",
+            "recall_inception"
+        ]
     );
     assert!(report.scores["fid_inception"] > 0.0);
+    // The Inception Score over Inception's 1008 classes: at least 1, at most 1008.
+    assert!((1.0..=1008.0).contains(&report.scores["is_inception"]));
     assert_eq!(report.inception_sha256.as_ref().map(String::len), Some(64));
     // The reference features come from the cache the second time, with the same scores.
     let again = evaluate(&run_dir, &extractor, &options, &device).unwrap();

@@ -6,7 +6,9 @@
 //! of the A, C and first E blocks leave the padding out of the mean, the last E block pools by
 //! maximum, and there are 1008 classes. Pictures are resized to 299x299 bilinearly (half-pixel
 //! centres, `align_corners = false`), scaled from `[0, 1]` to `[-1, 1]`, and the 2048 features
-//! are the global average of the last block (`pool3`).
+//! are the global average of the last block (`pool3`). [`FidInception::class_logits`] maps them
+//! to the 1008 classes as the Inception Score's original code does: the final layer's weights
+//! without its bias (torch-fidelity's `logits_unbiased`).
 //!
 //! [`FidInception::load`] reads pytorch-fid's weight file
 //! (`pt_inception-2015-12-05-6726825d.pth`) or any state dict with the same keys; the network
@@ -16,7 +18,7 @@ use std::path::Path;
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, PytorchStore};
 use burn::tensor::activation::relu;
@@ -27,6 +29,8 @@ use burn::tensor::ops::{AvgPoolOptions, InterpolateMode, InterpolateOptions, Max
 pub const INCEPTION_SIZE: usize = 299;
 /// Length of a feature vector (`pool3`).
 pub const INCEPTION_FEATURES: usize = 2048;
+/// Classes of the final layer (1000 ImageNet classes and 8 unused, as TensorFlow's graph).
+pub const INCEPTION_CLASSES: usize = 1008;
 
 /// Why weights could not be loaded into [`FidInception`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -351,6 +355,8 @@ pub struct FidInception {
     mixed_7a: InceptionD,
     mixed_7b: InceptionE,
     mixed_7c: InceptionE,
+    /// The final layer (`fc`); its bias is loaded but not used.
+    fc: Linear,
 }
 
 impl FidInception {
@@ -373,13 +379,14 @@ impl FidInception {
             mixed_7a: InceptionD::new(768, device),
             mixed_7b: InceptionE::new(1280, PoolKind::Average, device),
             mixed_7c: InceptionE::new(2048, PoolKind::Max, device),
+            fc: LinearConfig::new(INCEPTION_FEATURES, INCEPTION_CLASSES).init(device),
         }
     }
 
     /// The network with the weights of the PyTorch state dict at `path` (pytorch-fid's
     /// layout: `Conv2d_1a_3x3.conv.weight`, `Mixed_5b.branch1x1.bn.running_mean`, ...).
-    /// Every weight of the network must be in the file with its shape; the file's
-    /// classifier (`fc.*`) is not used.
+    /// Every weight of the network, the final layer's included, must be in the file with its
+    /// shape.
     pub fn load(path: &Path, device: &Device) -> Result<Self, InceptionLoadError> {
         let error = |reason: String| InceptionLoadError {
             path: path.display().to_string(),
@@ -433,6 +440,16 @@ impl FidInception {
         let x = self.mixed_7a.forward(x);
         let x = self.mixed_7c.forward(self.mixed_7b.forward(x));
         adaptive_avg_pool2d(x, [1, 1]).reshape([batch, INCEPTION_FEATURES])
+    }
+
+    /// Logits of the 1008 classes from `pool3` features `[N, 2048]`: the final layer without
+    /// its bias, as the Inception Score's original code computes them.
+    ///
+    /// # Shapes
+    /// - features: `[N, 2048]`
+    /// - output: `[N, 1008]`
+    pub fn class_logits(&self, features: Tensor<2>) -> Tensor<2> {
+        features.matmul(self.fc.weight.val())
     }
 
     /// 299x299x3 -> 35x35x192.

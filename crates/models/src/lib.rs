@@ -48,7 +48,9 @@ pub use dcgan_mnist::{
 };
 pub use error::ModelError;
 pub use gain::{GainConfig, GainDiscriminator, GainGenerator};
-pub use inception::{FidInception, INCEPTION_FEATURES, INCEPTION_SIZE, InceptionLoadError};
+pub use inception::{
+    FidInception, INCEPTION_CLASSES, INCEPTION_FEATURES, INCEPTION_SIZE, InceptionLoadError,
+};
 pub use init::WeightInit;
 pub use layers::NormKind;
 pub use mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use ganforge_models::{FidInception, INCEPTION_FEATURES};
+use ganforge_models::{FidInception, INCEPTION_CLASSES, INCEPTION_FEATURES};
 
 /// Largest difference allowed, relative to the largest feature.
 const TOLERANCE: f32 = 1e-4;
@@ -64,11 +64,19 @@ fn compare(net: &FidInception, dir: &Path, name: &str, device: &Device) {
     let pictures = read_f32(&dir.join(format!("{name}.f32")));
     let expected = read_f32(&dir.join(format!("{name}.features.f32")));
     let x = Tensor::<4>::from_data(TensorData::new(pictures, dims), device);
-    let ours = net.forward(x).into_data().try_to_vec::<f32>().unwrap();
+    let features = net.forward(x);
+    let logits = net.class_logits(features.clone());
+    let ours = features.into_data().try_to_vec::<f32>().unwrap();
     assert_eq!(ours.len(), dims[0] * INCEPTION_FEATURES);
     let gap = relative_gap(&ours, &expected);
     eprintln!("{name}: largest gap {gap:.2e} of the largest feature");
     assert!(gap <= TOLERANCE, "{name}: features differ by {gap:e}");
+    let logits = logits.into_data().try_to_vec::<f32>().unwrap();
+    assert_eq!(logits.len(), dims[0] * INCEPTION_CLASSES);
+    let expected_logits = read_f32(&dir.join(format!("{name}.logits.f32")));
+    let gap = relative_gap(&logits, &expected_logits);
+    eprintln!("{name}: largest gap {gap:.2e} of the largest logit");
+    assert!(gap <= TOLERANCE, "{name}: logits differ by {gap:e}");
     // The pictures differ from each other by far more than the tolerance, so a network that
     // ignored its input could not pass.
     let per = INCEPTION_FEATURES;

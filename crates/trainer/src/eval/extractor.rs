@@ -5,8 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
+use burn::tensor::activation::softmax;
 use ganforge_metrics::Features;
-use ganforge_models::Classifier;
+use ganforge_models::{Classifier, INCEPTION_CLASSES};
 use sha2::{Digest, Sha256};
 
 use super::{EvalOptions, ExtractorKind, metric_error, split_name};
@@ -79,6 +80,14 @@ impl Extractor {
         }
     }
 
+    /// Classes of its probabilities: the classifier's, or Inception's 1008.
+    pub(super) fn classes(&self) -> usize {
+        match self {
+            Extractor::Classifier { model, .. } => model.classes(),
+            Extractor::Inception(_) => INCEPTION_CLASSES,
+        }
+    }
+
     /// The weight file: the classifier directory or the Inception file.
     pub(super) fn path(&self) -> &Path {
         match self {
@@ -109,7 +118,10 @@ impl Extractor {
                         TensorData::new(pictures, [n, shape[0], shape[1], shape[2]]),
                         device,
                     );
-                    outputs.push_features(loaded.model.forward(x));
+                    let features = loaded.model.forward(x);
+                    let logits = loaded.model.class_logits(features.clone());
+                    outputs.push_features(features);
+                    outputs.push_probabilities(softmax(logits, 1));
                 }
             }
         }
@@ -224,8 +236,8 @@ impl ReferenceCache {
     }
 }
 
-/// An extractor's outputs, gathered chunk by chunk: features always, class probabilities
-/// and predictions from a classifier.
+/// An extractor's outputs, gathered chunk by chunk: features and class probabilities, and
+/// predictions from a classifier.
 #[derive(Default)]
 pub(super) struct Outputs {
     features: Vec<f32>,
@@ -250,12 +262,15 @@ impl Outputs {
         let features = model.features(x); // [n, F]
         let logits = model.logits(features.clone()); // [n, classes]
         let predicted = logits.clone().argmax(1).flatten::<1>(0, 1);
-        let probabilities = burn::tensor::activation::softmax(logits, 1);
         self.push_features(features);
-        self.probabilities.extend(host(probabilities));
+        self.push_probabilities(softmax(logits, 1));
         let predicted = predicted.into_data().convert::<i64>();
         self.predicted
             .extend(predicted.iter::<i64>().map(|c| c as u32));
+    }
+
+    fn push_probabilities(&mut self, probabilities: Tensor<2>) {
+        self.probabilities.extend(host(probabilities));
     }
 
     fn push_features(&mut self, features: Tensor<2>) {

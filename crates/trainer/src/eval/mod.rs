@@ -63,10 +63,11 @@ impl ExtractorKind {
         }
     }
 
-    /// Whether it computes `metric`: the Inception network ends at its features, so it has
-    /// no classes for the Inception Score, class accuracy or modes.
+    /// Whether it computes `metric`: class accuracy and modes need a dataset classifier's
+    /// classes (the ones generated, the digits), which Inception's ImageNet classes are not.
     pub fn computes(self, metric: Metric) -> bool {
-        self == ExtractorKind::Classifier || metric.needs_reference()
+        self == ExtractorKind::Classifier
+            || !matches!(metric, Metric::ClassAccuracy | Metric::Modes)
     }
 }
 
@@ -85,7 +86,8 @@ pub enum Metric {
     /// Density and coverage.
     #[serde(rename = "dc")]
     DensityCoverage,
-    /// Inception Score from the classifier's class probabilities.
+    /// Inception Score from the extractor's class probabilities (Inception's 1008 classes, or
+    /// a dataset classifier's).
     #[serde(rename = "is")]
     InceptionScore,
     /// Fraction of a conditional generator's samples that the classifier labels as the class
@@ -315,7 +317,8 @@ impl EvalSpec {
             return Err(TrainError::invalid(
                 "eval.metrics",
                 metric.name(),
-                "the Inception extractor has no classes to compute it; use fid, kid, pr or dc",
+                "it needs a dataset classifier's classes, which the Inception extractor does \
+                 not have; use fid, kid, pr, dc or is",
             ));
         }
         if self.metrics.contains(&Metric::ClassAccuracy) && !conditional {
@@ -593,8 +596,8 @@ fn check_extractor(kind: ExtractorKind, metrics: &[Metric]) -> Result<(), TrainE
             "--metrics",
             metric.name(),
             format!(
-                "the {} extractor has no classes to compute it; use a dataset classifier \
-                 (--extractor classifier) or fid, kid, pr, dc",
+                "it needs a dataset classifier's classes, which the {} extractor does not \
+                 have; use --extractor classifier",
                 kind.name()
             ),
         )),
@@ -858,10 +861,7 @@ fn fake_outputs(
         extractor.push(&mut outputs, values, sampler.shape(), device);
         done += n;
     }
-    let probabilities = match extractor.classifier() {
-        Some((model, ..)) => Some(outputs.probabilities(model.classes())?),
-        None => None,
-    };
+    let probabilities = Some(outputs.probabilities(extractor.classes())?);
     Ok(FakeOutputs {
         features: outputs.features()?,
         probabilities,
