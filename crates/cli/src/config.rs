@@ -853,13 +853,25 @@ fn default_ema_start() -> u64 {
 }
 
 /// `[augment]`: DiffAugment (Zhao et al. 2020) of every image the discriminator scores, real
-/// and generated, in both steps.
+/// and generated, in both steps; optionally each augmentation with an adaptive probability
+/// (ADA, Karras et al. 2020).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AugmentSection {
     /// Comma-separated: `color`, `translation`, `cutout`.
     #[serde(default = "default_augment_policy")]
     pub policy: String,
+    /// Whether each augmentation applies to each image with a probability that follows the
+    /// discriminator's overfitting (from 0) rather than always.
+    #[serde(default)]
+    pub adaptive: bool,
+    /// The mean sign of D's scores on real items the probability steers towards
+    /// (`adaptive` only).
+    pub target: Option<f32>,
+    /// Discriminator steps between adjustments (`adaptive` only).
+    pub adjust_every: Option<u64>,
+    /// Real items over which the probability can move from 0 to 1 (`adaptive` only).
+    pub ramp_images: Option<u64>,
 }
 
 fn default_augment_policy() -> String {

@@ -16,7 +16,7 @@ use ganforge_models::{
 use ganforge_trainer::eval::{EvalSpec, ExtractorKind, ExtractorSpec};
 use ganforge_trainer::inception::InceptionWeights;
 use ganforge_trainer::translation::TranslationSpec;
-use ganforge_trainer::{DataSpec, EmaSpec, OnDivergence, RunLength, RunSpec, TrainError};
+use ganforge_trainer::{AdaSpec, DataSpec, EmaSpec, OnDivergence, RunLength, RunSpec, TrainError};
 
 use crate::config::{
     ColorName, ConditioningName, DataSection, DivergenceName, EvalSection, LossName, LossSection,
@@ -161,6 +161,7 @@ pub fn run_spec(config: &RawConfig, backend: BackendKind) -> Result<RunSpec, Cli
         minibatch_std: config.model.minibatch_std(),
         translation: translation(config.loss),
         augment: augment(config)?,
+        adaptive_augment: adaptive_augment(config)?,
         eval: eval(config)?,
         ema: config.ema.map(|e| EmaSpec {
             beta: e.beta,
@@ -180,6 +181,35 @@ fn augment(config: &RawConfig) -> Result<Option<AugmentPolicy>, TrainError> {
     AugmentPolicy::parse(&section.policy)
         .map(Some)
         .map_err(|reason| TrainError::invalid("augment.policy", &section.policy, reason))
+}
+
+/// The adaptive probability `[augment] adaptive = true` asks for, ADA's defaults where a key
+/// is left out; its keys without `adaptive` are refused by name.
+fn adaptive_augment(config: &RawConfig) -> Result<Option<AdaSpec>, TrainError> {
+    let Some(section) = &config.augment else {
+        return Ok(None);
+    };
+    if !section.adaptive {
+        let set = [
+            ("augment.target", section.target.is_some()),
+            ("augment.adjust_every", section.adjust_every.is_some()),
+            ("augment.ramp_images", section.ramp_images.is_some()),
+        ];
+        return match set.into_iter().find(|(_, set)| *set) {
+            Some((key, _)) => Err(TrainError::invalid(
+                key,
+                "set",
+                "tunes the adaptive probability: add augment.adaptive = true",
+            )),
+            None => Ok(None),
+        };
+    }
+    let default = AdaSpec::DEFAULT;
+    Ok(Some(AdaSpec {
+        target: section.target.unwrap_or(default.target),
+        adjust_every: section.adjust_every.unwrap_or(default.adjust_every),
+        ramp_images: section.ramp_images.unwrap_or(default.ramp_images),
+    }))
 }
 
 /// The scores of `[eval]`, computed every `train.eval_every` iterations; the two come together.

@@ -7,6 +7,8 @@ mod common;
 use std::path::Path;
 
 use common::{checkpoint_weights, losses, mnist_fixture, plan, run};
+use ganforge_backend::BackendKind;
+use ganforge_trainer::metrics_log::read_lines;
 
 fn dcgan_mnist_toml(data: &Path) -> String {
     format!(
@@ -189,6 +191,64 @@ fn every_architecture_trains_and_samples() {
         let last_file = made.files.last().unwrap();
         assert!(last_file.is_file());
         image::open(last_file).expect("a readable PNG");
+    }
+}
+
+/// Adaptive augmentation: the probability moves with the discriminator's scores on real
+/// items (logged as `augment_p`), the run resumes exactly with a window open across the
+/// checkpoint, and its keys are refused by name where they do not apply.
+#[test]
+fn adaptive_augmentation_moves_its_probability_and_resumes_exactly() {
+    let data = tempfile::tempdir().unwrap();
+    mnist_fixture(data.path(), 32);
+    let plain = dcgan_mnist_toml(data.path());
+    // A fast discriminator scores real items as real within a step; with target -1 any real
+    // item scored real raises the probability, by 24 / 48 per window of three steps of 8
+    // items. The first window closes after step 2, so it is open at the checkpoint after
+    // step 1.
+    let fast = format!(
+        "{plain}[optimizer.discriminator]\nlr = 0.05\n\
+         [augment]\npolicy = \"color,translation,cutout\"\n"
+    );
+    let adaptive =
+        format!("{fast}adaptive = true\ntarget = -1.0\nadjust_every = 3\nramp_images = 48\n");
+    let runs = tempfile::tempdir().unwrap();
+    let with = common::assert_resumes_exactly(&adaptive, runs.path(), "adaptive augmentation");
+    let logged: Vec<f32> = read_lines(&with.run_dir.join("metrics.jsonl"))
+        .unwrap()
+        .iter()
+        .map(|line| line.extra["augment_p"])
+        .collect();
+    // Each line averages two iterations' probabilities, as each iteration ends: 0 and 0,
+    // then 0.5 (the window closed in iteration 3) and 0.5.
+    assert_eq!(logged, [0.0, 0.5], "augment_p per logged window");
+    let always = run(&plan(&fast, &["train.steps=4"]), runs.path(), None);
+    let spec = plan(&plain, &[]);
+    assert!(
+        checkpoint_weights(&spec, &with.checkpoint).0
+            != checkpoint_weights(&spec, &always.checkpoint).0,
+        "the adaptive probability changed nothing"
+    );
+    let refused = [
+        ("[augment]\ntarget = 0.5\n", "augment.target"),
+        (
+            "[augment]\nadaptive = true\ntarget = 1.5\n",
+            "augment.target",
+        ),
+        (
+            "[augment]\nadaptive = true\nadjust_every = 0\n",
+            "augment.adjust_every",
+        ),
+        (
+            "[augment]\nadaptive = true\npolicy = \"\"\n",
+            "augment.policy",
+        ),
+    ];
+    for (section, key) in refused {
+        let err = common::try_plan_on(&format!("{plain}{section}"), &[], BackendKind::Flex)
+            .err()
+            .unwrap_or_else(|| panic!("{section:?} accepted"));
+        assert!(err.to_string().contains(key), "{section:?}: {err}");
     }
 }
 

@@ -73,58 +73,99 @@ impl AugmentPolicy {
 
     /// `images` augmented with factors drawn from `rng`.
     pub fn apply(&self, images: Tensor<4>, rng: &mut impl Rng) -> Tensor<4> {
+        self.apply_with_probability(images, 1.0, rng)
+    }
+
+    /// `images` with each augmentation (brightness, saturation and contrast counting as
+    /// three) applied to each image with probability `probability`, drawn independently, as
+    /// adaptive augmentation (Karras et al. 2020) does; an image it skips keeps that
+    /// augmentation's identity. At `1.0` this is [`Self::apply`] with the same draws; at `0.0`
+    /// the images come back unchanged and nothing is drawn.
+    pub fn apply_with_probability(
+        &self,
+        images: Tensor<4>,
+        probability: f32,
+        rng: &mut impl Rng,
+    ) -> Tensor<4> {
+        if probability <= 0.0 {
+            return images;
+        }
+        let mut draw = Draw { rng, probability };
         let mut x = images;
         if self.color {
-            x = color(x, rng);
+            x = color(x, &mut draw);
         }
         if self.translation {
-            x = translate(x, rng);
+            x = translate(x, &mut draw);
         }
         if self.cutout {
-            x = cut_out(x, rng);
+            x = cut_out(x, &mut draw);
         }
         x
     }
 }
 
+/// The random source of one augmentation pass: whether each image gets an augmentation,
+/// and its factors.
+struct Draw<'a, R> {
+    rng: &'a mut R,
+    probability: f32,
+}
+
+impl<R: Rng> Draw<'_, R> {
+    /// Whether the next image gets the augmentation at hand (always at probability 1, with
+    /// no draw).
+    fn chosen(&mut self) -> bool {
+        self.probability >= 1.0 || self.rng.random::<f32>() < self.probability
+    }
+}
+
 /// One factor per image `[B, 1, 1, 1]`: `u * scale + offset` for a uniform draw `u` in
-/// `[0, 1)`.
-fn per_image(
-    rng: &mut impl Rng,
+/// `[0, 1)` where the image is chosen, `identity` where it is not.
+fn per_image<R: Rng>(
+    draw: &mut Draw<'_, R>,
     batch: usize,
     device: &Device,
-    scale: f32,
-    offset: f32,
+    (scale, offset): (f32, f32),
+    identity: f32,
 ) -> Tensor<4> {
     let values: Vec<f32> = (0..batch)
-        .map(|_| rng.random::<f32>() * scale + offset)
+        .map(|_| match draw.chosen() {
+            true => draw.rng.random::<f32>() * scale + offset,
+            false => identity,
+        })
         .collect();
     Tensor::<1>::from_floats(values.as_slice(), device).reshape([batch, 1, 1, 1])
 }
 
-fn color(x: Tensor<4>, rng: &mut impl Rng) -> Tensor<4> {
+fn color<R: Rng>(x: Tensor<4>, draw: &mut Draw<'_, R>) -> Tensor<4> {
     let (batch, device) = (x.dims()[0], x.device());
-    let brightness = per_image(rng, batch, &device, 1.0, -0.5);
+    let brightness = per_image(draw, batch, &device, (1.0, -0.5), 0.0);
     let x = x + brightness;
-    let saturation = per_image(rng, batch, &device, 2.0, 0.0);
+    let saturation = per_image(draw, batch, &device, (2.0, 0.0), 1.0);
     let pixel_mean = x.clone().mean_dim(1); // [B, 1, H, W]
     let x = (x - pixel_mean.clone()) * saturation + pixel_mean;
-    let contrast = per_image(rng, batch, &device, 1.0, 0.5);
+    let contrast = per_image(draw, batch, &device, (1.0, 0.5), 1.0);
     let image_mean = x.clone().mean_dim(1).mean_dim(2).mean_dim(3); // [B, 1, 1, 1]
     (x - image_mean.clone()) * contrast + image_mean
 }
 
 /// Each image shifted by its own `(dy, dx)`, as one selection from the flattened batch with a
 /// zero appended for the pixels shifted in.
-fn translate(x: Tensor<4>, rng: &mut impl Rng) -> Tensor<4> {
+fn translate<R: Rng>(x: Tensor<4>, draw: &mut Draw<'_, R>) -> Tensor<4> {
     let [batch, channels, h, w] = x.dims();
     let reach = |side: usize| (side as f32 * TRANSLATION_RATIO + 0.5) as i64;
     let (reach_y, reach_x) = (reach(h), reach(w));
     let total = batch * channels * h * w;
     let mut indices = Vec::with_capacity(total);
     for item in 0..batch {
-        let dy = rng.random_range(-reach_y..=reach_y);
-        let dx = rng.random_range(-reach_x..=reach_x);
+        let (dy, dx) = match draw.chosen() {
+            true => (
+                draw.rng.random_range(-reach_y..=reach_y),
+                draw.rng.random_range(-reach_x..=reach_x),
+            ),
+            false => (0, 0),
+        };
         for channel in 0..channels {
             let plane = (item * channels + channel) * h * w;
             for y in 0..h as i64 {
@@ -146,12 +187,16 @@ fn translate(x: Tensor<4>, rng: &mut impl Rng) -> Tensor<4> {
 }
 
 /// Each image times a mask `[B, 1, H, W]` that is zero on its own square.
-fn cut_out(x: Tensor<4>, rng: &mut impl Rng) -> Tensor<4> {
+fn cut_out<R: Rng>(x: Tensor<4>, draw: &mut Draw<'_, R>) -> Tensor<4> {
     let [batch, _, h, w] = x.dims();
     let side = |n: usize| ((n as f32 * CUTOUT_RATIO + 0.5) as usize).max(1);
     let (cut_h, cut_w) = (side(h), side(w));
     let mut mask = vec![1.0f32; batch * h * w];
     for plane in mask.chunks_exact_mut(h * w) {
+        if !draw.chosen() {
+            continue;
+        }
+        let rng = &mut *draw.rng;
         // The square's centre, as DiffAugment draws it: anywhere, one more place for an even
         // side; its rows and columns clipped to the image.
         let cy = rng.random_range(0..h + 1 - cut_h % 2) as i64 - (cut_h / 2) as i64;
@@ -272,5 +317,41 @@ mod tests {
         let y = host(y.inner());
         assert_eq!(y, host(again.inner()));
         assert_ne!(y, host(other.inner()));
+    }
+
+    #[test]
+    fn each_augmentation_applies_to_a_share_of_the_images() {
+        let device = Device::flex();
+        let policy = AugmentPolicy::parse("color,translation,cutout").unwrap();
+        let x = ramp([200, 1, 8, 8], &device);
+        let before = host(x.clone());
+        let apply = |p: f32, seed: u64| {
+            host(policy.apply_with_probability(x.clone(), p, &mut Pcg64Mcg::seed_from_u64(seed)))
+        };
+        // Probability 1 is the plain policy, draw for draw; 0 changes nothing.
+        let plain = host(policy.apply(x.clone(), &mut Pcg64Mcg::seed_from_u64(9)));
+        assert_eq!(apply(1.0, 9), plain);
+        assert_eq!(apply(0.0, 9), before);
+        // An image escapes all five augmentations with probability (1 - p)^5.
+        let untouched = |values: &[f32]| {
+            values
+                .chunks_exact(64)
+                .zip(before.chunks_exact(64))
+                .filter(|(a, b)| a == b)
+                .count()
+        };
+        assert_eq!(untouched(&plain), 0);
+        let at_half = untouched(&apply(0.5, 9));
+        // 200 / 32 = 6.25 expected; a binomial's 4 standard deviations either side.
+        assert!(
+            (1..=16).contains(&at_half),
+            "{at_half} of 200 untouched at p = 0.5"
+        );
+        let at_tenth = untouched(&apply(0.1, 9));
+        // 200 x 0.9^5 = 118.
+        assert!(
+            (90..=146).contains(&at_tenth),
+            "{at_tenth} of 200 untouched at p = 0.1"
+        );
     }
 }

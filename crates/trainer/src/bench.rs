@@ -63,6 +63,7 @@ impl Workload {
             // As training builds them: SNGAN's discriminator is spectrally normalised.
             spectral_norm: matches!(self.architecture, Architecture::Resnet(..)),
             minibatch_std: 0,
+            ada: None,
             lecam: None,
         }
     }

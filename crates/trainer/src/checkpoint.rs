@@ -20,6 +20,7 @@ use burn::tensor::Bytes;
 use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 
+use crate::ada::{AdaRecord, AdaState};
 use crate::error::TrainError;
 use crate::fsio::{sync_dir, write_atomic};
 use crate::objective::Gan;
@@ -43,6 +44,8 @@ const DISCRIMINATOR: &str = "discriminator.bpk";
 pub const GENERATOR_EMA: &str = "generator-ema.bpk";
 /// LeCam's moving averages of the discriminator's scores, when the run regularises with it.
 const LECAM: &str = "lecam.json";
+/// The adaptive augmentation probability and its window, when the run adapts it.
+const ADA: &str = "ada.json";
 const OPTIMIZER_G: &str = "optimizer-g.bpk";
 const OPTIMIZER_D: &str = "optimizer-d.bpk";
 
@@ -243,6 +246,11 @@ fn write_dir(
             serde_json::to_vec(&values).map_err(|e| TrainError::checkpoint(err_path(LECAM), e))?;
         write_atomic(&tmp_dir.join(LECAM), &json)?;
     }
+    if let Some(ada) = &snapshot.gan.ada {
+        let json = serde_json::to_vec(&ada.record())
+            .map_err(|e| TrainError::checkpoint(err_path(ADA), e))?;
+        write_atomic(&tmp_dir.join(ADA), &json)?;
+    }
     let state = serde_json::to_vec_pretty(snapshot.state)
         .map_err(|e| TrainError::checkpoint(err_path(STATE), e))?;
     write_atomic(&tmp_dir.join(STATE), &state)?;
@@ -352,9 +360,21 @@ pub fn load(dir: &Path, gan: Gan) -> Result<(Gan, TrainState), TrainError> {
         }
         None => None,
     };
+    let ada = match gan.ada {
+        Some(fresh) => {
+            let record: AdaRecord = serde_json::from_slice(&read(dir, ADA)?)
+                .map_err(|e| TrainError::checkpoint(dir.join(ADA), e))?;
+            let device = fresh.sign_sum.device();
+            let restored = AdaState::restore(record, fresh.spec, &device)
+                .map_err(|e| TrainError::checkpoint(dir.join(ADA), e))?;
+            Some(restored)
+        }
+        None => None,
+    };
     let gan = Gan {
         ema,
         lecam_anchors,
+        ada,
         generator: load_module(gan.generator, &dir.join(GENERATOR))?,
         discriminator: load_module(gan.discriminator, &dir.join(DISCRIMINATOR))?,
         generator_optimizer: optimizer(gan.generator_optimizer, OPTIMIZER_G)?,

@@ -47,12 +47,12 @@ pub trait Hook {
 }
 
 /// What a [`LogHook`] writes and how often.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct LogSettings {
     /// Iterations per line.
     pub every: u64,
     /// The statistics' names.
-    pub names: &'static [&'static str],
+    pub names: Vec<&'static str>,
     /// Real items per iteration.
     pub items_per_iteration: u64,
     /// Iterations of the whole run.
@@ -667,7 +667,7 @@ mod tests {
     fn hook(dir: &std::path::Path) -> LogHook {
         let settings = LogSettings {
             every: 100,
-            names: &crate::objective::CORE_STATS,
+            names: crate::objective::CORE_STATS.to_vec(),
             items_per_iteration: 1,
             total: 10_000,
             watch_discriminator: true,

@@ -13,6 +13,7 @@
 //!
 //! Beside the image GANs: [`impute::impute`] fills the missing cells of a table with GAIN.
 
+pub mod ada;
 pub mod allocator;
 pub mod bench;
 pub mod checkpoint;
@@ -39,6 +40,7 @@ pub mod train;
 pub mod translate;
 pub mod translation;
 
+pub use ada::AdaSpec;
 pub use ema::EmaSpec;
 pub use error::TrainError;
 pub use spec::{DataSpec, OnDivergence, RunLength, RunSpec};

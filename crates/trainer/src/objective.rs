@@ -6,6 +6,7 @@
 //! give the networks: [`Unconditional`] gives noise only, [`ClassConditional`] noise and
 //! labels (and, for AC-GAN, adds the auxiliary classification term to both steps).
 
+use crate::ada::{AdaSpec, AdaState};
 use crate::ema::{Ema, EmaSpec};
 use burn::module::{ModuleMapper, Param};
 use burn::optim::{GradientsParams, ModuleOptimizer, RmsPropConfig};
@@ -149,6 +150,9 @@ pub struct GanSpec {
     pub minibatch_std: usize,
     /// LeCam regularisation of the discriminator, if any (its moving averages live in [`Gan`]).
     pub lecam: Option<LeCam>,
+    /// Adaptive augmentation, if the augmentation probability adapts (its state lives in
+    /// [`Gan`]).
+    pub ada: Option<AdaSpec>,
 }
 
 /// Seeds of the generator's and the discriminator's initial weights.
@@ -179,6 +183,8 @@ pub struct Gan {
     /// LeCam's moving averages of the discriminator's scores on real and generated items `[2]`,
     /// when the objective regularises with it.
     pub lecam_anchors: Option<Tensor<1>>,
+    /// The adaptive augmentation probability and its window, when augmentation adapts.
+    pub ada: Option<AdaState>,
 }
 
 impl Gan {
@@ -216,6 +222,7 @@ impl Gan {
             discriminator_lr: spec.discriminator_optimizer.lr(),
             ema,
             lecam_anchors: spec.lecam.map(|_| Tensor::zeros([2], device)),
+            ada: spec.ada.map(|ada| AdaState::new(ada, device)),
         })
     }
 
@@ -385,36 +392,21 @@ pub struct StepStats {
 
 /// Names of the statistics every objective reports first, in this order.
 pub const CORE_STATS: [&str; 4] = ["loss_d", "loss_g", "d_real", "d_fake"];
-/// [`CORE_STATS`] and the auxiliary classifier's cross-entropy on real and generated items.
-const ACGAN_STATS: [&str; 6] = [
-    "loss_d",
-    "loss_g",
-    "d_real",
-    "d_fake",
-    "class_loss_real",
-    "class_loss_fake",
-];
-/// [`CORE_STATS`] and the weighted gradient penalty.
-const PENALTY_STATS: [&str; 5] = ["loss_d", "loss_g", "d_real", "d_fake", "penalty"];
-/// [`ACGAN_STATS`] and the weighted gradient penalty.
-const ACGAN_PENALTY_STATS: [&str; 7] = [
-    "loss_d",
-    "loss_g",
-    "d_real",
-    "d_fake",
-    "class_loss_real",
-    "class_loss_fake",
-    "penalty",
-];
-
-/// The statistics an objective with (or without) AC-GAN's class term and a penalty reports.
-fn stat_names(acgan: bool, penalty: bool) -> &'static [&'static str] {
-    match (acgan, penalty) {
-        (false, false) => &CORE_STATS,
-        (true, false) => &ACGAN_STATS,
-        (false, true) => &PENALTY_STATS,
-        (true, true) => &ACGAN_PENALTY_STATS,
+/// The statistics an objective reports: [`CORE_STATS`], then AC-GAN's cross-entropy on real
+/// and generated items, the weighted gradient penalty and the adaptive augmentation
+/// probability, each where the objective has it.
+fn stat_names(acgan: bool, regularisers: &Regularisers) -> Vec<&'static str> {
+    let mut names = CORE_STATS.to_vec();
+    if acgan {
+        names.extend(["class_loss_real", "class_loss_fake"]);
     }
+    if regularisers.penalty.is_some() {
+        names.push("penalty");
+    }
+    if regularisers.augment.is_some_and(|augment| augment.adaptive) {
+        names.push("augment_p");
+    }
+    names
 }
 
 /// Marks the end of each phase of an iteration, for `ganforge bench --profile`.
@@ -433,7 +425,7 @@ impl PhaseClock for NoClock {
 /// What one training iteration does.
 pub trait Objective: Send {
     /// Names of the statistics [`Self::iteration`] returns; [`CORE_STATS`] first.
-    fn stat_names(&self) -> &'static [&'static str];
+    fn stat_names(&self) -> Vec<&'static str>;
 
     /// Shapes of the batches this objective takes.
     fn batch_shape(&self) -> BatchShape;
@@ -473,6 +465,9 @@ pub struct Augmentation {
     pub policy: AugmentPolicy,
     /// Seed of the random factors.
     pub seed: u64,
+    /// Whether each augmentation applies with the adaptive probability of [`Gan::ada`]
+    /// (reported as `augment_p`) rather than always.
+    pub adaptive: bool,
 }
 
 /// The discriminator's inputs an [`Augmentation`] draws separate factors for.
@@ -486,26 +481,31 @@ enum Scored {
 }
 
 impl Augmentation {
-    /// `images` augmented as the `scored` input of discriminator step `step`.
-    fn apply(&self, images: Tensor<4>, step: u64, scored: Scored) -> Tensor<4> {
+    /// `images` augmented as the `scored` input of discriminator step `step`, each
+    /// augmentation with `probability`.
+    fn apply(&self, images: Tensor<4>, step: u64, scored: Scored, probability: f32) -> Tensor<4> {
         let stream = step.wrapping_mul(3).wrapping_add(scored as u64);
         let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(self.seed ^ stream.wrapping_mul(GOLDEN));
-        self.policy.apply(images, &mut rng)
+        self.policy
+            .apply_with_probability(images, probability, &mut rng)
     }
 }
 
 /// The golden ratio in 64-bit fixed point: spreads consecutive streams over the seed space.
 const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
 
-/// `images` augmented by `augment` as `scored` of step `step`, or unchanged without one.
+/// `images` augmented by `augment` as `scored` of step `step` (with `gan`'s adaptive
+/// probability, if it keeps one), or unchanged without an augmentation.
 fn augmented(
     augment: Option<Augmentation>,
+    gan: &Gan,
     images: Tensor<4>,
     step: u64,
     scored: Scored,
 ) -> Tensor<4> {
+    let probability = gan.ada.as_ref().map_or(1.0, |ada| ada.probability);
     match augment {
-        Some(augment) => augment.apply(images, step, scored),
+        Some(augment) => augment.apply(images, step, scored, probability),
         None => images,
     }
 }
@@ -528,8 +528,8 @@ pub struct Unconditional {
 }
 
 impl Objective for Unconditional {
-    fn stat_names(&self) -> &'static [&'static str] {
-        stat_names(false, self.regularisers.penalty.is_some())
+    fn stat_names(&self) -> Vec<&'static str> {
+        stat_names(false, &self.regularisers)
     }
 
     fn batch_shape(&self) -> BatchShape {
@@ -568,11 +568,8 @@ pub struct ClassConditional {
 }
 
 impl Objective for ClassConditional {
-    fn stat_names(&self) -> &'static [&'static str] {
-        stat_names(
-            self.class_weight.is_some(),
-            self.regularisers.penalty.is_some(),
-        )
+    fn stat_names(&self) -> Vec<&'static str> {
+        stat_names(self.class_weight.is_some(), &self.regularisers)
     }
 
     fn batch_shape(&self) -> BatchShape {
@@ -677,9 +674,14 @@ impl<'a> Steps<'a> {
         }
         let (gan, d) = self.discriminator_step(gan, batch, clock);
         let (gan, loss_g) = self.generator_step(gan, d.fake, d.fake_labels, d.step, clock);
+        let device = loss_g.device();
         let mut parts = vec![d.loss, loss_g, d.d_real, d.d_fake];
         parts.extend(d.class_losses);
         parts.extend(d.penalty);
+        if self.regularisers.augment.is_some_and(|a| a.adaptive) {
+            let probability = gan.ada.as_ref().map_or(1.0, |ada| ada.probability);
+            parts.push(Tensor::from_floats([probability], &device));
+        }
         let values = Tensor::cat(parts, 0);
         (gan, StepStats { values })
     }
@@ -702,9 +704,10 @@ impl<'a> Steps<'a> {
         let fake = gan.generator.forward(batch.noise, fake_labels.as_ref()); // [B, C, H, W]
         clock.lap("G forward");
         let augment = self.regularisers.augment;
-        let real = augmented(augment, batch.real, batch.step, Scored::Real);
+        let real = augmented(augment, &gan, batch.real, batch.step, Scored::Real);
         let detached = augmented(
             augment,
+            &gan,
             fake.clone().detach(),
             batch.step,
             Scored::Generated,
@@ -718,6 +721,9 @@ impl<'a> Steps<'a> {
             batch.step,
         );
         let real = gan.discriminator.forward(real, batch.labels.as_ref());
+        if let Some(ada) = gan.ada.as_mut() {
+            ada.observe(real.logits.clone(), batch.step);
+        }
         let generated = gan.discriminator.forward(detached, fake_labels.as_ref());
         let d_real = sigmoid(real.logits.clone().detach()).mean();
         let d_fake = sigmoid(generated.logits.clone().detach()).mean();
@@ -815,7 +821,13 @@ impl<'a> Steps<'a> {
         step: u64,
         clock: &mut dyn PhaseClock,
     ) -> (Gan, Tensor<1>) {
-        let fake = augmented(self.regularisers.augment, fake, step, Scored::GeneratorStep);
+        let fake = augmented(
+            self.regularisers.augment,
+            &gan,
+            fake,
+            step,
+            Scored::GeneratorStep,
+        );
         let frozen = gan.discriminator.clone().no_grad();
         let scores = frozen.forward(fake, fake_labels.as_ref());
         let mut loss = self.loss.generator(scores.logits.clone());

@@ -17,6 +17,7 @@ use ganforge_losses::{LeCam, LossKind, Penalty};
 use ganforge_models::{Architecture, AugmentPolicy, Conditioning, ConditioningMethod};
 use serde::{Deserialize, Serialize};
 
+use crate::ada::AdaSpec;
 use crate::ema::EmaSpec;
 use crate::error::TrainError;
 use crate::eval::EvalSpec;
@@ -420,12 +421,43 @@ pub struct RunSpec {
     /// DiffAugment of everything the discriminator scores (Zhao et al. 2020), if any.
     #[serde(default)]
     pub augment: Option<AugmentPolicy>,
+    /// The adaptive probability of each augmentation of [`Self::augment`] (ADA, Karras et
+    /// al. 2020); every augmentation always applies when `None`.
+    #[serde(default)]
+    pub adaptive_augment: Option<AdaSpec>,
     /// Scores computed during training, if any (and the checkpoint they rank best).
     #[serde(default)]
     pub eval: Option<EvalSpec>,
     /// The backend the run was made for (recorded; the device passed to
     /// [`run`](crate::run) is the one used).
     pub backend: BackendKind,
+}
+
+/// Refuses an adaptive augmentation whose target no `r_t` in `[-1, 1]` can cross, or whose
+/// window or ramp is empty.
+fn check_ada(ada: &AdaSpec) -> Result<(), TrainError> {
+    if !(ada.target.is_finite() && (-1.0..1.0).contains(&ada.target)) {
+        return Err(TrainError::invalid(
+            "augment.target",
+            ada.target,
+            "must be in [-1, 1): the mean sign of D's scores on real items",
+        ));
+    }
+    if ada.adjust_every == 0 {
+        return Err(TrainError::invalid(
+            "augment.adjust_every",
+            0,
+            "must be at least 1 discriminator step",
+        ));
+    }
+    if ada.ramp_images == 0 {
+        return Err(TrainError::invalid(
+            "augment.ramp_images",
+            0,
+            "must be at least 1 item",
+        ));
+    }
+    Ok(())
 }
 
 /// Independent seeds for the parts of a run, derived from the master seed.
@@ -717,8 +749,18 @@ impl RunSpec {
 
     fn check_augment(&self) -> Result<(), TrainError> {
         let Some(policy) = self.augment else {
-            return Ok(());
+            return match self.adaptive_augment {
+                Some(_) => Err(TrainError::invalid(
+                    "augment.adaptive",
+                    true,
+                    "adapts the probability of an augmentation: name one in augment.policy",
+                )),
+                None => Ok(()),
+            };
         };
+        if let Some(ada) = self.adaptive_augment {
+            check_ada(&ada)?;
+        }
         let reason = if policy.is_empty() {
             "name at least one of color, translation, cutout"
         } else if self.data.toy().is_some() {
@@ -875,6 +917,7 @@ impl RunSpec {
             spectral_norm: self.spectral_norm,
             minibatch_std: self.minibatch_std,
             lecam: self.lecam,
+            ada: self.adaptive_augment,
         }
     }
 
@@ -899,6 +942,7 @@ impl RunSpec {
             augment: self.augment.map(|policy| Augmentation {
                 policy,
                 seed: derive_seed(self.seed, SeedStream::Augment),
+                adaptive: self.adaptive_augment.is_some(),
             }),
         };
         if let Some(pairs) = self.pair_shape() {

@@ -198,8 +198,8 @@ impl Translation {
 }
 
 impl Objective for Translation {
-    fn stat_names(&self) -> &'static [&'static str] {
-        &TRANSLATION_STATS
+    fn stat_names(&self) -> Vec<&'static str> {
+        TRANSLATION_STATS.to_vec()
     }
 
     fn batch_shape(&self) -> BatchShape {

@@ -73,6 +73,7 @@ fn ring_spec(steps: u64) -> RunSpec {
         minibatch_std: 0,
         translation: None,
         augment: None,
+        adaptive_augment: None,
         eval: None,
         backend: BackendKind::Flex,
     }

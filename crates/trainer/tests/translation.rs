@@ -42,6 +42,7 @@ fn gan_spec() -> GanSpec {
         spectral_norm: false,
         minibatch_std: 0,
         lecam: None,
+        ada: None,
     }
 }
 
