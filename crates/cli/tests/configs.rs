@@ -48,6 +48,8 @@ fn every_config_in_configs_is_valid() {
         "wgan-gp-grid25.toml",
         "wgan-mnist.toml",
         "wgan-gp-mnist.toml",
+        "wgan-gp-cifar10.toml",
+        "sngan-cifar10.toml",
         "r1-fashion-mnist.toml",
         "gain-letter.toml",
         "gain-spam.toml",

@@ -272,9 +272,10 @@ impl DiscriminatorNet {
             DiscriminatorNet::DcganMnist(d) => {
                 Some(d.features_input_gradient(x, seed(d.head_gradient(batch)?)))
             }
-            DiscriminatorNet::Dcgan(_)
-            | DiscriminatorNet::Resnet(_)
-            | DiscriminatorNet::PatchGan(_) => None,
+            DiscriminatorNet::Resnet(d) => {
+                Some(d.features_input_gradient(x, seed(d.head_gradient(batch)?)))
+            }
+            DiscriminatorNet::Dcgan(_) | DiscriminatorNet::PatchGan(_) => None,
         }
     }
 
@@ -448,11 +449,14 @@ pub enum Architecture {
 impl Architecture {
     /// Whether the discriminator computes its input gradient
     /// ([`Discriminator::input_gradient`]), as gradient penalties need: those without batch
-    /// normalisation (`mlp-mnist`, `dcgan-mnist`, `toy-mlp`).
+    /// normalisation (`mlp-mnist`, `dcgan-mnist`, `sngan-resnet`, `toy-mlp`).
     pub fn has_input_gradient(&self) -> bool {
         matches!(
             self,
-            Architecture::Mlp(..) | Architecture::Toy(..) | Architecture::DcganMnist(..)
+            Architecture::Mlp(..)
+                | Architecture::Toy(..)
+                | Architecture::DcganMnist(..)
+                | Architecture::Resnet(..)
         )
     }
 

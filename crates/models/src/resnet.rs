@@ -244,18 +244,69 @@ pub struct DownBlock {
 
 impl DownBlock {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.forward_traced(x).0
+    }
+
+    /// The block's output and its first convolution's pre-activations (whose signs the
+    /// backward needs).
+    fn forward_traced(&self, x: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
         let h = match self.kind {
             BlockKind::First => x.clone(),
             _ => relu(x.clone()),
         };
-        let h = layers::conv2d(&self.conv2, relu(layers::conv2d(&self.conv1, h)));
+        let a1 = layers::conv2d(&self.conv1, h);
+        let h = layers::conv2d(&self.conv2, relu(a1.clone()));
         let (h, shortcut) = match (self.kind, &self.shortcut) {
             (BlockKind::First, Some(conv)) => (avg_pool(h), layers::conv2d(conv, avg_pool(x))),
             (BlockKind::Down, Some(conv)) => (avg_pool(h), avg_pool(layers::conv2d(conv, x))),
             _ => (h, x),
         };
-        h + shortcut
+        (h + shortcut, a1)
     }
+
+    /// The gradient with respect to the block's input `x` given `grad`, the gradient with
+    /// respect to its output, and `a1`, the first convolution's pre-activations at `x`
+    /// ([`Self::forward_traced`]): each layer's backward by hand (transposed convolutions
+    /// with the same weights, ReLU masks, pooling spread over its squares), differentiable in
+    /// the weights.
+    fn input_gradient(&self, x: &Tensor<4>, a1: Tensor<4>, grad: Tensor<4>) -> Tensor<4> {
+        let input = x.dims();
+        let resampled = |g: Tensor<4>| match self.kind {
+            BlockKind::Plain => g,
+            _ => avg_pool_backward(g),
+        };
+        // The residual branch: conv2(relu(conv1(h))), pooled unless plain.
+        let g = resampled(grad.clone());
+        let g = layers::conv2d_input_gradient(&self.conv2, g, a1.dims()) * relu_mask(a1);
+        let g = layers::conv2d_input_gradient(&self.conv1, g, input);
+        let branch = match self.kind {
+            BlockKind::First => g,
+            _ => g * relu_mask(x.clone()),
+        };
+        let shortcut = match (self.kind, &self.shortcut) {
+            (BlockKind::First, Some(conv)) => {
+                let [b, c, h, w] = input;
+                let pooled = [b, c, h / 2, w / 2];
+                avg_pool_backward(layers::conv2d_input_gradient(conv, grad, pooled))
+            }
+            (BlockKind::Down, Some(conv)) => {
+                layers::conv2d_input_gradient(conv, avg_pool_backward(grad), input)
+            }
+            _ => grad,
+        };
+        branch + shortcut
+    }
+}
+
+/// The backward of [`avg_pool`]: each gradient spread evenly over its 2x2 square.
+fn avg_pool_backward(grad: Tensor<4>) -> Tensor<4> {
+    upsample(grad).mul_scalar(0.25)
+}
+
+/// The ReLU's derivative at `a`: 1 where positive, 0 elsewhere (detached: it is piecewise
+/// constant).
+fn relu_mask(a: Tensor<4>) -> Tensor<4> {
+    a.detach().greater_elem(0.0).float()
 }
 
 /// SNGAN's residual discriminator.
@@ -280,6 +331,33 @@ impl ResnetDiscriminator {
     /// The output layer: `[B, w] -> [B, 1]`.
     pub fn head(&self, features: Tensor<2>) -> Tensor<2> {
         self.head.forward(features)
+    }
+
+    /// The gradient with respect to `x` `[B, C, S, S]` of `sum_b <features(x)_b, seed_b>`
+    /// for `seed` `[B, w]`, differentiable in the weights (see `DownBlock::input_gradient`).
+    /// The forward pass that gives the ReLU masks runs outside the autodiff graph.
+    pub fn features_input_gradient(&self, x: Tensor<4>, seed: Tensor<2>) -> Tensor<4> {
+        let mut trace = Vec::with_capacity(self.blocks.len());
+        let mut h = x.detach();
+        for block in &self.blocks {
+            let (out, a1) = block.forward_traced(h.clone());
+            trace.push((h, a1.detach()));
+            h = out.detach();
+        }
+        let [b, w, s, _] = h.dims();
+        let grad = seed.reshape([b, w, 1, 1]).expand([b, w, s, s]) * relu_mask(h);
+        self.blocks
+            .iter()
+            .zip(trace)
+            .rev()
+            .fold(grad, |grad, (block, (x, a1))| {
+                block.input_gradient(&x, a1, grad)
+            })
+    }
+
+    /// The head's gradient with respect to the features, one row per item: `[B, w]`.
+    pub fn head_gradient(&self, batch: usize) -> Option<Tensor<2>> {
+        layers::output_layer_gradient(std::slice::from_ref(&self.head), batch)
     }
 
     /// Width of [`Self::features`].

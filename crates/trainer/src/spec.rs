@@ -865,9 +865,8 @@ impl RunSpec {
                 "loss.penalty",
                 format!("{penalty:?}"),
                 "needs a discriminator whose input gradient is written out as tensor \
-                 operations: mlp-mnist, dcgan-mnist or toy-mlp (dcgan's uses batch \
-                 normalisation, so an item's score depends on the batch; sngan-resnet's \
-                 residual blocks have none yet)",
+                 operations: mlp-mnist, dcgan-mnist, sngan-resnet or toy-mlp (dcgan's uses \
+                 batch normalisation, so an item's score depends on the batch)",
             ));
         }
         Ok(())

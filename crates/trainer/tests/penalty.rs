@@ -1,7 +1,8 @@
 //! Gradient penalties against PyTorch: for fixed critic weights and inputs, the WGAN-GP and R1
 //! penalties and their gradients with respect to every critic weight equal PyTorch's double
 //! backward (`torch.autograd.grad(..., create_graph=True)`, in float64) to 1e-4 relative.
-//! The fixture is made by `scripts/penalty_fixtures.py`.
+//! The fixtures are made by `scripts/penalty_fixtures.py` (the toy MLP critic, with and
+//! without projection) and `scripts/resnet_penalty_fixture.py` (SNGAN's residual critic).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
@@ -9,12 +10,13 @@ use burn::prelude::*;
 use burn::tensor::Gradients;
 use ganforge_losses::Penalty;
 use ganforge_models::{
-    Architecture, Conditioning, ConditioningMethod, Discriminator, ToyDiscriminatorConfig,
-    ToyGeneratorConfig,
+    Architecture, Conditioning, ConditioningMethod, Discriminator, ResnetDiscriminatorConfig,
+    ResnetGeneratorConfig, ToyDiscriminatorConfig, ToyGeneratorConfig,
 };
 use serde::Deserialize;
 
 const FIXTURE: &str = include_str!("fixtures/penalties.json");
+const RESNET_FIXTURE: &str = include_str!("fixtures/resnet-penalties.json");
 const TOLERANCE: f64 = 1e-4;
 
 #[derive(Deserialize)]
@@ -40,6 +42,33 @@ struct Case {
     gradient_penalty_grads: Vec<Vec<f64>>,
     r1: f64,
     r1_grads: Vec<Vec<f64>>,
+}
+
+#[derive(Deserialize)]
+struct ResnetFixture {
+    size: usize,
+    channels: usize,
+    width: usize,
+    batch: usize,
+    lambda: f32,
+    gamma: f32,
+    weights: Vec<Vec<f32>>,
+    real: Vec<f32>,
+    fake: Vec<f32>,
+    mix: Vec<f32>,
+    gradient_penalty: f64,
+    gradient_penalty_grads: Vec<Vec<f64>>,
+    r1: f64,
+    r1_grads: Vec<Vec<f64>>,
+}
+
+/// What PyTorch computed for one penalty.
+struct Expected<'a> {
+    value: f64,
+    grads: &'a [Vec<f64>],
+    /// Parameters whose gradient is not zero: every weight matrix or kernel; the biases move
+    /// only the activations' masks, which are piecewise constant, so theirs are zero.
+    nonzero: usize,
 }
 
 /// Replaces every float parameter, in visiting order, with the next of `values`.
@@ -115,44 +144,60 @@ fn check(name: &str, fixture: &Fixture, case: &Case, penalty: Penalty) {
     let real = points(&case.real, fixture.batch, &device);
     let labels = Tensor::<1, Int>::from_ints(case.labels.as_slice(), &device);
     let labels = case.conditional.then_some(&labels);
-    let (point, expected, expected_grads) = match penalty {
+    let (point, value, grads) = match penalty {
         Penalty::Gradient { .. } => {
             let fake = points(&case.fake, fixture.batch, &device);
-            let mix = Tensor::<1>::from_floats(case.mix.as_slice(), &device).reshape([
-                fixture.batch,
-                1,
-                1,
-                1,
-            ]);
-            let point = real * mix.clone() + fake * mix.neg().add_scalar(1.0);
+            let point = interpolate(real, fake, &case.mix, &device);
             (point, case.gradient_penalty, &case.gradient_penalty_grads)
         }
         Penalty::R1 { .. } => (real, case.r1, &case.r1_grads),
     };
+    let expected = Expected {
+        value,
+        grads,
+        nonzero: fixture.depth + 1 + usize::from(case.conditional),
+    };
+    check_critic(name, &d, point, labels, penalty, expected);
+}
+
+/// `mix * real + (1 - mix) * fake`, one mixing weight per item.
+fn interpolate(real: Tensor<4>, fake: Tensor<4>, mix: &[f32], device: &Device) -> Tensor<4> {
+    let mix = Tensor::<1>::from_floats(mix, device).reshape([mix.len(), 1, 1, 1]);
+    real * mix.clone() + fake * mix.neg().add_scalar(1.0)
+}
+
+/// The penalty of `d` at `point` and its gradient with respect to every weight of `d`
+/// against PyTorch's.
+fn check_critic(
+    name: &str,
+    d: &Discriminator,
+    point: Tensor<4>,
+    labels: Option<&Tensor<1, Int>>,
+    penalty: Penalty,
+    expected: Expected<'_>,
+) {
     let grad = d.input_gradient(point, labels).unwrap();
     let value = penalty.value(grad.flatten(1, 3));
     let ours = f64::from(value.clone().into_scalar::<f32>());
     assert!(
-        (ours - expected).abs() <= TOLERANCE * expected.abs(),
-        "{name}: {ours} vs PyTorch {expected}"
+        (ours - expected.value).abs() <= TOLERANCE * expected.value.abs(),
+        "{name}: {ours} vs PyTorch {}",
+        expected.value
     );
     assert!(
-        expected.abs() > 1e-6,
+        expected.value.abs() > 1e-6,
         "{name}: a zero penalty checks nothing"
     );
     let gradients = value.backward();
     let mut grads = Grads(&gradients, Vec::new());
     d.visit(&mut grads);
-    assert_eq!(grads.1.len(), expected_grads.len(), "{name}");
+    assert_eq!(grads.1.len(), expected.grads.len(), "{name}");
     let mut nonzero = 0;
-    for (i, (ours, torch)) in grads.1.iter().zip(expected_grads).enumerate() {
+    for (i, (ours, torch)) in grads.1.iter().zip(expected.grads).enumerate() {
         assert_close(&format!("{name}, parameter {i}"), ours, torch);
         nonzero += usize::from(torch.iter().any(|v| v.abs() > 1e-9));
     }
-    // Every weight matrix (and the projection) reaches the penalty; the biases move only
-    // the LeakyReLU masks, which are piecewise constant, so theirs are zero.
-    let matrices = fixture.depth + 1 + usize::from(case.conditional);
-    assert_eq!(nonzero, matrices, "{name}");
+    assert_eq!(nonzero, expected.nonzero, "{name}");
 }
 
 #[test]
@@ -174,4 +219,51 @@ fn gradient_penalty_and_r1_match_pytorch_double_backward() {
         };
         check(&format!("R1, {kind}"), &fixture, case, r1);
     }
+}
+
+/// SNGAN's residual critic (optimised first block, a down-block, two plain blocks) at 32x32:
+/// its hand-written input gradient (transposed convolutions, ReLU masks, pooling spread back)
+/// trains every kernel as PyTorch's double backward does.
+#[test]
+fn resnet_critic_penalties_match_pytorch_double_backward() {
+    let fixture: ResnetFixture = serde_json::from_str(RESNET_FIXTURE).unwrap();
+    let device = Device::flex().autodiff();
+    let arch = Architecture::Resnet(
+        ResnetGeneratorConfig::new(fixture.size, fixture.channels),
+        ResnetDiscriminatorConfig {
+            width: fixture.width,
+            ..ResnetDiscriminatorConfig::new(fixture.size, fixture.channels)
+        },
+    );
+    let d = arch
+        .discriminator(&device, 0, &Conditioning::none())
+        .unwrap();
+    let mut load = Load(fixture.weights.clone().into_iter());
+    let d = d.map(&mut load);
+    assert!(load.0.next().is_none(), "the fixture has more weights");
+    let shape = [fixture.batch, fixture.channels, fixture.size, fixture.size];
+    let images = |values: &[f32]| Tensor::<1>::from_floats(values, &device).reshape(shape);
+    let (real, fake) = (images(&fixture.real), images(&fixture.fake));
+    // Ten convolutions (three in each resampling block, two in each plain one) and the head.
+    let kernels = 11;
+    let gp = Penalty::Gradient {
+        weight: fixture.lambda,
+    };
+    let point = interpolate(real.clone(), fake, &fixture.mix, &device);
+    let expected = Expected {
+        value: fixture.gradient_penalty,
+        grads: &fixture.gradient_penalty_grads,
+        nonzero: kernels,
+    };
+    check_critic("WGAN-GP, sngan-resnet", &d, point, None, gp, expected);
+    let r1 = Penalty::R1 {
+        weight: fixture.gamma,
+        every: 1,
+    };
+    let expected = Expected {
+        value: fixture.r1,
+        grads: &fixture.r1_grads,
+        nonzero: kernels,
+    };
+    check_critic("R1, sngan-resnet", &d, real, None, r1, expected);
 }
