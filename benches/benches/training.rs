@@ -34,6 +34,7 @@ fn workload(model: &str, conditioning: ConditioningMethod, backend: BackendKind)
         batch,
         warmup: 0,
         iters: 0,
+        regulariser: None,
     }
 }
 

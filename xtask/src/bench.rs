@@ -25,10 +25,36 @@ const PEER_PIX2PIX: &str = "benches/peer/torch_pix2pix.py";
 /// The peer of SNGAN's residual networks, run in its tuned form (`--freeze-d`).
 const PEER_SNGAN: &str = "benches/peer/torch_sngan.py";
 
+/// The peer of a reference model with a regulariser added (a row `model+regulariser`), run
+/// in its tuned form (`--freeze-d`).
+const PEER_REGULARISERS: &str = "benches/peer/torch_regularisers.py";
+/// The model the regulariser rows (`--regularisers`) add each regulariser to.
+const REGULARISED_MODEL: &str = "dcgan-mnist";
+/// The regularisers `ganforge bench --regulariser` times, in report order.
+const REGULARISERS: [&str; 7] = [
+    "wgan-clip",
+    "wgan-gp",
+    "r1",
+    "lecam",
+    "spectral-norm",
+    "ema",
+    "diffaugment",
+];
+
+/// A row's model and the regulariser added to it: `dcgan-mnist+r1` -> (`dcgan-mnist`, `r1`).
+fn split_regulariser(model: &str) -> (&str, Option<&str>) {
+    match model.split_once('+') {
+        Some((base, regulariser)) => (base, Some(regulariser)),
+        None => (model, None),
+    }
+}
+
 /// The peer script of `model`'s training iteration, and whether it takes `--freeze-d` (the
 /// peers written here do; the reference benchmark has its own options).
 fn peer_script(model: &str) -> (&'static str, bool) {
-    if model.starts_with("pix2pix") {
+    if split_regulariser(model).1.is_some() {
+        (PEER_REGULARISERS, true)
+    } else if model.starts_with("pix2pix") {
         (PEER_PIX2PIX, true)
     } else if model.starts_with("sngan") {
         (PEER_SNGAN, true)
@@ -37,7 +63,8 @@ fn peer_script(model: &str) -> (&'static str, bool) {
     }
 }
 
-/// Whether the reference benchmark's generator-inference peer knows `model`.
+/// Whether the reference benchmark's generator-inference peer knows `model` (a regulariser
+/// changes training only, so its rows have no inference rows).
 fn has_inference_peer(model: &str) -> bool {
     peer_script(model).0 == PEER
 }
@@ -63,12 +90,16 @@ pub struct BenchOptions {
     scaling: bool,
     /// Pictures scored by the Inception network per round; 0 skips the scoring benchmark.
     score_pictures: usize,
+    /// Whether to add a row per regulariser (`dcgan-mnist+r1`, ...) after the models.
+    regularisers: bool,
     peer_device: String,
 }
 
 impl BenchOptions {
     /// Parses `--backends a,b --models a,b --iters N --warmup N --rounds N --threads N
-    /// --no-criterion --no-inference --scaling --score-pictures N --peer-device cpu|cuda`.
+    /// --no-criterion --no-inference --scaling --score-pictures N --regularisers
+    /// --peer-device cpu|cuda`. A model `m+r` is model `m` with regulariser `r`;
+    /// `--regularisers` adds `dcgan-mnist` with each regulariser (and plain, if missing).
     pub fn parse(args: &[String]) -> Result<Self, String> {
         let mut o = Self {
             backends: vec!["flex".into()],
@@ -81,6 +112,7 @@ impl BenchOptions {
             inference: true,
             scaling: false,
             score_pictures: 100,
+            regularisers: false,
             peer_device: "cpu".into(),
         };
         let mut it = args.iter();
@@ -100,8 +132,16 @@ impl BenchOptions {
                 "--no-inference" => o.inference = false,
                 "--scaling" => o.scaling = true,
                 "--score-pictures" => o.score_pictures = number(value()?)?,
+                "--regularisers" => o.regularisers = true,
                 other => return Err(format!("unknown option {other}")),
             }
+        }
+        if o.regularisers {
+            if !o.models.iter().any(|m| m == REGULARISED_MODEL) {
+                o.models.push(REGULARISED_MODEL.into());
+            }
+            let rows = REGULARISERS.map(|r| format!("{REGULARISED_MODEL}+{r}"));
+            o.models.extend(rows);
         }
         Ok(o)
     }
@@ -227,6 +267,7 @@ fn peer(model: &str, o: &BenchOptions) -> Option<Sample> {
                    sys.argv = sys.argv[1:]\n\
                    runpy.run_path(sys.argv[0], run_name='__main__')\n\
                    print(json.dumps({'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))";
+    let (base, regulariser) = split_regulariser(model);
     let mut cmd = Command::new(peer_python());
     cmd.args(["-c", wrapper])
         .arg(&script)
@@ -234,7 +275,7 @@ fn peer(model: &str, o: &BenchOptions) -> Option<Sample> {
             "--device",
             &o.peer_device,
             "--models",
-            model,
+            base,
             "--modes",
             "fp32",
         ])
@@ -246,6 +287,9 @@ fn peer(model: &str, o: &BenchOptions) -> Option<Sample> {
         ]);
     if freeze_d {
         cmd.arg("--freeze-d");
+    }
+    if let Some(regulariser) = regulariser {
+        cmd.args(["--regulariser", regulariser]);
     }
     let text = run_peer(cmd, "PyTorch peer", o)?;
     let result = text.lines().find(|l| l.contains("\"images_per_s\""))?;
@@ -474,9 +518,13 @@ fn time_ganforge(
     o: &BenchOptions,
     mode: Mode,
 ) -> Option<Sample> {
+    let (base, regulariser) = split_regulariser(model);
     let mut cmd = Command::new(binary);
-    cmd.args(["bench", "--model", model, "--backend", backend])
+    cmd.args(["bench", "--model", base, "--backend", backend])
         .env("RAYON_NUM_THREADS", o.threads.to_string());
+    if let Some(regulariser) = regulariser {
+        cmd.args(["--regulariser", regulariser]);
+    }
     if let Some(batch) = mode.generate {
         cmd.args(["--generate", "--batch", &batch.to_string()]);
     }
@@ -672,6 +720,22 @@ mod tests {
         assert_eq!(field(line, "images_per_s"), Some(123.5));
         assert_eq!(field(line, "peak_rss_mb"), Some(7.0));
         assert_eq!(field(line, "missing"), None);
+    }
+
+    #[test]
+    fn regulariser_rows_name_their_model_and_peer() {
+        assert_eq!(
+            split_regulariser("dcgan-mnist+wgan-gp"),
+            ("dcgan-mnist", Some("wgan-gp"))
+        );
+        assert_eq!(split_regulariser("dcgan32"), ("dcgan32", None));
+        assert_eq!(peer_script("dcgan-mnist+r1"), (PEER_REGULARISERS, true));
+        assert!(!has_inference_peer("dcgan-mnist+r1"));
+        let args = ["--models", "dcgan32", "--regularisers"].map(String::from);
+        let o = BenchOptions::parse(&args).unwrap();
+        assert_eq!(o.models.len(), 2 + REGULARISERS.len());
+        assert_eq!(o.models[1], "dcgan-mnist");
+        assert_eq!(o.models[2], "dcgan-mnist+wgan-clip");
     }
 
     #[test]

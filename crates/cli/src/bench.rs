@@ -23,6 +23,8 @@ pub struct BenchResult {
     pub model: String,
     /// `train` (one D step + one G step) or `generate` (generator forward only).
     pub mode: &'static str,
+    /// The regulariser added to the recipe (`ganforge bench --regulariser`), if any.
+    pub regulariser: Option<&'static str>,
     /// Backend name.
     pub backend: String,
     /// Batch size.
@@ -66,6 +68,7 @@ fn result(workload: &Workload, mode: &'static str, seconds: f64, losses: &[f32])
         peer: "ganforge",
         model: workload.model.clone(),
         mode,
+        regulariser: workload.regulariser.map(|r| r.name()),
         backend: workload.backend.name().to_string(),
         batch: workload.batch,
         image_size: workload.architecture.sample_shape()[1],
@@ -202,6 +205,7 @@ pub fn scaling(
             batch,
             warmup: plan.warmup,
             iters: plan.iters,
+            regulariser: None,
         };
         let result = train(&workload, device)?;
         print_json_line(&result);

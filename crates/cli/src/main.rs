@@ -16,7 +16,7 @@ use ganforge_backend::BackendKind;
 use ganforge_cli::validate::{resolve, run_spec};
 use ganforge_cli::{CliError, RawConfig};
 use ganforge_models::ConditioningMethod;
-use ganforge_trainer::bench::Workload;
+use ganforge_trainer::bench::{BenchRegulariser, Workload};
 use ganforge_trainer::classify::{self, ClassifierTraining};
 use ganforge_trainer::generate::{GenerateOptions, Weights};
 use ganforge_trainer::objective::Gan;
@@ -103,6 +103,10 @@ enum Command {
         /// or acgan.
         #[arg(long, default_value = "none")]
         conditioning: ConditioningArg,
+        /// A regulariser added to the timed recipe, at its paper's setting: wgan-clip,
+        /// wgan-gp, r1, lecam, spectral-norm, ema or diffaugment.
+        #[arg(long, conflicts_with = "generate")]
+        regulariser: Option<String>,
     },
     /// Time training against batch size and image size; writes a table and a plot.
     Scaling {
@@ -384,6 +388,38 @@ fn reference_model(name: &str) -> Result<(ganforge_models::Architecture, usize),
     })
 }
 
+/// The regulariser `--regulariser` names, if any, refused by name where `arch` cannot take it.
+fn bench_regulariser(
+    name: Option<&str>,
+    arch: &ganforge_models::Architecture,
+) -> Result<Option<BenchRegulariser>, TrainError> {
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    let invalid = |reason: String| TrainError::Invalid {
+        key: "--regulariser",
+        value: name.to_string(),
+        reason,
+    };
+    let regulariser = BenchRegulariser::parse(name).ok_or_else(|| {
+        let valid: Vec<_> = BenchRegulariser::ALL.iter().map(|r| r.name()).collect();
+        invalid(format!("valid: {}", valid.join(", ")))
+    })?;
+    if arch.source_channels().is_some() {
+        return Err(invalid(
+            "regularisers are timed on the models that generate from noise".into(),
+        ));
+    }
+    if regulariser.needs_input_gradient() && !arch.has_input_gradient() {
+        return Err(invalid(
+            "needs a discriminator without batch normalisation: mlp-mnist, dcgan-mnist or \
+             sngan32"
+                .into(),
+        ));
+    }
+    Ok(Some(regulariser))
+}
+
 /// Rejects a zero among `values` of the option `key`.
 fn positive(key: &'static str, values: &[usize]) -> Result<(), TrainError> {
     match values.iter().find(|&&v| v == 0) {
@@ -469,9 +505,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
             image_size,
             profile,
             conditioning,
+            regulariser,
         } => {
             let kind: BackendKind = backend.parse()?;
             let (arch, default_batch) = reference_model(&model)?;
+            let regulariser = bench_regulariser(regulariser.as_deref(), &arch)?;
             if arch.source_channels().is_some()
                 && (generate || conditioning != ConditioningArg::None)
             {
@@ -495,6 +533,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 batch: batch.unwrap_or(default_batch),
                 warmup,
                 iters,
+                regulariser,
             };
             positive("--batch", &[workload.batch])?;
             let device = ganforge_backend::device(kind)?;

@@ -497,3 +497,31 @@ fn packing_needs_whole_packs() {
     let out = train("model.pack=4");
     assert_success(&out);
 }
+
+/// `ganforge bench --regulariser` names the valid regularisers for an unknown one, and refuses
+/// a penalty on a discriminator with batch normalisation and a regulariser with `--generate`.
+#[test]
+fn bench_regularisers_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let bench = |args: &[&str]| {
+        let mut all = vec!["bench", "--iters", "1", "--warmup", "0"];
+        all.extend_from_slice(args);
+        ganforge(&all, dir.path())
+    };
+    assert_bad_input(
+        &bench(&["--model", "dcgan-mnist", "--regulariser", "dropout"]),
+        &["--regulariser", "dropout", "wgan-gp", "diffaugment"],
+    );
+    assert_bad_input(
+        &bench(&["--model", "dcgan32", "--regulariser", "r1"]),
+        &["--regulariser", "batch normalisation"],
+    );
+    let out = bench(&[
+        "--model",
+        "dcgan-mnist",
+        "--regulariser",
+        "ema",
+        "--generate",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}

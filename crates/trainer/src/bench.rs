@@ -4,14 +4,15 @@
 
 use burn::prelude::*;
 use ganforge_backend::BackendKind;
-use ganforge_losses::NonSaturating;
-use ganforge_models::{Architecture, Conditioning, ConditioningMethod};
+use ganforge_losses::{AdversarialLoss, LeCam, NonSaturating, Penalty, Wasserstein};
+use ganforge_models::{Architecture, AugmentPolicy, Conditioning, ConditioningMethod};
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
+use crate::ema::EmaSpec;
 use crate::objective::{
-    AdamSpec, ClassConditional, Gan, GanSpec, InitSeeds, Objective, PairShape, PhaseClock,
-    Regularisers, StepStats, Unconditional,
+    AdamSpec, Augmentation, ClassConditional, Gan, GanSpec, InitSeeds, Objective, OptimizerSpec,
+    PairShape, PhaseClock, Regularisers, RmsPropSpec, StepStats, Unconditional,
 };
 use crate::translation::{Translation, TranslationSpec};
 
@@ -44,6 +45,65 @@ pub struct Workload {
     pub warmup: usize,
     /// Timed iterations.
     pub iters: usize,
+    /// A regulariser added to the plain recipe, if any.
+    pub regulariser: Option<BenchRegulariser>,
+}
+
+/// A regulariser a benchmark adds to the plain recipe (non-saturating loss, Adam), each at its
+/// paper's setting, so its cost per iteration can be timed against the same recipe elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BenchRegulariser {
+    /// The original WGAN: the Wasserstein loss, weights clipped to `[-0.01, 0.01]` after each
+    /// discriminator step, RMSProp (5e-5) for both networks.
+    WeightClip,
+    /// WGAN-GP: the Wasserstein loss and the gradient penalty (lambda 10) on interpolates.
+    GradientPenalty,
+    /// R1 on real items (gamma 10) at every discriminator step.
+    R1,
+    /// LeCam (weight 0.3, decay 0.99).
+    LeCam,
+    /// Spectral normalisation of every discriminator weight.
+    SpectralNorm,
+    /// A moving average of the generator (beta 0.999).
+    Ema,
+    /// DiffAugment (colour, translation, cutout) of everything the discriminator scores.
+    DiffAugment,
+}
+
+impl BenchRegulariser {
+    /// Every regulariser, in report order.
+    pub const ALL: [Self; 7] = [
+        Self::WeightClip,
+        Self::GradientPenalty,
+        Self::R1,
+        Self::LeCam,
+        Self::SpectralNorm,
+        Self::Ema,
+        Self::DiffAugment,
+    ];
+
+    /// The name `ganforge bench --regulariser` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::WeightClip => "wgan-clip",
+            Self::GradientPenalty => "wgan-gp",
+            Self::R1 => "r1",
+            Self::LeCam => "lecam",
+            Self::SpectralNorm => "spectral-norm",
+            Self::Ema => "ema",
+            Self::DiffAugment => "diffaugment",
+        }
+    }
+
+    /// The regulariser called `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.name() == name)
+    }
+
+    /// Whether it takes the discriminator's input gradient.
+    pub fn needs_input_gradient(self) -> bool {
+        matches!(self, Self::GradientPenalty | Self::R1)
+    }
 }
 
 impl Workload {
@@ -53,18 +113,24 @@ impl Workload {
             ConditioningMethod::None => 0,
             _ => BENCH_CLASSES,
         };
+        let optimizer: OptimizerSpec = match self.regulariser {
+            Some(BenchRegulariser::WeightClip) => OptimizerSpec::RmsProp(RmsPropSpec::WGAN),
+            _ => AdamSpec::DCGAN.into(),
+        };
+        let regulariser = |r| self.regulariser == Some(r);
         GanSpec {
             architecture: self.architecture.clone(),
             conditioning: Conditioning::new(self.conditioning, classes),
-            generator_optimizer: AdamSpec::DCGAN.into(),
-            discriminator_optimizer: AdamSpec::DCGAN.into(),
-            ema: None,
+            generator_optimizer: optimizer,
+            discriminator_optimizer: optimizer,
+            ema: regulariser(BenchRegulariser::Ema).then_some(EmaSpec::DEFAULT),
             pack: 1,
             // As training builds them: SNGAN's discriminator is spectrally normalised.
-            spectral_norm: matches!(self.architecture, Architecture::Resnet(..)),
+            spectral_norm: matches!(self.architecture, Architecture::Resnet(..))
+                || regulariser(BenchRegulariser::SpectralNorm),
             minibatch_std: 0,
             ada: None,
-            lecam: None,
+            lecam: regulariser(BenchRegulariser::LeCam).then_some(LeCam::DEFAULT),
         }
     }
 
@@ -72,25 +138,69 @@ impl Workload {
     /// pix2pix's (L1 x 100 + adversarial) for an image-to-image architecture.
     pub fn objective(&self) -> Box<dyn Objective> {
         let latent_dim = self.architecture.latent_dim();
-        let loss = Box::new(NonSaturating);
         if let Some(pairs) = PairShape::of(&self.architecture, false) {
             let weights = TranslationSpec::default();
-            return Box::new(Translation::new(loss, weights, latent_dim, pairs));
+            return Box::new(Translation::new(
+                Box::new(NonSaturating),
+                weights,
+                latent_dim,
+                pairs,
+            ));
         }
+        let loss: Box<dyn AdversarialLoss> = match self.regulariser {
+            Some(BenchRegulariser::WeightClip | BenchRegulariser::GradientPenalty) => {
+                Box::new(Wasserstein)
+            }
+            _ => Box::new(NonSaturating),
+        };
+        let regularisers = self.regularisers();
         match self.conditioning {
             ConditioningMethod::None => Box::new(Unconditional {
                 loss,
-                regularisers: Regularisers::default(),
+                regularisers,
                 latent_dim,
             }),
             method => Box::new(ClassConditional {
                 loss,
-                regularisers: Regularisers::default(),
+                regularisers,
                 latent_dim,
                 classes: BENCH_CLASSES,
                 class_weight: (method == ConditioningMethod::Acgan).then_some(1.0),
             }),
         }
+    }
+}
+
+impl Workload {
+    /// The objective's part of [`Self::regulariser`].
+    fn regularisers(&self) -> Regularisers {
+        let mut regularisers = Regularisers::default();
+        match self.regulariser {
+            Some(BenchRegulariser::WeightClip) => regularisers.weight_clip = Some(0.01),
+            Some(BenchRegulariser::GradientPenalty) => {
+                regularisers.penalty = Some(Penalty::Gradient { weight: 10.0 });
+            }
+            Some(BenchRegulariser::R1) => {
+                regularisers.penalty = Some(Penalty::R1 {
+                    weight: 10.0,
+                    every: 1,
+                });
+            }
+            Some(BenchRegulariser::LeCam) => regularisers.lecam = Some(LeCam::DEFAULT),
+            Some(BenchRegulariser::DiffAugment) => {
+                regularisers.augment = Some(Augmentation {
+                    policy: AugmentPolicy {
+                        color: true,
+                        translation: true,
+                        cutout: true,
+                    },
+                    seed: 0,
+                    adaptive: false,
+                });
+            }
+            Some(BenchRegulariser::SpectralNorm | BenchRegulariser::Ema) | None => {}
+        }
+        regularisers
     }
 }
 
