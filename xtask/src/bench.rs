@@ -550,10 +550,10 @@ fn time_ganforge(
 /// A built `ganforge` binary: its backend, path and the PyTorch it needs (tch).
 type Built<'a> = (&'a String, PathBuf, Option<TorchEnv>);
 
-/// `o.rounds` rounds of `model` in `mode` on every built backend, each round ending with the
-/// peer: one row per backend. Rounds alternate ganforge and the peer, so a slow spell of a
-/// shared machine hits both sides of a round; the report gives medians and the spread of the
-/// per-round ratios.
+/// `o.rounds` rounds of `model` in `mode` on every built backend and the peer, the peer last in
+/// even rounds and first in odd ones: one row per backend. Each round times both sides, so a
+/// slow spell of a shared machine hits both sides of a round; the report gives medians and the
+/// spread of the per-round ratios.
 fn rounds(
     model: &str,
     built: &[Built<'_>],
@@ -563,7 +563,13 @@ fn rounds(
 ) -> Vec<Row> {
     let mut ours: Vec<Vec<Option<Sample>>> = vec![Vec::new(); built.len()];
     let mut peers = Vec::new();
-    for _ in 0..o.rounds {
+    for round in 0..o.rounds {
+        // Odd rounds run the peer first, so neither side always runs on a machine the other
+        // has just warmed (or heated).
+        let peer_first = round % 2 == 1;
+        if peer_first {
+            peers.push(peer());
+        }
         for (samples, (backend, binary, torch)) in ours.iter_mut().zip(built) {
             samples.push(time_ganforge(
                 model,
@@ -574,7 +580,9 @@ fn rounds(
                 mode,
             ));
         }
-        peers.push(peer());
+        if !peer_first {
+            peers.push(peer());
+        }
     }
     ours.iter()
         .zip(built)
