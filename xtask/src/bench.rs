@@ -453,7 +453,7 @@ fn write_report(
     std::fs::create_dir_all(dir)?;
     let mut md = format!(
         "threads: {}, iterations: {} (+{} warm-up), rounds: {} (ganforge and PyTorch back to \
-         back in each; images/s are medians, the ratio is the median of the rounds' ratios), \
+         back in each, PyTorch first in every second round; images/s are medians, the ratio is the median of the rounds' ratios), \
          PyTorch device: {}\n\n\
          | model | backend | ganforge img/s | PyTorch img/s | ratio | ratio range | ganforge peak RSS MiB | PyTorch peak RSS MiB |\n\
          |---|---|---|---|---|---|---|---|\n",
