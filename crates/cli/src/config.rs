@@ -80,6 +80,10 @@ pub enum ModelSection {
         /// Spectral normalisation of the discriminator's weights.
         #[serde(default)]
         spectral_norm: bool,
+        /// Spectral normalisation of the generator's linear and convolution weights (SAGAN,
+        /// BigGAN); for generators without transposed convolutions.
+        #[serde(default)]
+        spectral_norm_g: bool,
         /// Items per group of the discriminator's minibatch standard deviation feature
         /// (Karras et al. 2018); 0 for none.
         #[serde(default)]
@@ -114,6 +118,10 @@ pub enum ModelSection {
         /// Spectral normalisation of the discriminator's weights.
         #[serde(default)]
         spectral_norm: bool,
+        /// Spectral normalisation of the generator's linear and convolution weights (SAGAN,
+        /// BigGAN); for generators without transposed convolutions.
+        #[serde(default)]
+        spectral_norm_g: bool,
         /// Items per group of the discriminator's minibatch standard deviation feature
         /// (Karras et al. 2018); 0 for none.
         #[serde(default)]
@@ -148,6 +156,10 @@ pub enum ModelSection {
         /// Spectral normalisation of the discriminator's weights.
         #[serde(default)]
         spectral_norm: bool,
+        /// Spectral normalisation of the generator's linear and convolution weights (SAGAN,
+        /// BigGAN); for generators without transposed convolutions.
+        #[serde(default)]
+        spectral_norm_g: bool,
         /// Items per group of the discriminator's minibatch standard deviation feature
         /// (Karras et al. 2018); 0 for none.
         #[serde(default)]
@@ -183,6 +195,10 @@ pub enum ModelSection {
         /// Spectral normalisation of the discriminator's weights (SNGAN's own setting).
         #[serde(default = "default_true")]
         spectral_norm: bool,
+        /// Spectral normalisation of the generator's linear and convolution weights (SAGAN,
+        /// BigGAN); for generators without transposed convolutions.
+        #[serde(default)]
+        spectral_norm_g: bool,
         /// Items per group of the discriminator's minibatch standard deviation feature
         /// (Karras et al. 2018); 0 for none.
         #[serde(default)]
@@ -217,6 +233,10 @@ pub enum ModelSection {
         /// Spectral normalisation of the discriminator's weights.
         #[serde(default)]
         spectral_norm: bool,
+        /// Spectral normalisation of the generator's linear and convolution weights (SAGAN,
+        /// BigGAN); for generators without transposed convolutions.
+        #[serde(default)]
+        spectral_norm_g: bool,
         /// Items per group of the discriminator's minibatch standard deviation feature
         /// (Karras et al. 2018); 0 for none.
         #[serde(default)]
@@ -296,6 +316,28 @@ impl ModelSection {
             | ModelSection::Dcgan { spectral_norm, .. }
             | ModelSection::SnganResnet { spectral_norm, .. }
             | ModelSection::ToyMlp { spectral_norm, .. } => *spectral_norm,
+            ModelSection::Pix2pix { .. } => false,
+        }
+    }
+
+    /// Whether the generator's weights are spectrally normalised.
+    pub fn spectral_norm_g(&self) -> bool {
+        match self {
+            ModelSection::MlpMnist {
+                spectral_norm_g, ..
+            }
+            | ModelSection::DcganMnist {
+                spectral_norm_g, ..
+            }
+            | ModelSection::Dcgan {
+                spectral_norm_g, ..
+            }
+            | ModelSection::SnganResnet {
+                spectral_norm_g, ..
+            }
+            | ModelSection::ToyMlp {
+                spectral_norm_g, ..
+            } => *spectral_norm_g,
             ModelSection::Pix2pix { .. } => false,
         }
     }

@@ -158,6 +158,7 @@ pub fn run_spec(config: &RawConfig, backend: BackendKind) -> Result<RunSpec, Cli
         },
         pack: config.model.pack(),
         spectral_norm: config.model.spectral_norm(),
+        spectral_norm_g: config.model.spectral_norm_g(),
         minibatch_std: config.model.minibatch_std(),
         translation: translation(config.loss),
         augment: augment(config)?,

@@ -194,6 +194,28 @@ fn every_architecture_trains_and_samples() {
     }
 }
 
+/// `[model] spectral_norm_g` reaches the run's spec where the generator takes it and is
+/// refused by key where it has transposed convolutions.
+#[test]
+fn generator_spectral_norm_is_read_and_refused_by_key() {
+    let data = tempfile::tempdir().unwrap();
+    let mlp = format!(
+        "[model]\narchitecture = \"mlp-mnist\"\nspectral_norm_g = true\n\
+         [data]\ndataset = \"mnist\"\ndir = \"{}\"\n",
+        data.path().display()
+    );
+    let spec = common::try_plan_on(&mlp, &[], BackendKind::Flex).unwrap();
+    assert!(spec.spectral_norm_g && !spec.spectral_norm);
+    let dcgan = dcgan_mnist_toml(data.path()).replace(
+        "architecture = \"dcgan-mnist\"\n",
+        "architecture = \"dcgan-mnist\"\nspectral_norm_g = true\n",
+    );
+    let err = common::try_plan_on(&dcgan, &[], BackendKind::Flex)
+        .err()
+        .expect("a DCGAN generator refuses spectral norm");
+    assert!(err.to_string().contains("model.spectral_norm_g"), "{err}");
+}
+
 /// Adaptive augmentation: the probability moves with the discriminator's scores on real
 /// items (logged as `augment_p`), the run resumes exactly with a window open across the
 /// checkpoint, and its keys are refused by name where they do not apply.

@@ -403,6 +403,15 @@ impl Discriminator {
     }
 }
 
+/// How a generator is built beyond its architecture and conditioning.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GeneratorOptions {
+    /// Spectral normalisation of the network's linear and convolution weights (Zhang et al.
+    /// 2019, SAGAN; BigGAN), not of the label embedding or the class-conditional BatchNorm
+    /// tables; see [`Architecture::generator_takes_spectral_norm`].
+    pub spectral_norm: bool,
+}
+
 /// How a discriminator is built beyond its architecture and conditioning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DiscriminatorOptions {
@@ -541,6 +550,37 @@ impl Architecture {
         seed: u64,
         conditioning: &Conditioning,
     ) -> Result<Generator, ModelError> {
+        self.generator_with(device, seed, conditioning, GeneratorOptions::default())
+    }
+
+    /// Whether the generator can be spectrally normalised ([`GeneratorOptions`]): those
+    /// without transposed convolutions (`mlp-mnist`, `sngan-resnet`, `toy-mlp`). A transposed
+    /// convolution's weight is laid out `[in, out, k, k]`, and normalising it as the
+    /// convention does (`[out, in * k * k]`) needs a permutation the reparameterisation does
+    /// not make.
+    pub fn generator_takes_spectral_norm(&self) -> bool {
+        matches!(
+            self,
+            Architecture::Mlp(..) | Architecture::Resnet(..) | Architecture::Toy(..)
+        )
+    }
+
+    /// Builds the generator with `options` (spectral normalisation).
+    pub fn generator_with(
+        &self,
+        device: &Device,
+        seed: u64,
+        conditioning: &Conditioning,
+        options: GeneratorOptions,
+    ) -> Result<Generator, ModelError> {
+        if options.spectral_norm && !self.generator_takes_spectral_norm() {
+            return Err(ModelError::Unsupported {
+                option: "spectral_norm_g",
+                reason: "the generator has transposed convolutions; mlp-mnist, sngan-resnet \
+                         and toy-mlp take it"
+                    .into(),
+            });
+        }
         conditioning.check()?;
         self.check_translation(conditioning, 1)?;
         let init = &mut WeightInit::new(seed);
@@ -553,6 +593,10 @@ impl Architecture {
             false => self.clone(),
         }
         .generator_net(device, init)?;
+        let net = match options.spectral_norm {
+            true => net.apply_reparameterization(spectral::Normalizer::new(init)),
+            false => net,
+        };
         // The noise's embedding is N(0, 1), like the noise it joins.
         let label = embeds_label.then(|| init.embedding(classes, embed_dim, 1.0, device));
         let class_norms = match class_norm {

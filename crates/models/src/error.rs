@@ -11,6 +11,14 @@ pub enum ModelError {
         /// What is wrong with it.
         reason: String,
     },
+    /// An option the architecture cannot take.
+    #[error("{option} is not available for this architecture: {reason}")]
+    Unsupported {
+        /// The option, e.g. `spectral_norm_g`.
+        option: &'static str,
+        /// Why.
+        reason: String,
+    },
 }
 
 pub(crate) fn positive(field: &'static str, value: usize) -> Result<(), ModelError> {

@@ -35,7 +35,7 @@ mod unet;
 
 pub use architecture::{
     Architecture, Conditioning, ConditioningMethod, Discriminator, DiscriminatorNet,
-    DiscriminatorOptions, Generator, GeneratorNet, Scores,
+    DiscriminatorOptions, Generator, GeneratorNet, GeneratorOptions, Scores,
 };
 pub use augment::AugmentPolicy;
 pub use classifier::{Classifier, ClassifierConfig, ConvBlock};

@@ -5,7 +5,9 @@
 use burn::prelude::*;
 use ganforge_backend::BackendKind;
 use ganforge_losses::{AdversarialLoss, LeCam, NonSaturating, Penalty, Wasserstein};
-use ganforge_models::{Architecture, AugmentPolicy, Conditioning, ConditioningMethod};
+use ganforge_models::{
+    Architecture, AugmentPolicy, Conditioning, ConditioningMethod, GeneratorOptions,
+};
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
@@ -128,6 +130,7 @@ impl Workload {
             // As training builds them: SNGAN's discriminator is spectrally normalised.
             spectral_norm: matches!(self.architecture, Architecture::Resnet(..))
                 || regulariser(BenchRegulariser::SpectralNorm),
+            generator_options: GeneratorOptions::default(),
             minibatch_std: 0,
             ada: None,
             lecam: regulariser(BenchRegulariser::LeCam).then_some(LeCam::DEFAULT),

@@ -176,7 +176,7 @@ pub fn load_generator(
     let spec = checkpoint::spec(dir)?;
     let arch = &spec.architecture;
     let conditioning = spec.conditioning;
-    let generator = arch.generator(device, 0, &conditioning)?;
+    let generator = arch.generator_with(device, 0, &conditioning, spec.generator_options())?;
     let file = match weights {
         Weights::Averaged if spec.ema.is_some() => GENERATOR_EMA,
         _ => GENERATOR,

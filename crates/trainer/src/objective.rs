@@ -16,7 +16,7 @@ use ganforge_kernels::FusedAdam;
 use ganforge_losses::{AdversarialLoss, LeCam, Penalty, class_cross_entropy};
 use ganforge_models::{
     Architecture, AugmentPolicy, Conditioning, Discriminator, DiscriminatorOptions, Generator,
-    ModelError, Scores,
+    GeneratorOptions, ModelError, Scores,
 };
 use rand::{Rng, RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
@@ -145,6 +145,8 @@ pub struct GanSpec {
     pub pack: usize,
     /// Spectral normalisation of the discriminator's weights.
     pub spectral_norm: bool,
+    /// How the generator (and its moving average) is built beyond its architecture.
+    pub generator_options: GeneratorOptions,
     /// Items per group of the discriminator's minibatch standard deviation feature; 0 for
     /// none.
     pub minibatch_std: usize,
@@ -191,9 +193,15 @@ impl Gan {
     /// Builds both networks on `device` (an autodiff device, to train) from `seeds`, with
     /// fresh optimisers. Training, benchmarks and tests all build their GANs here.
     pub fn new(spec: &GanSpec, device: &Device, seeds: InitSeeds) -> Result<Self, ModelError> {
-        let generator = spec
-            .architecture
-            .generator(device, seeds.generator, &spec.conditioning)?;
+        let build_generator = || {
+            spec.architecture.generator_with(
+                device,
+                seeds.generator,
+                &spec.conditioning,
+                spec.generator_options,
+            )
+        };
+        let generator = build_generator()?;
         let options = DiscriminatorOptions {
             pack: spec.pack,
             spectral_norm: spec.spectral_norm,
@@ -206,11 +214,7 @@ impl Gan {
             options,
         )?;
         let ema = match spec.ema {
-            Some(ema) => Some(Ema::new(
-                ema,
-                spec.architecture
-                    .generator(device, seeds.generator, &spec.conditioning)?,
-            )),
+            Some(ema) => Some(Ema::new(ema, build_generator()?)),
             None => None,
         };
         Ok(Self {

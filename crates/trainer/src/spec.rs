@@ -14,7 +14,9 @@ use ganforge_data::{
     ToyDataset, ToyDistribution, locate, stacked_class_names,
 };
 use ganforge_losses::{LeCam, LossKind, Penalty};
-use ganforge_models::{Architecture, AugmentPolicy, Conditioning, ConditioningMethod};
+use ganforge_models::{
+    Architecture, AugmentPolicy, Conditioning, ConditioningMethod, GeneratorOptions,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::ada::AdaSpec;
@@ -410,6 +412,9 @@ pub struct RunSpec {
     /// Spectral normalisation of the discriminator's weights (Miyato et al. 2018).
     #[serde(default)]
     pub spectral_norm: bool,
+    /// Spectral normalisation of the generator's weights (SAGAN, BigGAN).
+    #[serde(default)]
+    pub spectral_norm_g: bool,
     /// Items per group of the discriminator's minibatch standard deviation feature (Karras
     /// et al. 2018); 0 for none.
     #[serde(default)]
@@ -612,6 +617,14 @@ impl RunSpec {
         self.check_conditioning()?;
         self.check_penalty()?;
         self.check_pack()?;
+        if self.spectral_norm_g && !self.architecture.generator_takes_spectral_norm() {
+            return Err(TrainError::invalid(
+                "model.spectral_norm_g",
+                true,
+                "normalises linear and convolution weights; this generator has transposed \
+                 convolutions (mlp-mnist, sngan-resnet and toy-mlp take it)",
+            ));
+        }
         self.check_eval()?;
         self.check_augment()?;
         if let Some(clip) = self.weight_clip
@@ -914,9 +927,17 @@ impl RunSpec {
             ema: self.ema,
             pack: self.pack,
             spectral_norm: self.spectral_norm,
+            generator_options: self.generator_options(),
             minibatch_std: self.minibatch_std,
             lecam: self.lecam,
             ada: self.adaptive_augment,
+        }
+    }
+
+    /// How the generator is built beyond its architecture.
+    pub fn generator_options(&self) -> GeneratorOptions {
+        GeneratorOptions {
+            spectral_norm: self.spectral_norm_g,
         }
     }
 

@@ -604,16 +604,18 @@ fn check_resumable(dir: &Path, spec: &RunSpec) -> Result<(), TrainError> {
 /// What of `spec` shapes the networks and optimiser states a checkpoint holds.
 fn networks(spec: &RunSpec) -> String {
     format!(
-        "{:?} ({:?}, classes {:?}, moving average {}, pack {}, spectral norm {}, minibatch std \
-         {}, LeCam {}, optimisers {}/{})",
+        "{:?} ({:?}, classes {:?}, moving average {}, pack {}, spectral norm {} (generator {}), \
+         minibatch std {}, LeCam {}, adaptive augmentation {}, optimisers {}/{})",
         spec.architecture,
         spec.conditioning,
         spec.class_names,
         spec.ema.is_some(),
         spec.pack,
         spec.spectral_norm,
+        spec.spectral_norm_g,
         spec.minibatch_std,
         spec.lecam.is_some(),
+        spec.adaptive_augment.is_some(),
         spec.generator_optimizer.name(),
         spec.discriminator_optimizer.name(),
     )

@@ -70,6 +70,7 @@ fn ring_spec(steps: u64) -> RunSpec {
         ema: None,
         pack: 1,
         spectral_norm: false,
+        spectral_norm_g: false,
         minibatch_std: 0,
         translation: None,
         augment: None,
@@ -307,6 +308,64 @@ fn spectral_normalisation_is_live_and_resumes_exactly() {
     );
     let err = train(&sn(8, false), runs.path(), Some(&straight.run_dir)).unwrap_err();
     assert!(err.to_string().contains("spectral norm"), "{err}");
+}
+
+/// Spectral normalisation of the generator: every weight of its network normalised (the
+/// moving average's too), training changed, resume exact, and refused by key for a generator
+/// with transposed convolutions.
+#[test]
+fn generator_spectral_normalisation_is_live_and_resumes_exactly() {
+    let sn = |steps, spectral_norm_g| RunSpec {
+        spectral_norm_g,
+        ema: Some(EmaSpec::DEFAULT),
+        conditioning: Conditioning::none(),
+        class_names: Vec::new(),
+        ..ring_spec(steps)
+    };
+    let spec = sn(6, true);
+    let gan = Gan::new(
+        &spec.gan_spec(),
+        &Device::flex().autodiff(),
+        spec.init_seeds(),
+    )
+    .unwrap();
+    assert!(ganforge_models::is_spectrally_normalized(&gan.generator));
+    let ema = gan.ema.as_ref().unwrap();
+    assert!(ganforge_models::is_spectrally_normalized(&ema.generator));
+    assert!(!ganforge_models::is_spectrally_normalized(
+        &gan.discriminator
+    ));
+    let runs = tempfile::tempdir().unwrap();
+    let straight = train(&sn(6, true), runs.path(), None).unwrap();
+    let plain = train(&sn(6, false), runs.path(), None).unwrap();
+    assert!(
+        generator_weights(&straight.checkpoint) != generator_weights(&plain.checkpoint),
+        "normalising the generator changed nothing"
+    );
+    let first = train(&sn(3, true), runs.path(), None).unwrap();
+    let resumed = train(&sn(6, true), runs.path(), Some(&first.run_dir)).unwrap();
+    assert!(
+        generator_weights(&straight.checkpoint) == generator_weights(&resumed.checkpoint),
+        "a resumed run with a normalised generator differs from an uninterrupted one"
+    );
+    let dcgan = RunSpec {
+        architecture: Architecture::Dcgan(
+            DcganGeneratorConfig::new(32, 3),
+            DcganDiscriminatorConfig::new(32, 3),
+        ),
+        data: DataSpec::Cifar10 {
+            split: ganforge_data::Split::Train,
+            dir: None,
+        },
+        conditioning: Conditioning::none(),
+        class_names: Vec::new(),
+        ..sn(2, true)
+    };
+    let err = dcgan.check().unwrap_err().to_string();
+    assert!(
+        err.contains("model.spectral_norm_g") && err.contains("transposed"),
+        "{err}"
+    );
 }
 
 /// The minibatch standard deviation feature changes training (its weight starts at zero and

@@ -40,6 +40,7 @@ fn gan_spec() -> GanSpec {
         ema: None,
         pack: 1,
         spectral_norm: false,
+        generator_options: Default::default(),
         minibatch_std: 0,
         lecam: None,
         ada: None,
