@@ -211,8 +211,7 @@ fn generator_spectral_norm_is_read_and_refused_by_key() {
         "architecture = \"dcgan-mnist\"\nspectral_norm_g = true\n",
     );
     let err = common::try_plan_on(&dcgan, &[], BackendKind::Flex)
-        .err()
-        .expect("a DCGAN generator refuses spectral norm");
+        .expect_err("a DCGAN generator refuses spectral norm");
     assert!(err.to_string().contains("model.spectral_norm_g"), "{err}");
 }
 
