@@ -32,6 +32,7 @@ mod matmul;
 mod norm;
 #[cfg(feature = "flex")]
 mod plan;
+mod rmsprop;
 #[cfg(feature = "flex")]
 mod taps;
 #[cfg(feature = "flex")]
@@ -50,6 +51,7 @@ mod test_data {
 }
 
 pub use adam::FusedAdam;
+pub use rmsprop::FusedRmsProp;
 
 use burn::prelude::*;
 use burn::tensor::module;

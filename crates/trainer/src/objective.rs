@@ -9,10 +9,10 @@
 use crate::ada::{AdaSpec, AdaState};
 use crate::ema::{Ema, EmaSpec};
 use burn::module::{ModuleMapper, Param};
-use burn::optim::{GradientsParams, ModuleOptimizer, RmsPropConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
-use ganforge_kernels::FusedAdam;
+use ganforge_kernels::{FusedAdam, FusedRmsProp};
 use ganforge_losses::{AdversarialLoss, LeCam, Penalty, class_cross_entropy};
 use ganforge_models::{
     Architecture, AugmentPolicy, Conditioning, Discriminator, DiscriminatorOptions, Generator,
@@ -111,13 +111,9 @@ impl OptimizerSpec {
     pub fn optimizer(&self) -> ModuleOptimizer {
         match self {
             OptimizerSpec::Adam(a) => a.optimizer(),
-            OptimizerSpec::RmsProp(r) => ModuleOptimizer::from(
-                RmsPropConfig::new()
-                    .with_alpha(r.alpha)
-                    .with_epsilon(r.epsilon)
-                    .with_momentum(0.0)
-                    .build(),
-            ),
+            OptimizerSpec::RmsProp(r) => {
+                ModuleOptimizer::from(FusedRmsProp::new(r.alpha, r.epsilon))
+            }
         }
     }
 }
