@@ -13,10 +13,17 @@ use burn::prelude::*;
 #[cfg(feature = "flex")]
 use burn::tensor::DType;
 
-/// Elements per parallel task: large enough to amortise scheduling, small enough to split
-/// the parameters of a small layer between threads.
+/// Elements per parallel task of the fused optimisers: large enough to amortise scheduling,
+/// small enough to split the parameters of a small layer between threads.
 #[cfg(feature = "flex")]
-const CHUNK: usize = 1 << 15;
+pub(crate) const CHUNK: usize = 1 << 15;
+
+/// Whether a fused optimiser steps `tensor` with `grad` itself: `f32` tensors on flex. The
+/// others go to burn's optimiser.
+#[cfg(feature = "flex")]
+pub(crate) fn fused_applies<const D: usize>(tensor: &Tensor<D>, grad: &Tensor<D>) -> bool {
+    tensor.device() == Device::flex() && tensor.dtype() == DType::F32 && grad.dtype() == DType::F32
+}
 
 /// Adam whose update on flex is one fused pass (see the module docs).
 #[derive(Clone)]
@@ -147,10 +154,7 @@ impl Optimizer for FusedAdam {
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         #[cfg(feature = "flex")]
-        if tensor.device() == Device::flex()
-            && tensor.dtype() == DType::F32
-            && grad.dtype() == DType::F32
-        {
+        if fused_applies(&tensor, &grad) {
             return self.fused_step(lr, tensor, grad, state);
         }
         self.burn_adam.step(lr, tensor, grad, state)

@@ -10,14 +10,10 @@
 //! and its state is burn's [`RmsPropState`], so checkpoints written by either load into the
 //! other.
 
+#[cfg(feature = "flex")]
+use crate::adam::{CHUNK, fused_applies};
 use burn::optim::{LearningRate, Optimizer, RmsProp, RmsPropConfig, RmsPropState};
 use burn::prelude::*;
-#[cfg(feature = "flex")]
-use burn::tensor::DType;
-
-/// Elements per parallel task (as [`crate::FusedAdam`]'s).
-#[cfg(feature = "flex")]
-const CHUNK: usize = 1 << 15;
 
 /// RMSProp without momentum whose update on flex is one fused pass (see the module docs).
 #[derive(Clone)]
@@ -112,10 +108,7 @@ impl Optimizer for FusedRmsProp {
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         #[cfg(feature = "flex")]
-        if tensor.device() == Device::flex()
-            && tensor.dtype() == DType::F32
-            && grad.dtype() == DType::F32
-        {
+        if fused_applies(&tensor, &grad) {
             return self.fused_step(lr, tensor, grad, state);
         }
         self.burn_rmsprop.step(lr, tensor, grad, state)

@@ -172,9 +172,7 @@ impl Workload {
             }),
         }
     }
-}
 
-impl Workload {
     /// The objective's part of [`Self::regulariser`].
     fn regularisers(&self) -> Regularisers {
         let mut regularisers = Regularisers::default();

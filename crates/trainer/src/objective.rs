@@ -226,6 +226,11 @@ impl Gan {
         })
     }
 
+    /// The probability of each augmentation: the adaptive one when augmentation adapts, else 1.
+    fn augment_probability(&self) -> f32 {
+        self.ada.as_ref().map_or(1.0, |ada| ada.probability)
+    }
+
     /// The generator samples come from: the moving average when one is kept.
     pub fn sampling_generator(&self) -> &Generator {
         self.ema
@@ -503,9 +508,8 @@ fn augmented(
     step: u64,
     scored: Scored,
 ) -> Tensor<4> {
-    let probability = gan.ada.as_ref().map_or(1.0, |ada| ada.probability);
     match augment {
-        Some(augment) => augment.apply(images, step, scored, probability),
+        Some(augment) => augment.apply(images, step, scored, gan.augment_probability()),
         None => images,
     }
 }
@@ -679,8 +683,7 @@ impl<'a> Steps<'a> {
         parts.extend(d.class_losses);
         parts.extend(d.penalty);
         if self.regularisers.augment.is_some_and(|a| a.adaptive) {
-            let probability = gan.ada.as_ref().map_or(1.0, |ada| ada.probability);
-            parts.push(Tensor::from_floats([probability], &device));
+            parts.push(Tensor::from_floats([gan.augment_probability()], &device));
         }
         let values = Tensor::cat(parts, 0);
         (gan, StepStats { values })

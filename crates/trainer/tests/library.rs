@@ -181,6 +181,24 @@ fn the_moving_average_resumes_exactly_and_is_what_samples_use() {
     assert!(err.to_string().contains("ema.beta"), "{err}");
 }
 
+/// `spec` on `dcgan` (32x32, batch normalisation in D, transposed convolutions in G) and
+/// unconditional CIFAR-10: for checks that refuse what those networks cannot take.
+fn on_dcgan32_cifar10(spec: RunSpec) -> RunSpec {
+    RunSpec {
+        architecture: Architecture::Dcgan(
+            DcganGeneratorConfig::new(32, 3),
+            DcganDiscriminatorConfig::new(32, 3),
+        ),
+        data: DataSpec::Cifar10 {
+            split: ganforge_data::Split::Train,
+            dir: None,
+        },
+        conditioning: Conditioning::none(),
+        class_names: Vec::new(),
+        ..spec
+    }
+}
+
 /// A run with a gradient penalty differs from the same run without it (the penalty reaches
 /// the discriminator's weights), resumes exactly, and reports the penalty; a discriminator
 /// with batch normalisation cannot take one.
@@ -216,19 +234,7 @@ fn a_gradient_penalty_is_live_and_resumes_exactly() {
     let resumed = train(&wgan(6, gp), runs.path(), Some(&first.run_dir)).unwrap();
     assert!(generator_weights(&with.checkpoint) == generator_weights(&resumed.checkpoint));
 
-    let dcgan = RunSpec {
-        architecture: Architecture::Dcgan(
-            DcganGeneratorConfig::new(32, 3),
-            DcganDiscriminatorConfig::new(32, 3),
-        ),
-        data: DataSpec::Cifar10 {
-            split: ganforge_data::Split::Train,
-            dir: None,
-        },
-        conditioning: Conditioning::none(),
-        class_names: Vec::new(),
-        ..wgan(2, gp)
-    };
+    let dcgan = on_dcgan32_cifar10(wgan(2, gp));
     let err = dcgan.check().unwrap_err().to_string();
     assert!(
         err.contains("loss.penalty") && err.contains("batch normalisation"),
@@ -348,19 +354,7 @@ fn generator_spectral_normalisation_is_live_and_resumes_exactly() {
         generator_weights(&straight.checkpoint) == generator_weights(&resumed.checkpoint),
         "a resumed run with a normalised generator differs from an uninterrupted one"
     );
-    let dcgan = RunSpec {
-        architecture: Architecture::Dcgan(
-            DcganGeneratorConfig::new(32, 3),
-            DcganDiscriminatorConfig::new(32, 3),
-        ),
-        data: DataSpec::Cifar10 {
-            split: ganforge_data::Split::Train,
-            dir: None,
-        },
-        conditioning: Conditioning::none(),
-        class_names: Vec::new(),
-        ..sn(2, true)
-    };
+    let dcgan = on_dcgan32_cifar10(sn(2, true));
     let err = dcgan.check().unwrap_err().to_string();
     assert!(
         err.contains("model.spectral_norm_g") && err.contains("transposed"),
