@@ -10,7 +10,14 @@
 //! for the whole batch, and [`scatter_patches`] (the transpose of [`patches`]) adds a patch
 //! matrix back onto images, summing overlaps.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
+
+use crate::uninit::{assume_init, uninit};
+
+/// A zero of the patch matrix: a kernel tap outside the image.
+const ZERO: MaybeUninit<f32> = MaybeUninit::new(0.0);
 
 /// Where a kernel window lands: the image side (`channels x height x width`), the kernel,
 /// stride and leading padding, and the number of window positions (`out_h x out_w`).
@@ -70,28 +77,41 @@ pub fn patches(images: &[f32], batch: usize, w: &Windows) -> Vec<f32> {
     let iw = w.image[1];
     let c = w.channels;
     let len = w.patch_len();
-    let mut out = vec![0.0f32; batch * w.positions() * len];
-    if len == 0 || out.is_empty() {
-        return out;
-    }
-    out.par_chunks_mut(w.out[1] * len)
-        .enumerate()
-        .for_each(|(line, out)| {
-            let (b, oy) = (line / w.out[0], line % w.out[0]);
-            let image = &images[b * w.image_len()..][..w.image_len()];
-            let (y0, rows) = w.span(0, oy);
-            for (ox, patch) in out.chunks_mut(len).enumerate() {
-                let (x0, cols) = w.span(1, ox);
-                let run = cols.len() * c;
-                for ky in rows.clone() {
-                    let iy = (y0 + ky as isize) as usize;
-                    let from = ((iy * iw) as isize + x0 + cols.start as isize) as usize * c;
-                    let to = (ky * kw + cols.start) * c;
-                    patch[to..][..run].copy_from_slice(&image[from..][..run]);
+    let mut out = uninit(batch * w.positions() * len);
+    if len > 0 && !out.is_empty() {
+        out.par_chunks_mut(w.out[1] * len)
+            .enumerate()
+            .for_each(|(line, out)| {
+                let (b, oy) = (line / w.out[0], line % w.out[0]);
+                let image = &images[b * w.image_len()..][..w.image_len()];
+                let (y0, rows) = w.span(0, oy);
+                for (ox, patch) in out.chunks_mut(len).enumerate() {
+                    let (x0, cols) = w.span(1, ox);
+                    // Each kernel row: zeros left of the image, its run of pixels, zeros
+                    // right of it (all zeros for a kernel row above or below the image).
+                    for (ky, kernel_row) in patch.chunks_mut(kw * c).enumerate() {
+                        if !rows.contains(&ky) {
+                            kernel_row.fill(ZERO);
+                            continue;
+                        }
+                        let iy = (y0 + ky as isize) as usize;
+                        let from = ((iy * iw) as isize + x0 + cols.start as isize) as usize * c;
+                        let (left, rest) = kernel_row.split_at_mut(cols.start * c);
+                        let (run, right) = rest.split_at_mut(cols.len() * c);
+                        left.fill(ZERO);
+                        run.write_copy_of_slice(&image[from..][..run.len()]);
+                        right.fill(ZERO);
+                    }
                 }
-            }
-        });
-    out
+            });
+    }
+    // SAFETY: the lines cover `out`, the patches each line, the kernel rows each patch, and
+    // every kernel row is written in full above (`len == 0` or an empty `out` has nothing
+    // to write).
+    #[allow(unsafe_code)]
+    unsafe {
+        assume_init(out)
+    }
 }
 
 /// The images (`[batch, h, w, channels]`) whose patches sum to `patch_matrix`
@@ -154,6 +174,7 @@ mod tests {
         let w = windows();
         let batch = 2;
         let img = ramp(batch * w.image_len(), 0, 0.1);
+        crate::uninit::poison_freed(batch * w.positions() * w.patch_len());
         let p = patches(&img, batch, &w);
         for b in 0..batch {
             for c in 0..2 {

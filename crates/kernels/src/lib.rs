@@ -37,6 +37,8 @@ mod rmsprop;
 mod taps;
 #[cfg(feature = "flex")]
 mod transpose;
+#[cfg(feature = "flex")]
+mod uninit;
 
 /// Test data shared by the unit tests.
 #[cfg(all(test, feature = "flex"))]

@@ -1,7 +1,11 @@
 //! A bounds-checked matrix product over strided views of host buffers, with `gemm` (the crate
 //! burn's flex matmul uses, with the same run-time choice of SIMD kernels).
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
+
+use crate::uninit::{assume_init, uninit};
 
 /// A read-only strided matrix over a slice: element `(i, j)` is
 /// `data[i * row_stride + j * col_stride]`.
@@ -78,9 +82,11 @@ pub fn matmul(lhs: MatRef<'_>, rhs: MatRef<'_>) -> Vec<f32> {
             )
         })
         .collect();
-    let mut sum = vec![0.0f32; m * n];
-    for partial in &partials {
-        sum.iter_mut().zip(partial).for_each(|(s, p)| *s += p);
+    // The first partial product is the start of the sum (`0 + p` is `p` exactly).
+    let mut partials = partials.into_iter();
+    let mut sum = partials.next().unwrap_or_else(|| vec![0.0f32; m * n]);
+    for partial in partials {
+        sum.iter_mut().zip(&partial).for_each(|(s, p)| *s += p);
     }
     sum
 }
@@ -113,16 +119,24 @@ impl<'a> MatRef<'a> {
 
 /// `lhs x rhs` as a new row-major matrix, in one `gemm` call.
 fn product(lhs: MatRef<'_>, rhs: MatRef<'_>, parallelism: gemm::Parallelism) -> Vec<f32> {
+    assert_eq!(lhs.cols, rhs.rows, "matmul: inner dimensions differ");
     let (m, n) = (lhs.rows, rhs.cols);
-    let mut dst = vec![0.0f32; m * n];
-    matmul_into_with(
-        MatMut::strided(&mut dst, m, n, n),
-        lhs,
-        rhs,
-        false,
-        parallelism,
-    );
-    dst
+    let mut dst = uninit(m * n);
+    if lhs.cols == 0 {
+        dst.fill(MaybeUninit::new(0.0));
+    } else if m > 0 && n > 0 {
+        // SAFETY: `dst` is a fresh `m x n` row-major buffer, aliased by nothing; `gemm`
+        // without `read_dst` writes every element and reads none.
+        #[allow(unsafe_code)]
+        unsafe {
+            gemm_into(dst.as_mut_ptr().cast(), n, lhs, rhs, false, parallelism);
+        }
+    }
+    // SAFETY: every element was written above (none exist when `m` or `n` is 0).
+    #[allow(unsafe_code)]
+    unsafe {
+        assume_init(dst)
+    }
 }
 
 /// A writable row-major matrix over a slice, rows `row_stride` apart: element `(i, j)` is
@@ -187,21 +201,53 @@ fn matmul_into_with(
         }
         return;
     }
-    // Strides index into slices, which never hold more than `isize::MAX` bytes.
-    let stride = |s: usize| s as isize;
-    // SAFETY: every index `gemm` reads or writes is `i * row_stride + j * col_stride` for
-    // `i < rows`, `j < cols` of the view it belongs to (`col_stride` 1 for `dst`), and the
-    // constructors checked that the largest such index lies inside its slice. `dst` is
-    // borrowed mutably, so no other view aliases it; all of it is initialised memory.
+    // SAFETY: the constructors checked that the largest index of each view, `(rows - 1) *
+    // row_stride + (cols - 1) * col_stride`, lies inside its slice; `dst` is borrowed
+    // mutably, so no other view aliases it, and all of it is initialised memory.
     #[allow(unsafe_code)]
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
+        gemm_into(
             dst.data.as_mut_ptr(),
+            dst.row_stride,
+            lhs,
+            rhs,
+            accumulate,
+            parallelism,
+        );
+    }
+}
+
+/// `dst += lhs x rhs` (or `dst = lhs x rhs` when `accumulate` is false) for a row-major
+/// `lhs.rows x rhs.cols` destination at `dst`, rows `dst_row_stride` apart, in one `gemm`
+/// call (`lhs.cols` at least 1).
+///
+/// # Safety
+///
+/// Every `dst.add(i * dst_row_stride + j)` for `i < lhs.rows`, `j < rhs.cols` is valid for
+/// writes (and initialised, for reads, when `accumulate` is true), and no other reference
+/// reaches those elements during the call. Without `accumulate`, `gemm` reads none of them.
+#[allow(unsafe_code)]
+unsafe fn gemm_into(
+    dst: *mut f32,
+    dst_row_stride: usize,
+    lhs: MatRef<'_>,
+    rhs: MatRef<'_>,
+    accumulate: bool,
+    parallelism: gemm::Parallelism,
+) {
+    // Strides index into slices, which never hold more than `isize::MAX` bytes.
+    let stride = |s: usize| s as isize;
+    // SAFETY: the caller vouches for `dst`; every index `gemm` reads of `lhs` and `rhs` is
+    // `i * row_stride + j * col_stride` for `i < rows`, `j < cols` of its view, and the
+    // views' constructors checked that the largest such index lies inside the slice.
+    unsafe {
+        gemm::gemm(
+            lhs.rows,
+            rhs.cols,
+            lhs.cols,
+            dst,
             1,
-            stride(dst.row_stride),
+            stride(dst_row_stride),
             accumulate,
             lhs.data.as_ptr(),
             stride(lhs.col_stride),
@@ -254,6 +300,7 @@ mod tests {
             ),
         ];
         for (lhs, rhs) in cases {
+            crate::uninit::poison_freed(lhs.rows * rhs.cols);
             let got = matmul(lhs, rhs);
             let want = naive(lhs, rhs);
             for (g, w) in got.iter().zip(&want) {

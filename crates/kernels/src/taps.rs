@@ -148,6 +148,7 @@ struct PhaseRows<'a> {
 }
 
 impl RowsMut for PhaseRows<'_> {
+    type Slot = f32;
     #[inline(always)]
     fn row(&mut self, x: usize) -> &mut [f32] {
         let start = (x / self.phases) * self.pixel + self.offset;

@@ -7,25 +7,53 @@
 //! BENCHMARKS.md); elsewhere element by element. Either way each element is moved once, so the
 //! results are identical.
 
+use std::mem::MaybeUninit;
+
+use crate::uninit::{assume_init, uninit};
+
+/// An element of a transpose's destination: `f32`, or `MaybeUninit<f32>` in a buffer that
+/// the transpose initialises.
+pub trait Slot: Sized {
+    /// Writes `values` to `dst` (of the same length).
+    fn put(dst: &mut [Self], values: &[f32]);
+}
+
+impl Slot for f32 {
+    #[inline(always)]
+    fn put(dst: &mut [Self], values: &[f32]) {
+        dst.copy_from_slice(values);
+    }
+}
+
+impl Slot for MaybeUninit<f32> {
+    #[inline(always)]
+    fn put(dst: &mut [Self], values: &[f32]) {
+        dst.write_copy_of_slice(values);
+    }
+}
+
 /// Destination rows of a transpose: row `j` (source column `j`) starts at `row(j)[0]`.
 pub trait RowsMut {
+    /// The destination's elements.
+    type Slot: Slot;
     /// The destination from the start of row `j` on.
-    fn row(&mut self, j: usize) -> &mut [f32];
+    fn row(&mut self, j: usize) -> &mut [Self::Slot];
 }
 
 /// Rows `stride` apart in one buffer, the first at `offset`.
-pub struct Strided<'a> {
+pub struct Strided<'a, T = f32> {
     /// The buffer.
-    pub data: &'a mut [f32],
+    pub data: &'a mut [T],
     /// Elements from one row to the next.
     pub stride: usize,
     /// Where row 0 starts.
     pub offset: usize,
 }
 
-impl RowsMut for Strided<'_> {
+impl<T: Slot> RowsMut for Strided<'_, T> {
+    type Slot = T;
     #[inline(always)]
-    fn row(&mut self, j: usize) -> &mut [f32] {
+    fn row(&mut self, j: usize) -> &mut [T] {
         &mut self.data[self.offset + j * self.stride..]
     }
 }
@@ -58,7 +86,7 @@ pub fn transpose_inner(data: &[f32], outer: usize, a: usize, b: usize) -> Vec<f3
     if a <= 1 || b <= 1 {
         return data.to_vec();
     }
-    let mut out = vec![0.0f32; data.len()];
+    let mut out = uninit(data.len());
     // Destination rows per task: all of them, or blocks of 8 that give each task ~16K elements.
     let rows = b.min((16 * 1024 / a).max(1).next_multiple_of(8));
     out.par_chunks_mut(a * b)
@@ -77,7 +105,12 @@ pub fn transpose_inner(data: &[f32], outer: usize, a: usize, b: usize) -> Vec<f3
             };
             transpose_rows(src, a, cols, |i| i * b + first, &mut dst);
         });
-    out
+    // SAFETY: the tasks' destination rows `first..first + cols` of each outer index cover
+    // all `b` rows of `a` elements, and `transpose_rows` writes each of them in full.
+    #[allow(unsafe_code)]
+    unsafe {
+        assume_init(out)
+    }
 }
 
 /// How one 8 x 8 block is transposed.
@@ -164,19 +197,19 @@ fn blocks(
         while cols - j0 >= 2 && starts.iter().all(|s| s + j0 + B <= src.len()) {
             let block = kernel.block(|i| eight(&src[starts[i] + j0..]));
             for (j, column) in block.iter().take(cols - j0).enumerate() {
-                dst.row(j0 + j)[i0..i0 + B].copy_from_slice(column);
+                Slot::put(&mut dst.row(j0 + j)[i0..i0 + B], column);
             }
             j0 = (j0 + B).min(cols);
         }
         for j in j0..cols {
             let column: [f32; B] = std::array::from_fn(|i| src[starts[i] + j]);
-            dst.row(j)[i0..i0 + B].copy_from_slice(&column);
+            Slot::put(&mut dst.row(j)[i0..i0 + B], &column);
         }
     }
     for i in full_rows..rows {
         let start = src_row(i);
         for j in 0..cols {
-            dst.row(j)[i] = src[start + j];
+            Slot::put(&mut dst.row(j)[i..=i], &[src[start + j]]);
         }
     }
 }
@@ -227,6 +260,7 @@ mod tests {
     #[test]
     fn transpose_inner_swaps_the_two_inner_axes() {
         let data: Vec<f32> = (0..2 * 19 * 33).map(|i| (i * 37 % 101) as f32).collect();
+        crate::uninit::poison_freed(data.len());
         let t = transpose_inner(&data, 2, 19, 33);
         for o in 0..2 {
             for i in 0..19 {
