@@ -11,6 +11,7 @@
 
 use crate::activation::LeakyRelu;
 use crate::elementwise::Channels;
+use crate::uninit::{assume_init, uninit};
 
 /// The outputs of a forward pass.
 #[derive(Debug)]
@@ -97,12 +98,16 @@ impl BatchNorm {
         let b: Vec<f32> = (0..shape.channels)
             .map(|c| beta[c] - mean[c] * a[c])
             .collect();
-        let mut y = vec![0.0f32; shape.len()];
+        let mut y = uninit(shape.len());
         let act = self.act();
         shape.map(&mut y, [x], [&a, &b], move |[v], [a, b]| {
             act.apply(v * a + b)
         });
-        y
+        // SAFETY: `map` writes every element of `y`.
+        #[allow(unsafe_code)]
+        unsafe {
+            assume_init(y)
+        }
     }
 
     /// The backward pass for the output gradient `dy`, given the forward's input `x`, output
@@ -138,13 +143,16 @@ impl BatchNorm {
         let q: Vec<f32> = (0..channels)
             .map(|c| (-f64::from(a[c]) * sums[c][0] / n) as f32 - p[c] * mean[c])
             .collect();
-        let mut dx = vec![0.0f32; shape.len()];
+        let mut dx = uninit(shape.len());
         shape.map(
             &mut dx,
             [dy, y, x],
             [&a, &p, &q],
             move |[dy, y, x], [a, p, q]| a * dz(dy, y) + p * x + q,
         );
+        // SAFETY: `map` writes every element of `dx`.
+        #[allow(unsafe_code)]
+        let dx = unsafe { assume_init(dx) };
         Grads {
             x: dx,
             gamma: gamma_grad,
@@ -249,8 +257,10 @@ mod tests {
                 let gamma: Vec<f32> = (0..channels).map(|c| 1.0 + 0.1 * c as f32).collect();
                 let beta: Vec<f32> = (0..channels).map(|c| 0.05 * c as f32 - 0.13).collect();
                 let dy = ramp(len, 5, 0.03);
+                crate::uninit::poison_freed(len);
                 let forward = norm.forward(&x, &gamma, &beta);
                 let r = norm.inverse_std(&forward.variance);
+                crate::uninit::poison_freed(len);
                 let grads = norm.backward(&dy, &x, &forward.y, &forward.mean, &r, &gamma);
                 let (y, dx, dgamma, dbeta) = reference(&norm, &x, &gamma, &beta, &dy);
                 let what = format!("{:?} slope {slope:?}", norm.shape);

@@ -22,6 +22,7 @@
 use crate::columns::Windows;
 use crate::matmul::{MatMut, MatRef, matmul_into, matmul_into_par};
 use crate::transpose::{RowsMut, Strided, transpose_inner, transpose_rows};
+use crate::uninit::{assume_init, uninit};
 use rayon::prelude::*;
 
 /// Target number of matrix rows (pixels times batch) of one parallel task.
@@ -115,9 +116,9 @@ impl PixelMajor {
     pub fn to_nchw(self, data: &[f32]) -> Vec<f32> {
         assert_eq!(data.len(), self.len(), "pixel-major: buffer size");
         let (b, c, hw) = (self.batch, self.channels, self.h * self.w);
-        let mut nchw = vec![0.0f32; b * c * hw];
+        let mut nchw = uninit(b * c * hw);
         if nchw.is_empty() {
-            return nchw;
+            return Vec::new();
         }
         nchw.par_chunks_mut(c * hw)
             .enumerate()
@@ -133,7 +134,11 @@ impl PixelMajor {
                 };
                 transpose_rows(data, hw, c, pixel, &mut dst);
             });
-        nchw
+        // SAFETY: each image's `c` rows of `hw` elements are all written by its transpose.
+        #[allow(unsafe_code)]
+        unsafe {
+            assume_init(nchw)
+        }
     }
 }
 
@@ -485,6 +490,7 @@ mod tests {
             let at = layout.at(x % 3, y, x / 3) + b * 3 + c;
             assert_eq!(arranged[at], nchw[((b * 3 + c) * 2 + y) * 7 + x]);
         }
+        crate::uninit::poison_freed(nchw.len());
         assert_eq!(layout.to_nchw(&arranged), nchw);
     }
 }

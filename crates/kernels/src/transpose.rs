@@ -7,30 +7,7 @@
 //! BENCHMARKS.md); elsewhere element by element. Either way each element is moved once, so the
 //! results are identical.
 
-use std::mem::MaybeUninit;
-
-use crate::uninit::{assume_init, uninit};
-
-/// An element of a transpose's destination: `f32`, or `MaybeUninit<f32>` in a buffer that
-/// the transpose initialises.
-pub trait Slot: Sized {
-    /// Writes `values` to `dst` (of the same length).
-    fn put(dst: &mut [Self], values: &[f32]);
-}
-
-impl Slot for f32 {
-    #[inline(always)]
-    fn put(dst: &mut [Self], values: &[f32]) {
-        dst.copy_from_slice(values);
-    }
-}
-
-impl Slot for MaybeUninit<f32> {
-    #[inline(always)]
-    fn put(dst: &mut [Self], values: &[f32]) {
-        dst.write_copy_of_slice(values);
-    }
-}
+use crate::uninit::{Slot, assume_init, uninit};
 
 /// Destination rows of a transpose: row `j` (source column `j`) starts at `row(j)[0]`.
 pub trait RowsMut {

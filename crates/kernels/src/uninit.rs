@@ -8,6 +8,39 @@
 
 use std::mem::{ManuallyDrop, MaybeUninit};
 
+/// An element of a kernel's output: `f32`, or `MaybeUninit<f32>` in an [`uninit`] buffer
+/// that the kernel initialises.
+pub trait Slot: Sized {
+    /// Writes `value`.
+    fn set(&mut self, value: f32);
+    /// Writes `values` to `dst` (of the same length).
+    fn put(dst: &mut [Self], values: &[f32]);
+}
+
+impl Slot for f32 {
+    #[inline(always)]
+    fn set(&mut self, value: f32) {
+        *self = value;
+    }
+
+    #[inline(always)]
+    fn put(dst: &mut [Self], values: &[f32]) {
+        dst.copy_from_slice(values);
+    }
+}
+
+impl Slot for MaybeUninit<f32> {
+    #[inline(always)]
+    fn set(&mut self, value: f32) {
+        self.write(value);
+    }
+
+    #[inline(always)]
+    fn put(dst: &mut [Self], values: &[f32]) {
+        dst.write_copy_of_slice(values);
+    }
+}
+
 /// A buffer of `len` elements, none of them initialised.
 pub(crate) fn uninit(len: usize) -> Vec<MaybeUninit<f32>> {
     let mut buffer = Vec::with_capacity(len);
