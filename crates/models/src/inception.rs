@@ -21,9 +21,10 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, PytorchStore};
-use burn::tensor::activation::relu;
 use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, interpolate, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, InterpolateMode, InterpolateOptions, MaxPoolOptions};
+
+use crate::layers::batch_norm_leaky_relu;
 
 /// Side of the square pictures the network sees.
 pub const INCEPTION_SIZE: usize = 299;
@@ -83,7 +84,7 @@ impl BasicConv2d {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.bn.forward(self.conv.forward(x)))
+        batch_norm_leaky_relu(&self.bn, self.conv.forward(x), 0.0)
     }
 }
 
