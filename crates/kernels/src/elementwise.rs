@@ -100,6 +100,23 @@ impl Channels {
         }
     }
 
+    /// A new buffer of `f(inputs at i, params of i's channel)` for every element, as
+    /// [`Self::map`] writes it.
+    pub fn mapped<const I: usize, const P: usize>(
+        &self,
+        inputs: [&[f32]; I],
+        params: [&[f32]; P],
+        f: impl Fn([f32; I], [f32; P]) -> f32 + Sync + Copy,
+    ) -> Vec<f32> {
+        let mut out = uninit(self.len());
+        self.map(&mut out, inputs, params, f);
+        // SAFETY: `map` writes every element of `out`.
+        #[allow(unsafe_code)]
+        unsafe {
+            assume_init(out)
+        }
+    }
+
     /// `out[i] = f(inputs at i, params of i's channel)` for every element, in parallel over
     /// images.
     pub fn map<O: Slot + Send, const I: usize, const P: usize>(

@@ -11,7 +11,6 @@
 
 use crate::activation::LeakyRelu;
 use crate::elementwise::Channels;
-use crate::uninit::{assume_init, uninit};
 
 /// The outputs of a forward pass.
 #[derive(Debug)]
@@ -98,16 +97,8 @@ impl BatchNorm {
         let b: Vec<f32> = (0..shape.channels)
             .map(|c| beta[c] - mean[c] * a[c])
             .collect();
-        let mut y = uninit(shape.len());
         let act = self.act();
-        shape.map(&mut y, [x], [&a, &b], move |[v], [a, b]| {
-            act.apply(v * a + b)
-        });
-        // SAFETY: `map` writes every element of `y`.
-        #[allow(unsafe_code)]
-        unsafe {
-            assume_init(y)
-        }
+        shape.mapped([x], [&a, &b], move |[v], [a, b]| act.apply(v * a + b))
     }
 
     /// The backward pass for the output gradient `dy`, given the forward's input `x`, output
@@ -143,16 +134,9 @@ impl BatchNorm {
         let q: Vec<f32> = (0..channels)
             .map(|c| (-f64::from(a[c]) * sums[c][0] / n) as f32 - p[c] * mean[c])
             .collect();
-        let mut dx = uninit(shape.len());
-        shape.map(
-            &mut dx,
-            [dy, y, x],
-            [&a, &p, &q],
-            move |[dy, y, x], [a, p, q]| a * dz(dy, y) + p * x + q,
-        );
-        // SAFETY: `map` writes every element of `dx`.
-        #[allow(unsafe_code)]
-        let dx = unsafe { assume_init(dx) };
+        let dx = shape.mapped([dy, y, x], [&a, &p, &q], move |[dy, y, x], [a, p, q]| {
+            a * dz(dy, y) + p * x + q
+        });
         Grads {
             x: dx,
             gamma: gamma_grad,
