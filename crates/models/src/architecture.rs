@@ -254,26 +254,27 @@ impl DiscriminatorNet {
         }
     }
 
-    /// The gradient with respect to `x` of `sum_b <features(x)_b, seed_b>` and the head's
-    /// gradient per item, for the networks that compute them (no batch normalisation).
-    fn input_gradient(
+    /// The features of `x` (as [`Self::features`], in the autodiff graph) and the gradient
+    /// with respect to `x` of `sum_b <features(x)_b, seed_b>` given the head's gradient per
+    /// item, for the networks that compute it (no batch normalisation).
+    fn features_and_input_gradient(
         &self,
         x: Tensor<4>,
         seed: impl FnOnce(Tensor<2>) -> Tensor<2>,
-    ) -> Option<Tensor<4>> {
+    ) -> Option<(Tensor<2>, Tensor<4>)> {
         let batch = x.dims()[0];
         match self {
             DiscriminatorNet::Mlp(d) => {
-                Some(d.features_input_gradient(x, seed(d.head_gradient(batch)?)))
+                Some(d.features_and_input_gradient(x, seed(d.head_gradient(batch)?)))
             }
             DiscriminatorNet::Toy(d) => {
-                Some(d.features_input_gradient(x, seed(d.head_gradient(batch)?)))
+                Some(d.features_and_input_gradient(x, seed(d.head_gradient(batch)?)))
             }
             DiscriminatorNet::DcganMnist(d) => {
-                Some(d.features_input_gradient(x, seed(d.head_gradient(batch)?)))
+                Some(d.features_and_input_gradient(x, seed(d.head_gradient(batch)?)))
             }
             DiscriminatorNet::Resnet(d) => {
-                Some(d.features_input_gradient(x, seed(d.head_gradient(batch)?)))
+                Some(d.features_and_input_gradient(x, seed(d.head_gradient(batch)?)))
             }
             DiscriminatorNet::Dcgan(_) | DiscriminatorNet::PatchGan(_) => None,
         }
@@ -333,6 +334,18 @@ impl Discriminator {
         x: Tensor<4>,
         labels: Option<&Tensor<1, Int>>,
     ) -> Option<Tensor<4>> {
+        self.scores_and_input_gradient(x, labels)
+            .map(|(_, grad)| grad)
+    }
+
+    /// [`Self::forward`] and [`Self::input_gradient`] from one forward pass: the scores are
+    /// in the autodiff graph as `forward`'s are, so a loss on them and a penalty on the
+    /// gradient (R1, taken where the loss scores the real items) share the pass.
+    pub fn scores_and_input_gradient(
+        &self,
+        x: Tensor<4>,
+        labels: Option<&Tensor<1, Int>>,
+    ) -> Option<(Scores, Tensor<4>)> {
         if self.minibatch_std.is_some() {
             // An item's score depends on the others of its group.
             return None;
@@ -348,8 +361,9 @@ impl Discriminator {
             Some(embedding) => head + embedding,
             None => head,
         };
-        let grad = self.net.input_gradient(input, seed)?;
-        Some(grad.slice([0..batch, 0..channels, 0..h, 0..w]))
+        let (features, grad) = self.net.features_and_input_gradient(input, seed)?;
+        let grad = grad.slice([0..batch, 0..channels, 0..h, 0..w]);
+        Some((self.scores(features, labels), grad))
     }
 
     /// `x` `[B, C, H, W]` as packs of [`Self::pack`] consecutive items joined along the
@@ -387,7 +401,12 @@ impl Discriminator {
     /// discriminator (left out, as a zero embedding and no projection term, without labels).
     pub fn forward(&self, x: Tensor<4>, labels: Option<&Tensor<1, Int>>) -> Scores {
         let x = self.joined_input(self.packed(x), labels);
-        let features = self.net.features(x); // [B, F]
+        self.scores(self.net.features(x), labels)
+    }
+
+    /// The scores of an item from its features `[B, F]`: the head, the projection on the
+    /// label's embedding, the minibatch spread and the class logits, where present.
+    fn scores(&self, features: Tensor<2>, labels: Option<&Tensor<1, Int>>) -> Scores {
         let mut logits = self.net.head(features.clone()); // [B, 1]
         if let (Some(projection), Some(labels)) = (&self.projection, labels) {
             logits = logits + (projection.forward(labels) * features.clone()).sum_dim(1);
@@ -991,6 +1010,17 @@ mod tests {
                         "{arch:?} {method:?}: {a} vs {b}"
                     );
                 }
+                // One pass for both: the same scores, in the graph, and the same gradient.
+                let (scores, shared) = d.scores_and_input_gradient(x.clone(), labels).unwrap();
+                let forward = d.forward(x.clone(), labels);
+                assert_eq!(values(scores.logits.clone()), values(forward.logits));
+                assert_eq!(
+                    scores.class_logits.map(values),
+                    forward.class_logits.map(values)
+                );
+                assert_eq!(values(shared), ours, "{arch:?} {method:?}");
+                let through_scores = x.grad(&scores.logits.sum().backward()).unwrap();
+                assert_eq!(values(through_scores), reference, "{arch:?} {method:?}");
             }
         }
     }

@@ -201,19 +201,29 @@ impl DcganMnistDiscriminator {
         self.out.forward(features)
     }
 
-    /// The gradient with respect to `x` `[B, C, H, W]` of `sum_b <features(x)_b, seed_b>`
-    /// for `seed` `[B, F]`, differentiable in the weights: each convolution's backward is the
-    /// transposed convolution with its weights (see `layers::hidden_input_gradient`).
-    pub fn features_input_gradient(&self, x: Tensor<4>, seed: Tensor<2>) -> Tensor<4> {
+    /// [`Self::features`] of `x` `[B, C, H, W]`, in the autodiff graph, and the gradient
+    /// with respect to `x` of `sum_b <features(x)_b, seed_b>` for `seed` `[B, F]`,
+    /// differentiable in the weights: each convolution's backward is the transposed
+    /// convolution with its weights (see `layers::hidden_features_and_input_gradient`).
+    pub fn features_and_input_gradient(
+        &self,
+        x: Tensor<4>,
+        seed: Tensor<2>,
+    ) -> (Tensor<2>, Tensor<4>) {
         let input = x.dims();
         let a1 = layers::conv2d(&self.conv1, x); // [B, w, 2s, 2s]
         let h1 = self.activation.forward(a1.clone());
         let hidden = h1.dims();
         let a2 = layers::conv2d(&self.conv2, h1); // [B, 2w, s, s]
-        let grad = seed.reshape(a2.dims()) * layers::leaky_relu_slopes(a2, &self.activation);
+        let slopes2 = layers::leaky_relu_slopes(a2.clone(), &self.activation);
+        let grad = seed.reshape(a2.dims()) * slopes2;
         let grad = layers::conv2d_input_gradient(&self.conv2, grad, hidden)
             * layers::leaky_relu_slopes(a1, &self.activation);
-        layers::conv2d_input_gradient(&self.conv1, grad, input)
+        let features = self.activation.forward(a2).flatten(1, 3); // [B, 2w*s*s]
+        (
+            features,
+            layers::conv2d_input_gradient(&self.conv1, grad, input),
+        )
     }
 
     /// The head's gradient with respect to the features, one row per item: `[B, F]`.

@@ -333,18 +333,19 @@ pub(crate) fn hidden_features(stack: &[Linear], activation: &LeakyRelu, x: Tenso
         .fold(x, |x, layer| activation.forward(layer.forward(x)))
 }
 
-/// The gradient with respect to `x` `[B, N]` of `sum_b <hidden_features(x)_b, seed_b>` for a
-/// `seed` `[B, F]`, written as tensor operations (each layer's backward by hand: the
-/// transposed weights, the LeakyReLU's slope mask), so that it is itself differentiable in
-/// the weights. burn's `backward` detaches the gradients it returns; a penalty on this one
-/// trains the weights through an ordinary first-order backward pass. The mask is piecewise
-/// constant: the activation's second derivative is zero almost everywhere.
-pub(crate) fn hidden_input_gradient(
+/// [`hidden_features`] of `x` `[B, N]`, in the autodiff graph like any forward pass, and
+/// the gradient with respect to `x` of `sum_b <hidden_features(x)_b, seed_b>` for a `seed`
+/// `[B, F]`, written as tensor operations (each layer's backward by hand: the transposed
+/// weights, the LeakyReLU's slope mask), so that it is itself differentiable in the weights.
+/// burn's `backward` detaches the gradients it returns; a penalty on this one trains the
+/// weights through an ordinary first-order backward pass. The mask is piecewise constant:
+/// the activation's second derivative is zero almost everywhere.
+pub(crate) fn hidden_features_and_input_gradient(
     stack: &[Linear],
     activation: &LeakyRelu,
     x: Tensor<2>,
     seed: Tensor<2>,
-) -> Tensor<2> {
+) -> (Tensor<2>, Tensor<2>) {
     let hidden = &stack[..stack.len().saturating_sub(1)];
     let mut pre_activations = Vec::with_capacity(hidden.len());
     let mut h = x;
@@ -353,14 +354,15 @@ pub(crate) fn hidden_input_gradient(
         pre_activations.push(a.clone().detach());
         h = activation.forward(a);
     }
-    hidden
+    let grad = hidden
         .iter()
         .zip(pre_activations)
         .rev()
         .fold(seed, |grad, (layer, a)| {
             let grad = grad * leaky_relu_slopes(a, activation);
             grad.matmul(layer.weight.val().transpose()) // [B, fan_in]
-        })
+        });
+    (h, grad)
 }
 
 /// The LeakyReLU's derivative at the pre-activations `a`: 1 where positive, the slope

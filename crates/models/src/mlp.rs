@@ -188,13 +188,22 @@ impl MlpDiscriminator {
         layers::output_layer(&self.layers, features)
     }
 
-    /// The gradient with respect to `x` `[B, C, H, W]` of `sum_b <features(x)_b, seed_b>`
-    /// for `seed` `[B, F]`, differentiable in the weights (see
-    /// `layers::hidden_input_gradient`).
-    pub fn features_input_gradient(&self, x: Tensor<4>, seed: Tensor<2>) -> Tensor<4> {
+    /// [`Self::features`] of `x` `[B, C, H, W]`, in the autodiff graph, and the gradient
+    /// with respect to `x` of `sum_b <features(x)_b, seed_b>` for `seed` `[B, F]`,
+    /// differentiable in the weights (see `layers::hidden_features_and_input_gradient`).
+    pub fn features_and_input_gradient(
+        &self,
+        x: Tensor<4>,
+        seed: Tensor<2>,
+    ) -> (Tensor<2>, Tensor<4>) {
         let dims = x.dims();
-        layers::hidden_input_gradient(&self.layers, &self.activation, x.flatten(1, 3), seed)
-            .reshape(dims)
+        let (features, grad) = layers::hidden_features_and_input_gradient(
+            &self.layers,
+            &self.activation,
+            x.flatten(1, 3),
+            seed,
+        );
+        (features, grad.reshape(dims))
     }
 
     /// The head's gradient with respect to the features, one row per item: `[B, F]`.

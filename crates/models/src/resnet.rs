@@ -333,26 +333,33 @@ impl ResnetDiscriminator {
         self.head.forward(features)
     }
 
-    /// The gradient with respect to `x` `[B, C, S, S]` of `sum_b <features(x)_b, seed_b>`
-    /// for `seed` `[B, w]`, differentiable in the weights (see `DownBlock::input_gradient`).
-    /// The forward pass that gives the ReLU masks runs outside the autodiff graph.
-    pub fn features_input_gradient(&self, x: Tensor<4>, seed: Tensor<2>) -> Tensor<4> {
+    /// [`Self::features`] of `x` `[B, C, S, S]`, in the autodiff graph, and the gradient
+    /// with respect to `x` of `sum_b <features(x)_b, seed_b>` for `seed` `[B, w]`,
+    /// differentiable in the weights (see `DownBlock::input_gradient`; the ReLU masks it
+    /// takes from the forward pass are detached).
+    pub fn features_and_input_gradient(
+        &self,
+        x: Tensor<4>,
+        seed: Tensor<2>,
+    ) -> (Tensor<2>, Tensor<4>) {
         let mut trace = Vec::with_capacity(self.blocks.len());
-        let mut h = x.detach();
+        let mut h = x;
         for block in &self.blocks {
             let (out, a1) = block.forward_traced(h.clone());
-            trace.push((h, a1.detach()));
-            h = out.detach();
+            trace.push((h, a1));
+            h = out;
         }
         let [b, w, s, _] = h.dims();
-        let grad = seed.reshape([b, w, 1, 1]).expand([b, w, s, s]) * relu_mask(h);
-        self.blocks
+        let grad = seed.reshape([b, w, 1, 1]).expand([b, w, s, s]) * relu_mask(h.clone());
+        let grad = self
+            .blocks
             .iter()
             .zip(trace)
             .rev()
             .fold(grad, |grad, (block, (x, a1))| {
                 block.input_gradient(&x, a1, grad)
-            })
+            });
+        (relu(h).sum_dim(3).sum_dim(2).flatten(1, 3), grad)
     }
 
     /// The head's gradient with respect to the features, one row per item: `[B, w]`.

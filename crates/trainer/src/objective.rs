@@ -715,15 +715,14 @@ impl<'a> Steps<'a> {
             batch.step,
             Scored::Generated,
         );
-        let penalty = self.penalty_term(
+        let (real, penalty) = self.real_scores_and_penalty(
             &gan,
-            &real,
+            real,
             &detached,
             batch.penalty_mix,
             batch.labels.as_ref(),
             batch.step,
         );
-        let real = gan.discriminator.forward(real, batch.labels.as_ref());
         if let Some(ada) = gan.ada.as_mut() {
             ada.observe(real.logits.clone(), batch.step);
         }
@@ -781,33 +780,43 @@ impl<'a> Steps<'a> {
         (gan, outcome)
     }
 
-    /// The weighted penalty on the discriminator's input gradient, taken at the real items
-    /// (R1) or at the batch's mix of real and generated ones (WGAN-GP), with the real labels,
-    /// on the discriminator steps its schedule names (0 on the others).
-    /// `None` without a penalty, or for a discriminator without an input gradient, which
-    /// [`RunSpec::check`](crate::RunSpec::check) refuses.
-    fn penalty_term(
+    /// The discriminator's scores on the real items, with the labels, and the weighted
+    /// penalty on its input gradient, taken at the real items (R1) or at the batch's mix of
+    /// real and generated ones (WGAN-GP), on the discriminator steps its schedule names (0
+    /// on the others). R1's gradient and the scores come from one forward pass.
+    /// The penalty is `None` without one, or for a discriminator without an input gradient,
+    /// which [`RunSpec::check`](crate::RunSpec::check) refuses.
+    fn real_scores_and_penalty(
         &self,
         gan: &Gan,
-        real: &Tensor<4>,
+        real: Tensor<4>,
         fake: &Tensor<4>,
         mix: Option<Tensor<4>>,
         labels: Option<&Tensor<1, Int>>,
         step: u64,
-    ) -> Option<Tensor<1>> {
-        let penalty = self.regularisers.penalty?;
+    ) -> (Scores, Option<Tensor<1>>) {
+        let discriminator = &gan.discriminator;
+        let Some(penalty) = self.regularisers.penalty else {
+            return (discriminator.forward(real, labels), None);
+        };
         if !penalty.applies_at(step) {
             // Reported as 0 between applications (lazy regularisation).
-            return Some(Tensor::zeros([1], &real.device()));
+            let zero = Tensor::zeros([1], &real.device());
+            return (discriminator.forward(real, labels), Some(zero));
         }
-        let point = match (mix, penalty.on_interpolates()) {
+        let weighted = |grad: Tensor<4>| penalty.value(grad.flatten(1, 3));
+        match (mix, penalty.on_interpolates()) {
             (Some(mix), true) => {
-                real.clone() * mix.clone() + fake.clone().detach() * mix.neg().add_scalar(1.0)
+                let point =
+                    real.clone() * mix.clone() + fake.clone().detach() * mix.neg().add_scalar(1.0);
+                let grad = discriminator.input_gradient(point, labels);
+                (discriminator.forward(real, labels), grad.map(weighted))
             }
-            _ => real.clone(),
-        };
-        let grad = gan.discriminator.input_gradient(point, labels)?;
-        Some(penalty.value(grad.flatten(1, 3)))
+            _ => match discriminator.scores_and_input_gradient(real.clone(), labels) {
+                Some((scores, grad)) => (scores, Some(weighted(grad))),
+                None => (discriminator.forward(real, labels), None),
+            },
+        }
     }
 
     /// Updates the generator so the discriminator scores `fake` as real (and, for AC-GAN, as

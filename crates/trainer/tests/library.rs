@@ -217,17 +217,18 @@ fn a_gradient_penalty_is_live_and_resumes_exactly() {
     // (it moves weights by rounding, far below the bound).
     let faint = Some(Penalty::Gradient { weight: 1e-9 });
     let without = train(&wgan(6, faint), runs.path(), None).unwrap();
-    let (a, b) = (
-        generator_weights(&with.checkpoint),
-        generator_weights(&without.checkpoint),
-    );
-    let moved = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0f32, f32::max);
+    let moved = largest_generator_difference(&with.checkpoint, &without.checkpoint);
     eprintln!("largest generator weight difference made by the penalty: {moved}");
     assert!(moved > 1e-5, "the penalty changed nothing: {moved}");
+    // R1, whose gradient comes from the forward pass that scores the real items, too; with
+    // a strong weight, as R1 (unlike WGAN-GP's pull towards norm 1) is small while the
+    // critic's input gradient is near its initial zero.
+    let r1 = |weight| wgan(6, Some(Penalty::R1 { weight, every: 1 }));
+    let with_r1 = train(&r1(1000.0), runs.path(), None).unwrap();
+    let without_r1 = train(&r1(1e-9), runs.path(), None).unwrap();
+    let moved = largest_generator_difference(&with_r1.checkpoint, &without_r1.checkpoint);
+    eprintln!("largest generator weight difference made by R1: {moved}");
+    assert!(moved > 1e-5, "R1 changed nothing: {moved}");
     let penalty = with.last.as_ref().unwrap().extra["penalty"];
     assert!(penalty.is_finite() && penalty > 0.0, "{penalty}");
     let first = train(&wgan(3, gp), runs.path(), None).unwrap();
@@ -240,6 +241,15 @@ fn a_gradient_penalty_is_live_and_resumes_exactly() {
         err.contains("loss.penalty") && err.contains("batch normalisation"),
         "{err}"
     );
+}
+
+/// The largest difference between two checkpoints' generator weights.
+fn largest_generator_difference(a: &Path, b: &Path) -> f32 {
+    generator_weights(a)
+        .iter()
+        .zip(&generator_weights(b))
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max)
 }
 
 /// Lazy R1 is taken on every `every`-th discriminator step only (and reported as 0 between),
