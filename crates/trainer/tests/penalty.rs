@@ -34,14 +34,9 @@ struct Fixture {
 struct Case {
     conditional: bool,
     weights: Vec<Vec<f32>>,
-    real: Vec<f32>,
-    fake: Vec<f32>,
-    mix: Vec<f32>,
     labels: Vec<i64>,
-    gradient_penalty: f64,
-    gradient_penalty_grads: Vec<Vec<f64>>,
-    r1: f64,
-    r1_grads: Vec<Vec<f64>>,
+    #[serde(flatten)]
+    penalties: Penalties,
 }
 
 #[derive(Deserialize)]
@@ -53,6 +48,14 @@ struct ResnetFixture {
     lambda: f32,
     gamma: f32,
     weights: Vec<Vec<f32>>,
+    #[serde(flatten)]
+    penalties: Penalties,
+}
+
+/// A critic's inputs (flat item values) and PyTorch's value and weight gradients of both
+/// penalties there.
+#[derive(Deserialize)]
+struct Penalties {
     real: Vec<f32>,
     fake: Vec<f32>,
     mix: Vec<f32>,
@@ -60,6 +63,33 @@ struct ResnetFixture {
     gradient_penalty_grads: Vec<Vec<f64>>,
     r1: f64,
     r1_grads: Vec<Vec<f64>>,
+}
+
+impl Penalties {
+    /// Where `penalty` is taken (the real items for R1, their mix with the generated ones
+    /// for WGAN-GP), with `items` making a batch of the flat values, and what PyTorch
+    /// computed there; `nonzero` weights have a gradient that is not zero.
+    fn at(
+        &self,
+        penalty: Penalty,
+        items: impl Fn(&[f32]) -> Tensor<4>,
+        nonzero: usize,
+    ) -> (Tensor<4>, Expected<'_>) {
+        let real = items(&self.real);
+        let (point, value, grads) = match penalty {
+            Penalty::Gradient { .. } => {
+                let point = interpolate(real, items(&self.fake), &self.mix);
+                (point, self.gradient_penalty, &self.gradient_penalty_grads)
+            }
+            Penalty::R1 { .. } => (real, self.r1, &self.r1_grads),
+        };
+        let expected = Expected {
+            value,
+            grads,
+            nonzero,
+        };
+        (point, expected)
+    }
 }
 
 /// What PyTorch computed for one penalty.
@@ -141,28 +171,17 @@ fn assert_close(what: &str, ours: &[f32], torch: &[f64]) {
 fn check(name: &str, fixture: &Fixture, case: &Case, penalty: Penalty) {
     let device = Device::flex().autodiff();
     let d = critic(fixture, case, &device);
-    let real = points(&case.real, fixture.batch, &device);
     let labels = Tensor::<1, Int>::from_ints(case.labels.as_slice(), &device);
     let labels = case.conditional.then_some(&labels);
-    let (point, value, grads) = match penalty {
-        Penalty::Gradient { .. } => {
-            let fake = points(&case.fake, fixture.batch, &device);
-            let point = interpolate(real, fake, &case.mix, &device);
-            (point, case.gradient_penalty, &case.gradient_penalty_grads)
-        }
-        Penalty::R1 { .. } => (real, case.r1, &case.r1_grads),
-    };
-    let expected = Expected {
-        value,
-        grads,
-        nonzero: fixture.depth + 1 + usize::from(case.conditional),
-    };
+    let items = |values: &[f32]| points(values, fixture.batch, &device);
+    let nonzero = fixture.depth + 1 + usize::from(case.conditional);
+    let (point, expected) = case.penalties.at(penalty, items, nonzero);
     check_critic(name, &d, point, labels, penalty, expected);
 }
 
 /// `mix * real + (1 - mix) * fake`, one mixing weight per item.
-fn interpolate(real: Tensor<4>, fake: Tensor<4>, mix: &[f32], device: &Device) -> Tensor<4> {
-    let mix = Tensor::<1>::from_floats(mix, device).reshape([mix.len(), 1, 1, 1]);
+fn interpolate(real: Tensor<4>, fake: Tensor<4>, mix: &[f32]) -> Tensor<4> {
+    let mix = Tensor::<1>::from_floats(mix, &real.device()).reshape([mix.len(), 1, 1, 1]);
     real * mix.clone() + fake * mix.neg().add_scalar(1.0)
 }
 
@@ -243,27 +262,17 @@ fn resnet_critic_penalties_match_pytorch_double_backward() {
     assert!(load.0.next().is_none(), "the fixture has more weights");
     let shape = [fixture.batch, fixture.channels, fixture.size, fixture.size];
     let images = |values: &[f32]| Tensor::<1>::from_floats(values, &device).reshape(shape);
-    let (real, fake) = (images(&fixture.real), images(&fixture.fake));
     // Ten convolutions (three in each resampling block, two in each plain one) and the head.
     let kernels = 11;
     let gp = Penalty::Gradient {
         weight: fixture.lambda,
     };
-    let point = interpolate(real.clone(), fake, &fixture.mix, &device);
-    let expected = Expected {
-        value: fixture.gradient_penalty,
-        grads: &fixture.gradient_penalty_grads,
-        nonzero: kernels,
-    };
+    let (point, expected) = fixture.penalties.at(gp, images, kernels);
     check_critic("WGAN-GP, sngan-resnet", &d, point, None, gp, expected);
     let r1 = Penalty::R1 {
         weight: fixture.gamma,
         every: 1,
     };
-    let expected = Expected {
-        value: fixture.r1,
-        grads: &fixture.r1_grads,
-        nonzero: kernels,
-    };
-    check_critic("R1, sngan-resnet", &d, real, None, r1, expected);
+    let (point, expected) = fixture.penalties.at(r1, images, kernels);
+    check_critic("R1, sngan-resnet", &d, point, None, r1, expected);
 }
