@@ -333,8 +333,8 @@ pub(crate) fn hidden_features(stack: &[Linear], activation: &LeakyRelu, x: Tenso
         .fold(x, |x, layer| activation.forward(layer.forward(x)))
 }
 
-/// [`hidden_features`] of `x` `[B, N]`, in the autodiff graph like any forward pass, and
-/// the gradient with respect to `x` of `sum_b <hidden_features(x)_b, seed_b>` for a `seed`
+/// [`hidden_features`] of `x` `[B, C, H, W]` (flattened to `[B, N]`), in the autodiff graph
+/// like any forward pass, and the gradient `[B, C, H, W]` with respect to `x` of `sum_b <hidden_features(x)_b, seed_b>` for a `seed`
 /// `[B, F]`, written as tensor operations (each layer's backward by hand: the transposed
 /// weights, the LeakyReLU's slope mask), so that it is itself differentiable in the weights.
 /// burn's `backward` detaches the gradients it returns; a penalty on this one trains the
@@ -343,12 +343,13 @@ pub(crate) fn hidden_features(stack: &[Linear], activation: &LeakyRelu, x: Tenso
 pub(crate) fn hidden_features_and_input_gradient(
     stack: &[Linear],
     activation: &LeakyRelu,
-    x: Tensor<2>,
+    x: Tensor<4>,
     seed: Tensor<2>,
-) -> (Tensor<2>, Tensor<2>) {
+) -> (Tensor<2>, Tensor<4>) {
+    let dims = x.dims();
     let hidden = &stack[..stack.len().saturating_sub(1)];
     let mut pre_activations = Vec::with_capacity(hidden.len());
-    let mut h = x;
+    let mut h = x.flatten(1, 3);
     for layer in hidden {
         let a = layer.forward(h); // [B, width]
         pre_activations.push(a.clone().detach());
@@ -362,7 +363,7 @@ pub(crate) fn hidden_features_and_input_gradient(
             let grad = grad * leaky_relu_slopes(a, activation);
             grad.matmul(layer.weight.val().transpose()) // [B, fan_in]
         });
-    (h, grad)
+    (h, grad.reshape(dims))
 }
 
 /// The LeakyReLU's derivative at the pre-activations `a`: 1 where positive, the slope

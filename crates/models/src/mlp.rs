@@ -196,14 +196,7 @@ impl MlpDiscriminator {
         x: Tensor<4>,
         seed: Tensor<2>,
     ) -> (Tensor<2>, Tensor<4>) {
-        let dims = x.dims();
-        let (features, grad) = layers::hidden_features_and_input_gradient(
-            &self.layers,
-            &self.activation,
-            x.flatten(1, 3),
-            seed,
-        );
-        (features, grad.reshape(dims))
+        layers::hidden_features_and_input_gradient(&self.layers, &self.activation, x, seed)
     }
 
     /// The head's gradient with respect to the features, one row per item: `[B, F]`.
