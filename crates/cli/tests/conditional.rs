@@ -253,16 +253,25 @@ fn bad_class_input_is_named() {
 
 /// A classifier trained on [`class_folders`] in `folder`, saved in `out`.
 fn train_classifier(folder: &Path, out: &Path) -> ganforge_trainer::classify::ClassifierInfo {
+    train_classifier_held_out_on(folder, None, out)
+}
+
+/// [`train_classifier`] with the held-out items read from `test` instead.
+fn train_classifier_held_out_on(
+    folder: &Path,
+    test: Option<&Path>,
+    out: &Path,
+) -> ganforge_trainer::classify::ClassifierInfo {
     use ganforge_trainer::DataSpec;
     use ganforge_trainer::classify::{self, ClassifierTraining};
-    let data = DataSpec::ImageFolder {
-        dir: folder.to_path_buf(),
+    let data = |dir: &Path| DataSpec::ImageFolder {
+        dir: dir.to_path_buf(),
         image_size: 8,
         color: ganforge_data::ColorMode::Rgb,
     };
     let spec = ClassifierTraining {
-        data,
-        test_data: None,
+        data: data(folder),
+        test_data: test.map(data),
         epochs: 2,
         batch_size: 4,
         lr: 1e-3,
@@ -311,6 +320,12 @@ fn classifier_trains_and_scores_a_conditional_generator() {
             .all(|(_, f)| (0.0..=1.0).contains(f))
     );
     assert_eq!(scores.per_class[2].0, "frog");
+    let real: Vec<_> = scores
+        .classifier_per_class
+        .iter()
+        .map(|(_, a)| *a)
+        .collect();
+    assert_eq!(real, info.test_accuracy_per_class);
 
     let mnist = tempfile::tempdir().unwrap();
     mnist_fixture(mnist.path(), 24);
@@ -331,6 +346,37 @@ fn classifier_trains_and_scores_a_conditional_generator() {
         err.to_string().contains("classes") && err.is_bad_input(),
         "{err}"
     );
+}
+
+/// The classifier's accuracy per class on a held-out set of four pictures per class: each a
+/// multiple of a quarter, their mean the overall accuracy; a class without held-out items
+/// has none, and the class score's ratio to the real accuracy skips it.
+#[test]
+fn classifier_records_its_accuracy_per_class() {
+    let folder = tempfile::tempdir().unwrap();
+    class_folders(folder.path());
+    let out = tempfile::tempdir().unwrap();
+    let info = train_classifier_held_out_on(folder.path(), Some(folder.path()), out.path());
+    assert_eq!(info.test_items, 12);
+    let per_class: Vec<f64> = info
+        .test_accuracy_per_class
+        .iter()
+        .map(|a| a.unwrap())
+        .collect();
+    assert_eq!(per_class.len(), 3);
+    for accuracy in &per_class {
+        assert_eq!((accuracy * 4.0).fract(), 0.0, "{per_class:?}");
+    }
+    let mean = per_class.iter().sum::<f64>() / 3.0;
+    assert!(
+        (mean - info.test_accuracy).abs() < 1e-12,
+        "{per_class:?} {info:?}"
+    );
+
+    let unsplit = tempfile::tempdir().unwrap();
+    let info = train_classifier(folder.path(), unsplit.path());
+    let known = info.test_accuracy_per_class.iter().flatten().count();
+    assert_eq!(known, info.test_items, "{info:?}");
 }
 
 /// Scoring in the features of the classifier at `path`.

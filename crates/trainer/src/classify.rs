@@ -68,6 +68,10 @@ pub struct ClassifierInfo {
     pub width: usize,
     /// Accuracy on the held-out split.
     pub test_accuracy: f64,
+    /// Accuracy on the held-out items of each class, in label order (`None` for a class with
+    /// no held-out item; empty in descriptions written before it was recorded).
+    #[serde(default)]
+    pub test_accuracy_per_class: Vec<Option<f64>>,
     /// Items in the held-out split.
     pub test_items: usize,
     /// Passes over the training data.
@@ -221,6 +225,7 @@ pub fn train(
         shape: train.item_shape(),
         width: spec.width,
         test_accuracy: 0.0,
+        test_accuracy_per_class: Vec::new(),
         test_items: test.len(),
         epochs: spec.epochs,
         seconds: 0.0,
@@ -253,7 +258,7 @@ pub fn train(
             model = optimizer.step(lr, model, grads);
         }
         if spec.verbose {
-            let accuracy = accuracy(&model.valid(), test.as_ref(), device)?;
+            let accuracy = accuracy(&model.valid(), test.as_ref(), device)?.overall;
             let loss = loss_sum.into_scalar::<f32>() / steps as f32;
             eprintln!(
                 "epoch {}: loss {loss:.4}, held-out accuracy {:.4} ({:.0} s)",
@@ -264,7 +269,9 @@ pub fn train(
         }
     }
     let model = model.valid();
-    info.test_accuracy = accuracy(&model, test.as_ref(), device)?;
+    let held_out = accuracy(&model, test.as_ref(), device)?;
+    info.test_accuracy = held_out.overall;
+    info.test_accuracy_per_class = held_out.per_class;
     info.seconds = start.elapsed().as_secs_f64();
     save(&model, &info, out)?;
     Ok(info)
@@ -345,15 +352,27 @@ pub fn features(
     (out, dim)
 }
 
-/// Fraction of `dataset`'s items that `model` (in evaluation mode) labels correctly.
+/// How often a classifier labels a held-out set correctly.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accuracy {
+    /// Fraction of all items labelled correctly.
+    pub overall: f64,
+    /// Fraction of each class's items labelled correctly, in label order (`None` for a class
+    /// without items).
+    pub per_class: Vec<Option<f64>>,
+}
+
+/// How often `model` (in evaluation mode) labels `dataset`'s items correctly, overall and
+/// per class.
 pub fn accuracy(
     model: &Classifier,
     dataset: &dyn Dataset,
     device: &Device,
-) -> Result<f64, TrainError> {
+) -> Result<Accuracy, TrainError> {
     let shape = dataset.item_shape();
     let item: usize = shape.iter().product();
-    let mut correct = 0usize;
+    let classes = dataset.num_classes().unwrap_or(0);
+    let (mut correct, mut seen) = (vec![0usize; classes], vec![0usize; classes]);
     let mut start = 0;
     while start < dataset.len() {
         let n = EVAL_CHUNK.min(dataset.len() - start);
@@ -363,14 +382,23 @@ pub fn accuracy(
             labels.push(dataset.write_item(start + i, out)?.unwrap_or(u32::MAX));
         }
         let predicted = predict(model, &values, shape, device);
-        correct += predicted
-            .iter()
-            .zip(&labels)
-            .filter(|(p, l)| p == l)
-            .count();
+        for (p, &l) in predicted.iter().zip(&labels) {
+            let Some(seen) = seen.get_mut(l as usize) else {
+                continue;
+            };
+            *seen += 1;
+            correct[l as usize] += usize::from(*p == l);
+        }
         start += n;
     }
-    Ok(correct as f64 / dataset.len().max(1) as f64)
+    Ok(Accuracy {
+        overall: correct.iter().sum::<usize>() as f64 / dataset.len().max(1) as f64,
+        per_class: correct
+            .iter()
+            .zip(&seen)
+            .map(|(&hits, &of)| (of > 0).then(|| hits as f64 / of as f64))
+            .collect(),
+    })
 }
 
 /// The error for a class score asked of a generator that takes no class.
@@ -426,6 +454,13 @@ pub struct ClassScores {
     pub min: f64,
     /// The classifier's accuracy on real held-out items, for comparison.
     pub classifier_test_accuracy: f64,
+    /// `(class name, the classifier's accuracy on real held-out items of that class)`, in
+    /// label order; empty for a classifier whose description predates it.
+    pub classifier_per_class: Vec<(String, Option<f64>)>,
+    /// The lowest ratio of a class's score to the classifier's accuracy on real held-out items
+    /// of the same class, over the classes it labelled some of correctly (`None` when there
+    /// is no such class).
+    pub min_ratio_to_real: Option<f64>,
 }
 
 /// Generates `count` samples per class from the checkpoint at `checkpoint` (noise from `seed`)
@@ -475,6 +510,12 @@ pub fn score(
         })
         .collect();
     let fractions: Vec<f64> = per_class.iter().map(|(_, f)| *f).collect();
+    let real = &info.test_accuracy_per_class;
+    let min_ratio_to_real = fractions
+        .iter()
+        .zip(real)
+        .filter_map(|(generated, real)| real.filter(|&r| r > 0.0).map(|r| generated / r))
+        .reduce(f64::min);
     Ok(ClassScores {
         checkpoint: dir,
         count_per_class: count,
@@ -482,5 +523,7 @@ pub fn score(
         min: fractions.iter().copied().fold(f64::INFINITY, f64::min),
         per_class,
         classifier_test_accuracy: info.test_accuracy,
+        classifier_per_class: info.class_names.iter().cloned().zip(real.clone()).collect(),
+        min_ratio_to_real,
     })
 }
