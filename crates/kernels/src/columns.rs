@@ -56,7 +56,7 @@ impl Windows {
     /// For window position `o` along `axis`: the image coordinate of kernel offset 0 (which
     /// may lie in the padding, hence signed) and the kernel offsets that land in the image.
     #[inline]
-    fn span(&self, axis: usize, o: usize) -> (isize, std::ops::Range<usize>) {
+    pub(crate) fn span(&self, axis: usize, o: usize) -> (isize, std::ops::Range<usize>) {
         let start = (o * self.stride[axis]) as isize - self.padding[axis] as isize;
         let size = self.image[axis] as isize;
         let k = self.kernel[axis] as isize;
@@ -90,7 +90,7 @@ pub fn patches(images: &[f32], batch: usize, w: &Windows) -> Vec<f32> {
                     // Each kernel row: zeros left of the image, its run of pixels, zeros
                     // right of it (all zeros for a kernel row above or below the image).
                     for (ky, kernel_row) in patch.chunks_mut(kw * c).enumerate() {
-                        if !rows.contains(&ky) {
+                        if !rows.contains(&ky) || cols.is_empty() {
                             kernel_row.fill(ZERO);
                             continue;
                         }
@@ -138,6 +138,9 @@ pub fn scatter_patches(patch_matrix: &[f32], batch: usize, w: &Windows) -> Vec<f
             for (position, patch) in src.chunks(len).enumerate() {
                 let (y0, rows) = w.span(0, position / w.out[1]);
                 let (x0, cols) = w.span(1, position % w.out[1]);
+                if cols.is_empty() {
+                    continue; // A window wholly in the padding after the image.
+                }
                 let run = cols.len() * c;
                 for ky in rows.clone() {
                     let iy = (y0 + ky as isize) as usize;

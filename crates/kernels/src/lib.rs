@@ -1,5 +1,5 @@
 //! Faster kernels for burn's flex (CPU) backend: 2-D convolutions, training-mode batch
-//! normalisation fused with its activation, LeakyReLU and tanh.
+//! normalisation fused with its activation, LeakyReLU, tanh, and average and maximum pooling.
 //!
 //! burn-flex computes a convolution one image at a time: one matrix product per image, whose
 //! narrow right-hand side (49 columns for a 7x7 feature map) keeps its GEMM far from peak,
@@ -9,7 +9,15 @@
 //! products per kernel tap or over a batch-wide patch matrix (see `plan` for the algebra),
 //! registering their own backward step with burn's autodiff. Everything else (other backends
 //! and dtypes, groups, dilation) goes to burn's own operation, so the two functions are
-//! drop-in replacements everywhere.
+//! drop-in replacements everywhere. Outside autodiff (inference), a convolution that is
+//! pointwise, has few channels or a large output map is computed image by image instead,
+//! one product per image over its channel-major patch rows (`rows`), which needs no change
+//! of layout on either side.
+//!
+//! burn-flex's pooling visits each window element by element on one thread. [`avg_pool2d`]
+//! and [`max_pool2d`] (same arguments as burn's) reduce each plane's window rows with
+//! vectorised passes, in parallel over planes, on plain flex tensors; under autodiff and on
+//! other backends they are burn's own operations.
 //!
 //! burn-flex also runs each element-wise operation as its own single-threaded pass, and burn
 //! builds LeakyReLU and BatchNorm from several of them. [`batch_norm`] (fused with the
@@ -32,7 +40,11 @@ mod matmul;
 mod norm;
 #[cfg(feature = "flex")]
 mod plan;
+#[cfg(feature = "flex")]
+mod pool;
 mod rmsprop;
+#[cfg(feature = "flex")]
+mod rows;
 #[cfg(feature = "flex")]
 mod taps;
 #[cfg(feature = "flex")]
@@ -57,7 +69,7 @@ pub use rmsprop::FusedRmsProp;
 
 use burn::prelude::*;
 use burn::tensor::module;
-use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions, ConvTransposeOptions, MaxPoolOptions};
 
 /// `burn::tensor::module::conv2d(x, weight, bias, options)`: `x` `[B, C_in, H, W]`,
 /// `weight` `[C_out, C_in / groups, kh, kw]`, `bias` `[C_out]`.
@@ -91,6 +103,37 @@ pub fn conv_transpose2d(
         return out;
     }
     module::conv_transpose2d(x, weight, bias, options)
+}
+
+/// `burn::tensor::module::avg_pool2d(x, options)`: `x` `[B, C, H, W]`. On plain flex
+/// tensors in floor mode, one pass per plane (`pool`); everything else (autodiff, other
+/// backends, ceiling mode) goes to burn's own operation.
+pub fn avg_pool2d(x: Tensor<4>, options: AvgPoolOptions<2>) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if !options.ceil_mode {
+        let reduce = pool::Reduce::Mean {
+            count_include_pad: options.count_include_pad,
+        };
+        let (kernel, stride) = (options.kernel_size, options.stride);
+        if let Some(y) = flex::pool2d(&x, kernel, stride, options.padding, reduce) {
+            return y;
+        }
+    }
+    module::avg_pool2d(x, options)
+}
+
+/// `burn::tensor::module::max_pool2d(x, options)`: `x` `[B, C, H, W]`. On plain flex
+/// tensors in floor mode without dilation, one pass per plane (`pool`); everything else
+/// goes to burn's own operation.
+pub fn max_pool2d(x: Tensor<4>, options: MaxPoolOptions<2>) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if !options.ceil_mode && options.dilation == [1, 1] {
+        let (kernel, stride) = (options.kernel_size, options.stride);
+        if let Some(y) = flex::pool2d(&x, kernel, stride, options.padding, pool::Reduce::Max) {
+            return y;
+        }
+    }
+    module::max_pool2d(x, options)
 }
 
 /// The output of [`batch_norm`] and the batch statistics it normalised with.

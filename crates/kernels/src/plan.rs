@@ -13,6 +13,7 @@
 use crate::columns::{Windows, patches, scatter_patches};
 use crate::elementwise::Channels;
 use crate::matmul::{MatRef, matmul};
+use crate::rows::conv_by_image;
 use crate::taps::{TapConv, weights_by_output, weights_by_tap};
 use crate::transpose::transpose_inner;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
@@ -177,10 +178,44 @@ impl Plan {
     /// The forward pass: `x` `[B, C_in, H, W]`, `weight` in its layout, optional bias
     /// `[C_out]`; returns the output `[B, C_out, oh, ow]`.
     pub fn forward(&self, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
-        let mut out = match self.method {
+        let out = match self.method {
             Method::Patches => self.forward_patches(x, weight),
             Method::Taps => self.forward_taps(x, weight),
         };
+        self.with_bias(out, bias)
+    }
+
+    /// Fewest window positions per image for which [`Plan::forward_inference`] computes a
+    /// convolution image by image: from there one product per image is wide enough to run
+    /// near the machine's peak, and the batch-wide methods' changes of layout cost more
+    /// than they save (measured on the FID Inception's layers; BENCHMARKS.md).
+    pub const BY_IMAGE_MIN_POSITIONS: usize = 4096;
+
+    /// Whether [`Plan::forward_inference`] computes this plan image by image over its
+    /// channel-major patch rows (`rows`): a convolution (not transposed) that is pointwise,
+    /// whose [`Method`] is [`Method::Patches`] (few channels, or few rows per tap), or whose
+    /// output has at least [`Plan::BY_IMAGE_MIN_POSITIONS`] positions per image.
+    pub fn by_image(&self) -> bool {
+        let w = &self.windows;
+        let pointwise = w.kernel == [1, 1] && w.stride == [1, 1] && w.out == w.image;
+        !self.transposed
+            && (pointwise
+                || self.method == Method::Patches
+                || w.positions() >= Self::BY_IMAGE_MIN_POSITIONS)
+    }
+
+    /// [`Plan::forward`] when no backward pass will follow (no layout to keep for it): image
+    /// by image where [`Plan::by_image`] says so, otherwise as [`Plan::forward`].
+    pub fn forward_inference(&self, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+        if !self.by_image() {
+            return self.forward(x, weight, bias);
+        }
+        let out = conv_by_image(x, weight, self.batch, &self.windows);
+        self.with_bias(out, bias)
+    }
+
+    /// `out` (`[B, C_out, oh, ow]`) plus `bias` (`[C_out]`) on every plane.
+    fn with_bias(&self, mut out: Vec<f32>, bias: Option<&[f32]>) -> Vec<f32> {
         if let Some(bias) = bias {
             out.par_chunks_mut(self.out_positions().max(1))
                 .enumerate()
@@ -456,6 +491,35 @@ mod tests {
                 Plan::conv_transpose(x, w, &options).unwrap_or_else(|| panic!("{x:?} {w:?}")),
             );
         }
+    }
+
+    #[test]
+    fn inference_goes_image_by_image_for_pointwise_thin_or_large_convolutions() {
+        let by_image = |x, w, stride, padding| {
+            let options = ConvOptions::new(stride, padding, [1, 1], 1);
+            Plan::conv(x, w, &options).map(|p| p.by_image())
+        };
+        // Pointwise; per-tap method on a 35x35 map; the same on 64x64 positions.
+        assert_eq!(
+            by_image([25, 192, 35, 35], [64, 192, 1, 1], [1, 1], [0, 0]),
+            Some(true)
+        );
+        assert_eq!(
+            by_image([25, 48, 35, 35], [64, 48, 5, 5], [1, 1], [2, 2]),
+            Some(false)
+        );
+        assert_eq!(
+            by_image([2, 16, 64, 64], [16, 16, 3, 3], [1, 1], [1, 1]),
+            Some(true)
+        );
+        // Few channels (the patch-matrix method).
+        assert_eq!(
+            by_image([64, 1, 28, 28], [32, 1, 3, 3], [1, 1], [1, 1]),
+            Some(true)
+        );
+        let up = ConvTransposeOptions::new([1, 1], [0, 0], [0, 0], [1, 1], 1);
+        let transposed = Plan::conv_transpose([2, 4, 5, 5], [4, 3, 1, 1], &up);
+        assert_eq!(transposed.map(|p| p.by_image()), Some(false));
     }
 
     #[test]

@@ -7,9 +7,12 @@
 
 use burn::nn::BatchNormConfig;
 use burn::prelude::*;
+use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Tolerance, activation, module};
-use ganforge_kernels::{batch_norm, conv_transpose2d, conv2d, leaky_relu, tanh};
+use ganforge_kernels::{
+    avg_pool2d, batch_norm, conv_transpose2d, conv2d, leaky_relu, max_pool2d, tanh,
+};
 
 /// Values in `[-scale, scale)` from a fixed sequence: the tests run in parallel, so they do
 /// not share the device's random generator.
@@ -94,7 +97,7 @@ fn compare(
 
 #[test]
 fn convolutions_match_burn_with_gradients() {
-    let cases: [Case<ConvOptions<2>>; 6] = [
+    let cases: [Case<ConvOptions<2>>; 8] = [
         // dcgan-mnist's discriminator (narrowed), with bias.
         (
             [3, 1, 28, 28],
@@ -137,6 +140,20 @@ fn convolutions_match_burn_with_gradients() {
             ConvOptions::new([2, 2], [2, 2], [1, 1], 1),
             Some(24),
         ),
+        // Pointwise, computed image by image without patch rows outside autodiff; and
+        // pointwise with padding after the image only (its own patch rows).
+        (
+            [3, 5, 6, 7],
+            [4, 5, 1, 1],
+            ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
+            Some(4),
+        ),
+        (
+            [2, 3, 4, 5],
+            [2, 3, 1, 1],
+            ConvOptions::new_with_padding([1, 1], [(0, 1), (0, 2)], [1, 1], 1),
+            None,
+        ),
     ];
     for (x, w, options, bias) in cases {
         let (a, b) = (options.clone(), options);
@@ -148,6 +165,83 @@ fn convolutions_match_burn_with_gradients() {
             bias,
         );
     }
+}
+
+/// Large feature maps (64x64 and 65x65 positions per image), which plain tensors compute
+/// image by image: the forward pass (the gradients' long sums over every position are
+/// compared on smaller maps above).
+#[test]
+fn large_maps_match_burn_outside_autodiff() {
+    let device = Device::flex();
+    let cases = [
+        ([2, 16, 64, 64], [16, 16, 3, 3], [1, 1], [1, 1]),
+        ([1, 3, 130, 130], [8, 3, 3, 3], [2, 2], [1, 1]),
+    ];
+    for (x, w, stride, padding) in cases {
+        let options = ConvOptions::new(stride, padding, [1, 1], 1);
+        let x = fixed_random(x, 1, 1.0, &device);
+        let w = fixed_random(w, 2, 0.1, &device);
+        let b = fixed_random([w.dims()[0]], 3, 1.0, &device);
+        let got = conv2d(x.clone(), w.clone(), Some(b.clone()), options.clone());
+        let want = module::conv2d(x, w, Some(b), options);
+        got.into_data()
+            .assert_approx_eq::<f32>(&want.into_data(), Tolerance::rel_abs(1e-4, 1e-4));
+    }
+}
+
+/// Pooling on plain flex tensors: the FID Inception's kinds (3x3 at stride 1 keeping the
+/// size, with and without the padding in the average's count; 3x3 at stride 2) and odd ones
+/// (asymmetric padding, non-square windows, a stride larger than the window). Under
+/// autodiff, burn's operation runs and its gradient is there.
+#[test]
+fn pooling_matches_burn() {
+    let plain = Device::flex();
+    let x = fixed_random([2, 3, 9, 8], 4, 1.0, &plain);
+    let averages = [
+        AvgPoolOptions::new([3, 3])
+            .with_stride([1, 1])
+            .with_padding([1, 1])
+            .with_count_include_pad(false),
+        AvgPoolOptions::new([3, 3])
+            .with_stride([1, 1])
+            .with_padding([1, 1]),
+        AvgPoolOptions::new([3, 2])
+            .with_stride([2, 1])
+            .with_padding_pairs([(1, 0), (0, 1)])
+            .with_count_include_pad(false),
+        AvgPoolOptions::new([2, 2]).with_stride([3, 3]),
+    ];
+    for options in averages {
+        let got = avg_pool2d(x.clone(), options.clone()).into_data();
+        let want = module::avg_pool2d(x.clone(), options.clone()).into_data();
+        assert_eq!(got.shape(), want.shape(), "{options:?}");
+        got.assert_approx_eq::<f32>(&want, Tolerance::rel_abs(1e-5, 1e-6));
+    }
+    let maxima = [
+        MaxPoolOptions::new([3, 3]).with_stride([2, 2]),
+        MaxPoolOptions::new([3, 3])
+            .with_stride([1, 1])
+            .with_padding([1, 1]),
+        MaxPoolOptions::new([2, 3])
+            .with_stride([1, 2])
+            .with_padding_pairs([(0, 1), (2, 0)]),
+    ];
+    for options in maxima {
+        let got = max_pool2d(x.clone(), options.clone()).into_data();
+        let want = module::max_pool2d(x.clone(), options.clone()).into_data();
+        assert_eq!(got.shape(), want.shape(), "{options:?}");
+        got.assert_eq(&want, true);
+    }
+    let ad = fixed_random([2, 3, 9, 8], 4, 1.0, &Device::flex().autodiff()).require_grad();
+    let options = AvgPoolOptions::new([2, 2]);
+    let grad = |pool: &dyn Fn(Tensor<4>) -> Tensor<4>| {
+        let grads = pool(ad.clone()).sum().backward();
+        ad.grad(&grads)
+            .expect("a gradient through pooling")
+            .into_data()
+    };
+    let want = grad(&|x| module::avg_pool2d(x, options.clone()));
+    grad(&|x| avg_pool2d(x, options.clone())).assert_eq(&want, true);
 }
 
 #[test]

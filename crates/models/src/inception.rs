@@ -21,10 +21,11 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, PytorchStore};
-use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, interpolate, max_pool2d};
+use burn::tensor::module::{adaptive_avg_pool2d, interpolate};
 use burn::tensor::ops::{AvgPoolOptions, InterpolateMode, InterpolateOptions, MaxPoolOptions};
+use ganforge_kernels::{avg_pool2d, max_pool2d};
 
-use crate::layers::batch_norm_leaky_relu;
+use crate::layers::{batch_norm_leaky_relu, conv2d};
 
 /// Side of the square pictures the network sees.
 pub const INCEPTION_SIZE: usize = 299;
@@ -84,7 +85,7 @@ impl BasicConv2d {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        batch_norm_leaky_relu(&self.bn, self.conv.forward(x), 0.0)
+        batch_norm_leaky_relu(&self.bn, conv2d(&self.conv, x), 0.0)
     }
 }
 

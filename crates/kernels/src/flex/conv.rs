@@ -25,13 +25,13 @@ pub fn run(
     };
     Some(match (Primitive::of(x)?, Primitive::of(weight)?, bias) {
         (Primitive::Plain(x), Primitive::Plain(w), None) => {
-            Tensor::from_primitive::<Flex>(forward(plan, &x, &w, None))
+            Tensor::from_primitive::<Flex>(forward(plan, &x, &w, None, true))
         }
         (Primitive::Plain(x), Primitive::Plain(w), Some(Primitive::Plain(b))) => {
-            Tensor::from_primitive::<Flex>(forward(plan, &x, &w, Some(&b)))
+            Tensor::from_primitive::<Flex>(forward(plan, &x, &w, Some(&b), true))
         }
         (Primitive::Autodiff(x, x_node), Primitive::Autodiff(w, w_node), None) => {
-            let out = forward(plan, &x, &w, None);
+            let out = forward(plan, &x, &w, None, false);
             record(ConvStep(*plan), [x_node, w_node], |_| (x, w), out)
         }
         (
@@ -39,7 +39,7 @@ pub fn run(
             Primitive::Autodiff(w, w_node),
             Some(Primitive::Autodiff(b, b_node)),
         ) => {
-            let out = forward(plan, &x, &w, Some(&b));
+            let out = forward(plan, &x, &w, Some(&b), false);
             record(ConvStep(*plan), [x_node, w_node, b_node], |_| (x, w), out)
         }
         _ => return None,
@@ -79,8 +79,20 @@ impl<const N: usize> Backward<Flex, N> for ConvStep {
     }
 }
 
-fn forward(plan: &Plan, x: &FlexTensor, w: &FlexTensor, b: Option<&FlexTensor>) -> FlexTensor {
+/// The forward pass of `plan`; `inference` when no backward pass will follow.
+fn forward(
+    plan: &Plan,
+    x: &FlexTensor,
+    w: &FlexTensor,
+    b: Option<&FlexTensor>,
+    inference: bool,
+) -> FlexTensor {
     let bias = b.map(f32s);
-    let out = plan.forward(&f32s(x), &f32s(w), bias.as_deref());
+    let (x, w) = (f32s(x), f32s(w));
+    let out = if inference {
+        plan.forward_inference(&x, &w, bias.as_deref())
+    } else {
+        plan.forward(&x, &w, bias.as_deref())
+    };
     host_tensor(out, Shape::new(plan.out_shape()))
 }

@@ -4,10 +4,12 @@
 mod activation;
 mod conv;
 mod norm;
+mod pool;
 
 pub use activation::{leaky_relu, tanh};
 pub use conv::run as convolution;
 pub use norm::{batch_norm, batch_norm_with_statistics};
+pub use pool::pool2d;
 
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
