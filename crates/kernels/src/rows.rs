@@ -52,11 +52,15 @@ pub fn conv_by_image(x: &[f32], weight: &[f32], batch: usize, w: &Windows) -> Ve
             matmul_into(dst, weight, rows, false);
         }
     };
-    let pairs = x.chunks(w.image_len()).zip(out.chunks_mut(c_out * l));
+    let (image_len, out_len) = (w.image_len(), c_out * l);
     if batch >= rayon::current_num_threads() {
-        pairs.par_bridge().for_each(|pair| one_image(pair, false));
+        x.par_chunks(image_len)
+            .zip(out.par_chunks_mut(out_len))
+            .for_each(|pair| one_image(pair, false));
     } else {
-        pairs.for_each(|pair| one_image(pair, true));
+        x.chunks(image_len)
+            .zip(out.chunks_mut(out_len))
+            .for_each(|pair| one_image(pair, true));
     }
     out
 }
