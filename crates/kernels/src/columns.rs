@@ -38,6 +38,19 @@ pub struct Windows {
 }
 
 impl Windows {
+    /// Window positions along an axis of `size` pixels padded by `(begin, end)`, for a kernel
+    /// of `k` at `stride` (floor mode); `None` when the kernel is empty or longer than the
+    /// padded axis.
+    pub fn count_along(
+        size: usize,
+        (begin, end): (usize, usize),
+        k: usize,
+        stride: usize,
+    ) -> Option<usize> {
+        let padded = size + begin + end;
+        (k > 0 && padded >= k).then(|| (padded - k) / stride + 1)
+    }
+
     /// Length of one patch: `channels * kh * kw`.
     pub fn patch_len(&self) -> usize {
         self.channels * self.kernel[0] * self.kernel[1]
@@ -46,6 +59,12 @@ impl Windows {
     /// Window positions per image: `out_h * out_w`.
     pub fn positions(&self) -> usize {
         self.out[0] * self.out[1]
+    }
+
+    /// Whether each window is one pixel and every pixel one window (1x1 at stride 1 without
+    /// padding): the image is its own patch matrix.
+    pub fn is_pointwise(&self) -> bool {
+        self.kernel == [1, 1] && self.stride == [1, 1] && self.out == self.image
     }
 
     /// Elements of one image: `channels * height * width`.

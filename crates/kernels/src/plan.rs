@@ -97,9 +97,7 @@ impl Plan {
             return None;
         }
         let out = |axis: usize, size: usize, k: usize| {
-            let (begin, end) = options.padding[axis];
-            let padded = size + begin + end;
-            (k > 0 && padded >= k).then(|| (padded - k) / options.stride[axis] + 1)
+            Windows::count_along(size, options.padding[axis], k, options.stride[axis])
         };
         let out_size = [out(0, h, kh)?, out(1, w, kw)?];
         Some(Self {
@@ -197,9 +195,8 @@ impl Plan {
     /// output has at least [`Plan::BY_IMAGE_MIN_POSITIONS`] positions per image.
     pub fn by_image(&self) -> bool {
         let w = &self.windows;
-        let pointwise = w.kernel == [1, 1] && w.stride == [1, 1] && w.out == w.image;
         !self.transposed
-            && (pointwise
+            && (w.is_pointwise()
                 || self.method == Method::Patches
                 || w.positions() >= Self::BY_IMAGE_MIN_POSITIONS)
     }
@@ -495,28 +492,19 @@ mod tests {
 
     #[test]
     fn inference_goes_image_by_image_for_pointwise_thin_or_large_convolutions() {
-        let by_image = |x, w, stride, padding| {
+        // (input, weight, stride, padding, image by image): pointwise; the per-tap method on
+        // a 35x35 map; the same on 64x64 positions; few channels (the patch-matrix method).
+        let cases = [
+            ([25, 192, 35, 35], [64, 192, 1, 1], [1, 1], [0, 0], true),
+            ([25, 48, 35, 35], [64, 48, 5, 5], [1, 1], [2, 2], false),
+            ([2, 16, 64, 64], [16, 16, 3, 3], [1, 1], [1, 1], true),
+            ([64, 1, 28, 28], [32, 1, 3, 3], [1, 1], [1, 1], true),
+        ];
+        for (x, w, stride, padding, expected) in cases {
             let options = ConvOptions::new(stride, padding, [1, 1], 1);
-            Plan::conv(x, w, &options).map(|p| p.by_image())
-        };
-        // Pointwise; per-tap method on a 35x35 map; the same on 64x64 positions.
-        assert_eq!(
-            by_image([25, 192, 35, 35], [64, 192, 1, 1], [1, 1], [0, 0]),
-            Some(true)
-        );
-        assert_eq!(
-            by_image([25, 48, 35, 35], [64, 48, 5, 5], [1, 1], [2, 2]),
-            Some(false)
-        );
-        assert_eq!(
-            by_image([2, 16, 64, 64], [16, 16, 3, 3], [1, 1], [1, 1]),
-            Some(true)
-        );
-        // Few channels (the patch-matrix method).
-        assert_eq!(
-            by_image([64, 1, 28, 28], [32, 1, 3, 3], [1, 1], [1, 1]),
-            Some(true)
-        );
+            let plan = Plan::conv(x, w, &options).map(|p| p.by_image());
+            assert_eq!(plan, Some(expected), "{x:?} {w:?}");
+        }
         let up = ConvTransposeOptions::new([1, 1], [0, 0], [0, 0], [1, 1], 1);
         let transposed = Plan::conv_transpose([2, 4, 5, 5], [4, 3, 1, 1], &up);
         assert_eq!(transposed.map(|p| p.by_image()), Some(false));

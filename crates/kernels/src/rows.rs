@@ -35,10 +35,9 @@ pub fn conv_by_image(x: &[f32], weight: &[f32], batch: usize, w: &Windows) -> Ve
         return out;
     }
     let weight = MatRef::row_major(weight, c_out, k);
-    let pointwise = w.kernel == [1, 1] && w.stride == [1, 1] && w.out == w.image;
     let one_image = |(image, out): (&[f32], &mut [f32]), parallel: bool| {
         let built;
-        let rows = if pointwise {
+        let rows = if w.is_pointwise() {
             image
         } else {
             built = patch_rows(image, w);

@@ -21,8 +21,9 @@ pub fn pool2d(
     let out = |axis: usize, size: usize| {
         let (begin, end) = padding[axis];
         let k = kernel[axis];
-        (begin < k && end < k && size + begin + end >= k)
-            .then(|| (size + begin + end - k) / stride[axis] + 1)
+        (begin < k && end < k)
+            .then(|| Windows::count_along(size, padding[axis], k, stride[axis]))
+            .flatten()
     };
     let windows = Windows {
         channels: 1,
