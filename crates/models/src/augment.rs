@@ -1,7 +1,9 @@
-//! DiffAugment (Zhao et al. 2020): random colour, translation and cutout of the images a
-//! discriminator scores, real and generated alike, in both steps. Each is an ordinary tensor
-//! operation (additions and products with per-item factors, an index selection, a mask), so
-//! the generator's gradient flows back through the augmentation of its samples.
+//! Augmentations of the images a discriminator scores, real and generated alike, in both
+//! steps: DiffAugment's (Zhao et al. 2020) random colour, translation and cutout, and ADA's
+//! pipeline of geometric and colour transforms (Karras et al. 2020, [`pipeline`]). Each is an
+//! ordinary tensor operation (additions and products with per-item factors, index
+//! selections, a mask, a batched matrix product), so the generator's gradient flows back
+//! through the augmentation of its samples.
 //!
 //! The random factors, shifts and holes are drawn on the host from the RNG the caller passes,
 //! so a seeded caller gets the same augmentations on every backend and after a resume.
@@ -10,12 +12,17 @@ use burn::prelude::*;
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
+pub mod pipeline;
+
+pub use pipeline::{Transform, Transforms};
+
 /// Largest shift of [`AugmentPolicy::translation`], as a share of the image side.
 const TRANSLATION_RATIO: f32 = 0.125;
 /// Side of [`AugmentPolicy::cutout`]'s square hole, as a share of the image side.
 const CUTOUT_RATIO: f32 = 0.5;
 
-/// Which of DiffAugment's augmentations to apply (in this order, each to every image).
+/// Which augmentations to apply: ADA's pipeline first (its geometric, then its colour
+/// transforms), then DiffAugment's colour, translation and cutout.
 ///
 /// # Shapes
 /// - images: `[B, C, H, W]`
@@ -30,10 +37,14 @@ pub struct AugmentPolicy {
     pub translation: bool,
     /// A zeroed square of half the side, centred anywhere (clipped at the borders).
     pub cutout: bool,
+    /// ADA's transforms.
+    #[serde(default)]
+    pub pipeline: Transforms,
 }
 
 impl AugmentPolicy {
-    /// The policy a comma-separated list names (`"color,translation,cutout"`); an unknown
+    /// The policy a comma-separated list names (`"color,translation,cutout"`, `"bgc"`,
+    /// `"xflip,xint"`: DiffAugment's names and those of [`Transforms::named`]); an unknown
     /// name is an error naming the valid ones.
     pub fn parse(list: &str) -> Result<Self, String> {
         let mut policy = Self::default();
@@ -42,11 +53,16 @@ impl AugmentPolicy {
                 "color" => policy.color = true,
                 "translation" => policy.translation = true,
                 "cutout" => policy.cutout = true,
-                other => {
-                    return Err(format!(
-                        "{other:?} is not an augmentation; valid: color, translation, cutout"
-                    ));
-                }
+                other => match Transforms::named(other) {
+                    Some(set) => policy.pipeline = policy.pipeline.union(set),
+                    None => {
+                        return Err(format!(
+                            "{other:?} is not an augmentation; valid: color, translation, \
+                             cutout (DiffAugment), {} (ADA)",
+                            Transforms::known_names()
+                        ));
+                    }
+                },
             }
         }
         Ok(policy)
@@ -54,21 +70,27 @@ impl AugmentPolicy {
 
     /// Whether the policy changes anything.
     pub fn is_empty(&self) -> bool {
-        !(self.color || self.translation || self.cutout)
+        !(self.color || self.translation || self.cutout) && self.pipeline.is_empty()
     }
 
     /// The comma-separated names of the augmentations, in the order they apply.
     pub fn names(&self) -> String {
-        [
+        let diff_augment = [
             (self.color, "color"),
             (self.translation, "translation"),
             (self.cutout, "cutout"),
-        ]
-        .iter()
-        .filter(|(on, _)| *on)
-        .map(|(_, name)| *name)
-        .collect::<Vec<_>>()
-        .join(",")
+        ];
+        self.pipeline
+            .iter()
+            .map(Transform::name)
+            .chain(
+                diff_augment
+                    .iter()
+                    .filter(|(on, _)| *on)
+                    .map(|(_, name)| *name),
+            )
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// `images` augmented with factors drawn from `rng`.
@@ -91,7 +113,7 @@ impl AugmentPolicy {
             return images;
         }
         let mut draw = Draw { rng, probability };
-        let mut x = images;
+        let mut x = self.pipeline.apply(images, &mut draw);
         if self.color {
             x = color(x, &mut draw);
         }
@@ -116,7 +138,12 @@ impl<R: Rng> Draw<'_, R> {
     /// Whether the next image gets the augmentation at hand (always at probability 1, with
     /// no draw).
     fn chosen(&mut self) -> bool {
-        self.probability >= 1.0 || self.rng.random::<f32>() < self.probability
+        self.chosen_with(self.probability)
+    }
+
+    /// Whether the next image gets an augmentation applied with `probability`.
+    fn chosen_with(&mut self, probability: f32) -> bool {
+        probability >= 1.0 || self.rng.random::<f32>() < probability
     }
 }
 

@@ -194,6 +194,7 @@ impl Workload {
                         color: true,
                         translation: true,
                         cutout: true,
+                        ..AugmentPolicy::default()
                     },
                     seed: 0,
                     adaptive: false,

@@ -774,13 +774,17 @@ impl RunSpec {
         if let Some(ada) = self.adaptive_augment {
             check_ada(&ada)?;
         }
+        let channels = self.data.item_shape()[0];
         let reason = if policy.is_empty() {
-            "name at least one of color, translation, cutout"
+            "name at least one augmentation"
         } else if self.data.toy().is_some() {
             "augmentations are for images, not 2-D points"
         } else if self.pair_shape().is_some() {
             "image-to-image objectives score a source and its translation together; they are \
              not augmented"
+        } else if policy.pipeline.has_color() && !matches!(channels, 1 | 3) {
+            "ADA's colour transforms (brightness, contrast, lumaflip, hue, saturation) are for \
+             grey or RGB images"
         } else {
             return Ok(());
         };
