@@ -900,9 +900,14 @@ fn default_ema_start() -> u64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AugmentSection {
-    /// Comma-separated: `color`, `translation`, `cutout`.
+    /// Comma-separated: DiffAugment's `color`, `translation`, `cutout`; ADA's `xflip`,
+    /// `rotate90`, `xint`, `scale`, `rotate`, `aniso`, `xfrac`, `brightness`, `contrast`,
+    /// `lumaflip`, `hue`, `saturation`, or its groups `blit`, `geom`, `bgc`.
     #[serde(default = "default_augment_policy")]
     pub policy: String,
+    /// The fixed probability with which each augmentation applies to each image (1 when left
+    /// out; not with `adaptive`).
+    pub probability: Option<f32>,
     /// Whether each augmentation applies to each image with a probability that follows the
     /// discriminator's overfitting (from 0) rather than always.
     #[serde(default)]

@@ -163,6 +163,7 @@ pub fn run_spec(config: &RawConfig, backend: BackendKind) -> Result<RunSpec, Cli
         translation: translation(config.loss),
         augment: augment(config)?,
         adaptive_augment: adaptive_augment(config)?,
+        augment_probability: config.augment.as_ref().and_then(|a| a.probability),
         eval: eval(config)?,
         ema: config.ema.map(|e| EmaSpec {
             beta: e.beta,

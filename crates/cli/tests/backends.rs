@@ -664,6 +664,11 @@ fn residual_iteration_with_regularisers_on_every_backend() {
             vec![],
         ),
         (
+            "hinge, ADA's pipeline",
+            format!("{base}[loss]\nkind = \"hinge\"\n[augment]\npolicy = \"bgc\"\n"),
+            vec![],
+        ),
+        (
             "projection, R1, spectral norm in G",
             format!("{base}[loss]\nkind = \"hinge\"\npenalty = \"r1\"\n"),
             vec![

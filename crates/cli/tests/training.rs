@@ -264,6 +264,12 @@ fn adaptive_augmentation_moves_its_probability_and_resumes_exactly() {
             "[augment]\nadaptive = true\npolicy = \"\"\n",
             "augment.policy",
         ),
+        ("[augment]\nprobability = 0.0\n", "augment.probability"),
+        ("[augment]\nprobability = 1.5\n", "augment.probability"),
+        (
+            "[augment]\nadaptive = true\nprobability = 0.5\n",
+            "augment.probability",
+        ),
     ];
     for (section, key) in refused {
         let err = common::try_plan_on(&format!("{plain}{section}"), &[], BackendKind::Flex)
@@ -273,23 +279,36 @@ fn adaptive_augmentation_moves_its_probability_and_resumes_exactly() {
     }
 }
 
-/// DiffAugment changes training, resumes exactly (its factors come from its own seed and the
-/// step), and is refused by key where it cannot apply.
+/// DiffAugment and ADA's pipeline change training, resume exactly (their factors come from
+/// their own seed and the step), and are refused by key where they cannot apply.
 #[test]
-fn diff_augment_is_live_resumes_exactly_and_is_refused_for_points() {
+fn augmentation_is_live_resumes_exactly_and_is_refused_for_points() {
     let data = tempfile::tempdir().unwrap();
     mnist_fixture(data.path(), 32);
     let plain = dcgan_mnist_toml(data.path());
-    let augmented = format!("{plain}[augment]\npolicy = \"color,translation,cutout\"\n");
     let runs = tempfile::tempdir().unwrap();
-    let with = common::assert_resumes_exactly(&augmented, runs.path(), "DiffAugment");
     let without = run(&plan(&plain, &["train.steps=4"]), runs.path(), None);
     let spec = plan(&plain, &[]);
-    assert_ne!(
-        checkpoint_weights(&spec, &with.checkpoint).0,
-        checkpoint_weights(&spec, &without.checkpoint).0,
-        "the augmentation changed nothing"
-    );
+    for policy in ["color,translation,cutout", "bgc"] {
+        let augmented = format!("{plain}[augment]\npolicy = \"{policy}\"\n");
+        let with = common::assert_resumes_exactly(&augmented, runs.path(), policy);
+        let weights = checkpoint_weights(&spec, &with.checkpoint).0;
+        assert_ne!(
+            weights,
+            checkpoint_weights(&spec, &without.checkpoint).0,
+            "{policy} changed nothing"
+        );
+        let sometimes = run(
+            &plan(&augmented, &["train.steps=4", "augment.probability=0.5"]),
+            runs.path(),
+            None,
+        );
+        assert_ne!(
+            weights,
+            checkpoint_weights(&spec, &sometimes.checkpoint).0,
+            "{policy}: probability 0.5 changed nothing"
+        );
+    }
     for policy in ["flip", ""] {
         let toml = format!("{plain}[augment]\npolicy = \"{policy}\"\n");
         let err = common::try_plan_on(&toml, &[], ganforge_backend::BackendKind::Flex)

@@ -198,6 +198,7 @@ impl Workload {
                     },
                     seed: 0,
                     adaptive: false,
+                    probability: 1.0,
                 });
             }
             Some(BenchRegulariser::SpectralNorm | BenchRegulariser::Ema) | None => {}

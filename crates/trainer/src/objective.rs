@@ -471,8 +471,11 @@ pub struct Augmentation {
     /// Seed of the random factors.
     pub seed: u64,
     /// Whether each augmentation applies with the adaptive probability of [`Gan::ada`]
-    /// (reported as `augment_p`) rather than always.
+    /// (reported as `augment_p`) rather than with [`Self::probability`].
     pub adaptive: bool,
+    /// The probability with which each augmentation applies to each image when it does not
+    /// adapt (1: always).
+    pub probability: f32,
 }
 
 /// The discriminator's inputs an [`Augmentation`] draws separate factors for.
@@ -509,7 +512,13 @@ fn augmented(
     scored: Scored,
 ) -> Tensor<4> {
     match augment {
-        Some(augment) => augment.apply(images, step, scored, gan.augment_probability()),
+        Some(augment) => {
+            let probability = match augment.adaptive {
+                true => gan.augment_probability(),
+                false => augment.probability,
+            };
+            augment.apply(images, step, scored, probability)
+        }
         None => images,
     }
 }

@@ -427,9 +427,13 @@ pub struct RunSpec {
     #[serde(default)]
     pub augment: Option<AugmentPolicy>,
     /// The adaptive probability of each augmentation of [`Self::augment`] (ADA, Karras et
-    /// al. 2020); every augmentation always applies when `None`.
+    /// al. 2020); every augmentation applies with [`Self::augment_probability`] when `None`.
     #[serde(default)]
     pub adaptive_augment: Option<AdaSpec>,
+    /// The fixed probability with which each augmentation of [`Self::augment`] applies to
+    /// each image when it does not adapt (ADA's fixed `p`); 1 when `None`.
+    #[serde(default)]
+    pub augment_probability: Option<f32>,
     /// Scores computed during training, if any (and the checkpoint they rank best).
     #[serde(default)]
     pub eval: Option<EvalSpec>,
@@ -463,6 +467,23 @@ fn check_ada(ada: &AdaSpec) -> Result<(), TrainError> {
         ));
     }
     Ok(())
+}
+
+/// Refuses a fixed augmentation probability outside `(0, 1]`, or beside an adaptive one.
+fn check_fixed_probability(probability: f32, adaptive: bool) -> Result<(), TrainError> {
+    let reason = if adaptive {
+        "is the fixed probability; an adaptive one starts at 0 and follows the discriminator: \
+         leave out one of the two"
+    } else if !(probability > 0.0 && probability <= 1.0) {
+        "must be in (0, 1]: the chance that each augmentation applies to each image"
+    } else {
+        return Ok(());
+    };
+    Err(TrainError::invalid(
+        "augment.probability",
+        probability,
+        reason,
+    ))
 }
 
 /// Independent seeds for the parts of a run, derived from the master seed.
@@ -774,6 +795,9 @@ impl RunSpec {
         if let Some(ada) = self.adaptive_augment {
             check_ada(&ada)?;
         }
+        if let Some(p) = self.augment_probability {
+            check_fixed_probability(p, self.adaptive_augment.is_some())?;
+        }
         let channels = self.data.item_shape()[0];
         let reason = if policy.is_empty() {
             "name at least one augmentation"
@@ -967,6 +991,7 @@ impl RunSpec {
                 policy,
                 seed: derive_seed(self.seed, SeedStream::Augment),
                 adaptive: self.adaptive_augment.is_some(),
+                probability: self.augment_probability.unwrap_or(1.0),
             }),
         };
         if let Some(pairs) = self.pair_shape() {

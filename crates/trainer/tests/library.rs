@@ -75,6 +75,7 @@ fn ring_spec(steps: u64) -> RunSpec {
         translation: None,
         augment: None,
         adaptive_augment: None,
+        augment_probability: None,
         eval: None,
         backend: BackendKind::Flex,
     }

@@ -452,8 +452,7 @@ fn resample(x: Tensor<4>, inverses: &[Affine]) -> Tensor<4> {
     let corners = if on_pixels { 1 } else { 4 };
     let device = x.device();
     let flat = x.reshape([batch * channels * plane]);
-    let mut out: Option<Tensor<4>> = None;
-    for corner in 0..corners {
+    let term = |corner: usize| {
         let indices: Vec<i64> = (0..batch * channels)
             .flat_map(|item_channel| {
                 let item = item_channel / channels;
@@ -468,20 +467,16 @@ fn resample(x: Tensor<4>, inverses: &[Affine]) -> Tensor<4> {
             .clone()
             .select(0, indices)
             .reshape([batch, channels, h, w]);
-        let term = match on_pixels {
+        match on_pixels {
             true => picked,
             false => {
                 let weight = Tensor::<1>::from_floats(weights[corner].as_slice(), &device)
                     .reshape([batch, 1, h, w]);
                 picked * weight
             }
-        };
-        out = Some(match out {
-            Some(sum) => sum + term,
-            None => term,
-        });
-    }
-    out.expect("at least one corner")
+        }
+    };
+    (1..corners).fold(term(0), |sum, corner| sum + term(corner))
 }
 
 /// Each image's colours mapped by its matrix: a batched product for RGB, ADA's per-image gain
@@ -542,8 +537,11 @@ mod tests {
     use rand_pcg::Pcg64Mcg;
 
     fn host(t: Tensor<4>) -> Vec<f32> {
-        t.into_data().to_vec::<f32>().unwrap()
+        t.into_data().try_to_vec::<f32>().unwrap()
     }
+
+    /// A map from an output pixel `(y, x)` to its source, given the last index `m`.
+    type Symmetry = fn(usize, usize, usize) -> (usize, usize);
 
     /// Images whose every value differs: `[B, C, H, W]`, in `[-1, 1)`.
     fn distinct(shape: [usize; 4], device: &Device) -> Tensor<4> {
@@ -584,7 +582,7 @@ mod tests {
         let after = host(augment("xflip,rotate90", x, 7));
         // The eight symmetries of the square, as maps from an output pixel to its source.
         let m = n - 1;
-        let symmetries: [fn(usize, usize, usize) -> (usize, usize); 8] = [
+        let symmetries: [Symmetry; 8] = [
             |_, y, x| (y, x),
             |m, y, x| (y, m - x),
             |m, y, x| (m - y, x),
