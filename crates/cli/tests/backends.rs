@@ -641,8 +641,9 @@ fn assert_iteration_close(kind: BackendKind, what: &str, flex: &[f32], other: &[
 
 /// SNGAN's residual pair with the regularisers that act inside an iteration agrees with flex
 /// on every compiled backend: WGAN-GP through the hand-written residual input gradient, with
-/// spectral norm and DiffAugment; and projection conditioning (class-conditional BatchNorm in
-/// the generator) with R1 and spectral norm in both networks. The discriminator's losses,
+/// spectral norm and DiffAugment; R1 on items augmented by ADA's pipeline; and projection
+/// conditioning (class-conditional BatchNorm in the generator) with R1 and spectral norm in
+/// both networks. The discriminator's losses,
 /// scores and penalty are compared always, the generator's loss (after the discriminator's
 /// update) on LibTorch only, as in `translation_iteration_on_every_backend`.
 #[test]
@@ -664,8 +665,11 @@ fn residual_iteration_with_regularisers_on_every_backend() {
             vec![],
         ),
         (
-            "hinge, ADA's pipeline",
-            format!("{base}[loss]\nkind = \"hinge\"\n[augment]\npolicy = \"bgc\"\n"),
+            "hinge, R1, ADA's pipeline",
+            format!(
+                "{base}[loss]\nkind = \"hinge\"\npenalty = \"r1\"\n\
+                 [augment]\npolicy = \"bgc\"\n"
+            ),
             vec![],
         ),
         (
