@@ -383,6 +383,24 @@ impl ColorMatrix {
         })
     }
 
+    /// The colour part, row-major.
+    fn linear(&self) -> [f32; 9] {
+        std::array::from_fn(|k| self.0[k / 3][k % 3] as f32)
+    }
+
+    /// The offset column.
+    fn offsets(&self) -> [f32; 3] {
+        self.0.map(|row| row[3] as f32)
+    }
+
+    /// ADA's reduction for one channel: the mean over the three rows of the row's gain (the
+    /// sum of its colour part) and of its offset.
+    fn grey(&self) -> (f32, f32) {
+        let mean = |value: fn(&[f64; 4]) -> f64| self.0.iter().map(value).sum::<f64>() / 3.0;
+        let gain = mean(|row| row[..3].iter().sum());
+        (gain as f32, mean(|row| row[3]) as f32)
+    }
+
     /// `self @ next` on `(r, g, b, 1)`: `next` applied first.
     fn then(self, next: Self) -> Self {
         let row = |i: usize| -> [f64; 4] {
@@ -484,47 +502,19 @@ fn resample(x: Tensor<4>, inverses: &[Affine]) -> Tensor<4> {
 fn recolor(x: Tensor<4>, colors: &[ColorMatrix]) -> Tensor<4> {
     let [batch, channels, h, w] = x.dims();
     let device = x.device();
-    let (linear, offset): (Vec<f32>, Vec<f32>) = match channels {
-        3 => (
-            colors
-                .iter()
-                .flat_map(|c| {
-                    c.0.iter()
-                        .flat_map(|row| row[..3].iter().map(|&v| v as f32))
-                })
-                .collect(),
-            colors
-                .iter()
-                .flat_map(|c| c.0.iter().map(|row| row[3] as f32))
-                .collect(),
-        ),
-        _ => (
-            colors
-                .iter()
-                .map(|c| {
-                    (c.0.iter()
-                        .map(|row| row[..3].iter().sum::<f64>())
-                        .sum::<f64>()
-                        / 3.0) as f32
-                })
-                .collect(),
-            colors
-                .iter()
-                .map(|c| (c.0.iter().map(|row| row[3]).sum::<f64>() / 3.0) as f32)
-                .collect(),
-        ),
-    };
-    let offset = Tensor::<1>::from_floats(offset.as_slice(), &device);
+    let floats = |values: Vec<f32>| Tensor::<1>::from_floats(values.as_slice(), &device);
     match channels {
         3 => {
-            let linear =
-                Tensor::<1>::from_floats(linear.as_slice(), &device).reshape([batch, 3, 3]);
-            let mapped = linear.matmul(x.reshape([batch, 3, h * w]));
+            let linear = floats(colors.iter().flat_map(ColorMatrix::linear).collect());
+            let offset = floats(colors.iter().flat_map(ColorMatrix::offsets).collect());
+            let mapped = linear
+                .reshape([batch, 3, 3])
+                .matmul(x.reshape([batch, 3, h * w]));
             (mapped + offset.reshape([batch, 3, 1])).reshape([batch, 3, h, w])
         }
         _ => {
-            let gain = Tensor::<1>::from_floats(linear.as_slice(), &device);
-            x * gain.reshape([batch, 1, 1, 1]) + offset.reshape([batch, 1, 1, 1])
+            let (gain, offset): (Vec<f32>, Vec<f32>) = colors.iter().map(ColorMatrix::grey).unzip();
+            x * floats(gain).reshape([batch, 1, 1, 1]) + floats(offset).reshape([batch, 1, 1, 1])
         }
     }
 }
